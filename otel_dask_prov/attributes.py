@@ -1,0 +1,258 @@
+"""Names of every span, span event, link and attribute that otel-dask-prov writes.
+
+This module is the contract between the plugins that *write* traces and the
+converter that *reads* them: both import the names from here, never spell them
+out. Standard OpenTelemetry semantic-convention names are used wherever one
+exists; project attributes live under ``dask.``.
+
+Trace model
+-----------
+One **computation** (one graph submission to the scheduler) is one trace::
+
+    dask.computation                        (scheduler, root)
+    ├── task inc                            (scheduler: one span per task *attempt*)
+    │   └── execute inc                     (worker: the attempt as the worker ran it)
+    │       ├── transfer inc                (worker: one span per ``startstops`` entry)
+    │       └── compute inc
+    └── task sum-aggregate
+        └── ...
+
+* The root span is named :data:`COMPUTATION_SPAN_NAME`.
+* Task attempt spans are named ``"task <prefix>"`` (:func:`task_span_name`): the
+  task *prefix* keeps span names low-cardinality; the key goes into
+  :data:`TASK_KEY`.
+* Worker execution spans are named ``"execute <prefix>"`` and their phase spans
+  ``"<action> <prefix>"`` where *action* is one of :data:`PHASE_ACTIONS`.
+* State transitions are span events on the attempt span, named by the new state
+  (``"processing"``, ``"memory"``, ...), with :data:`TRANSITION_FROM` and
+  :data:`TRANSITION_STIMULUS`.
+* A failure is an ``"exception"`` event (:data:`EXCEPTION_EVENT`) plus an ERROR
+  status on both the attempt span and the execution span.
+* Each attempt span links to the attempt span that produced each of its
+  dependencies (:data:`LINK_TYPE` = :data:`LINK_DEPENDENCY`) and, for a retry or
+  a re-run, to the previous attempt of the same key (:data:`LINK_PREVIOUS_ATTEMPT`).
+  Jaeger drops link attributes, so the same facts are also kept as span
+  attributes (:data:`TASK_DEPENDENCIES`, :data:`TASK_PREVIOUS_ATTEMPT_SPAN_ID`).
+
+Every span carries :data:`RECORD_TYPE` so that readers can tell the kinds apart
+without parsing names.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --------------------------------------------------------------------------
+# Instrumentation scope and span names
+# --------------------------------------------------------------------------
+INSTRUMENTATION_SCOPE: Final = "otel_dask_prov"
+"""Name of the OpenTelemetry instrumentation scope of every span we emit."""
+
+COMPUTATION_SPAN_NAME: Final = "dask.computation"
+"""Name of the root span of every computation trace."""
+
+TASK_SPAN_PREFIX: Final = "task "
+EXECUTION_SPAN_PREFIX: Final = "execute "
+
+PHASE_ACTIONS: Final = ("transfer", "compute", "disk-read", "disk-write", "deserialize")
+"""Worker ``startstops`` actions that become phase spans under an execution span."""
+
+
+def task_span_name(prefix: str) -> str:
+    """Name of the scheduler span of one attempt of a task with *prefix*."""
+    return TASK_SPAN_PREFIX + prefix
+
+
+def execution_span_name(prefix: str) -> str:
+    """Name of the worker span that executes one attempt of a task with *prefix*."""
+    return EXECUTION_SPAN_PREFIX + prefix
+
+
+def phase_span_name(action: str, prefix: str) -> str:
+    """Name of a worker phase span (``"compute inc"``, ``"transfer sum"``, ...)."""
+    return f"{action} {prefix}"
+
+
+# --------------------------------------------------------------------------
+# Record types: the value of RECORD_TYPE on every span
+# --------------------------------------------------------------------------
+RECORD_TYPE: Final = "dask.record.type"
+RECORD_COMPUTATION: Final = "computation"
+RECORD_TASK_ATTEMPT: Final = "task_attempt"
+RECORD_TASK_EXECUTION: Final = "task_execution"
+RECORD_TASK_PHASE: Final = "task_phase"
+RECORD_WORKER: Final = "worker"
+"""A worker-level span (one per worker process), e.g. carrying Darshan counters."""
+
+# --------------------------------------------------------------------------
+# Resource attributes (standard, from the semantic conventions)
+# --------------------------------------------------------------------------
+SERVICE_NAME: Final = "service.name"
+SERVICE_INSTANCE_ID: Final = "service.instance.id"
+SERVICE_VERSION: Final = "service.version"
+HOST_NAME: Final = "host.name"
+PROCESS_PID: Final = "process.pid"
+PROCESS_RUNTIME_NAME: Final = "process.runtime.name"
+PROCESS_RUNTIME_VERSION: Final = "process.runtime.version"
+OS_TYPE: Final = "os.type"
+OS_DESCRIPTION: Final = "os.description"
+K8S_POD_NAME: Final = "k8s.pod.name"
+K8S_NAMESPACE_NAME: Final = "k8s.namespace.name"
+K8S_NODE_NAME: Final = "k8s.node.name"
+
+SCHEDULER_SERVICE: Final = "dask-scheduler"
+WORKER_SERVICE: Final = "dask-worker"
+CLIENT_SERVICE: Final = "dask-client"
+
+# Project resource attributes
+DASK_VERSION: Final = "dask.version"
+DISTRIBUTED_VERSION: Final = "dask.distributed.version"
+PROCESS_ROLE: Final = "dask.process.role"
+"""``scheduler``, ``worker`` or ``client``."""
+SCHEDULER_ADDRESS: Final = "dask.scheduler.address"
+TOOL_VERSION: Final = "otel_dask_prov.version"
+
+# --------------------------------------------------------------------------
+# Standard span attributes
+# --------------------------------------------------------------------------
+THREAD_ID: Final = "thread.id"
+"""Python ``threading.get_ident()`` of the thread that executed the task."""
+THREAD_NAME: Final = "thread.name"
+THREAD_NATIVE_ID: Final = "dask.thread.native_id"
+"""Operating-system thread id (``threading.get_native_id()``)."""
+CODE_FUNCTION_NAME: Final = "code.function.name"
+
+EXCEPTION_EVENT: Final = "exception"
+EXCEPTION_TYPE: Final = "exception.type"
+EXCEPTION_MESSAGE: Final = "exception.message"
+EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
+
+# --------------------------------------------------------------------------
+# Computation (root span)
+# --------------------------------------------------------------------------
+COMPUTATION_ID: Final = "dask.computation.id"
+"""Identifier of the computation; equals the trace id in lowercase hex."""
+CLIENT_ID: Final = "dask.client.id"
+COMPUTATION_TASK_COUNT: Final = "dask.computation.task_count"
+COMPUTATION_KEYS: Final = "dask.computation.keys"
+"""The keys the client asked for (capped at :data:`MAX_LISTED_KEYS`)."""
+COMPUTATION_KEY_COUNT: Final = "dask.computation.key_count"
+COMPUTATION_CODE: Final = "dask.computation.code"
+"""Source code that submitted the graph, as the scheduler received it."""
+COMPUTATION_CODE_FILENAME: Final = "dask.computation.code.filename"
+COMPUTATION_CODE_LINENO: Final = "dask.computation.code.lineno"
+COMPUTATION_ERRED_TASKS: Final = "dask.computation.erred_tasks"
+COMPUTATION_PREFIXES: Final = "dask.computation.prefixes"
+DASK_SPAN_ID: Final = "dask.span.id"
+"""Id of Dask's own span (``distributed.span``), not an OpenTelemetry span id."""
+DASK_SPAN_NAME: Final = "dask.span.name"
+
+# --------------------------------------------------------------------------
+# Task attempt (scheduler) and execution (worker)
+# --------------------------------------------------------------------------
+TASK_KEY: Final = "dask.task.key"
+"""``str(key)``: tuple keys appear as their Python repr, e.g. ``"('x-1f2e', 0, 1)"``."""
+TASK_PREFIX: Final = "dask.task.prefix"
+TASK_GROUP: Final = "dask.task.group"
+TASK_DEPENDENCIES: Final = "dask.task.dependencies"
+"""Keys (``str``) of the dependencies the attempt used, in a string array."""
+TASK_DEPENDENCY_SPAN_IDS: Final = "dask.task.dependency_span_ids"
+"""``"<trace id>/<span id>"`` of the attempt that produced each dependency, in the
+order of :data:`TASK_DEPENDENCIES` (empty string where unknown)."""
+TASK_PRIORITY: Final = "dask.task.priority"
+TASK_ATTEMPT: Final = "dask.task.attempt"
+"""1 for the first attempt of a key, 2 for its first retry or re-run, ..."""
+TASK_RUN_ID: Final = "dask.task.run_id"
+"""The scheduler's ``run_id`` of the attempt (absent when it was never dispatched)."""
+TASK_STATE: Final = "dask.task.state"
+"""Scheduler state in which the attempt ended (``memory``, ``erred``, ``released``, ...)."""
+TASK_OUTCOME: Final = "dask.task.outcome"
+"""One of the ``OUTCOME_*`` values below."""
+TASK_RETRIES_LEFT: Final = "dask.task.retries_left"
+TASK_SUCCEEDED_AFTER_RETRY: Final = "dask.task.succeeded_after_retry"
+TASK_PREVIOUS_ATTEMPT_SPAN_ID: Final = "dask.task.previous_attempt_span_id"
+TASK_RERUN_REASON: Final = "dask.task.rerun_reason"
+"""Why this attempt exists: ``retry`` (after an error), ``worker-lost`` (the
+previous attempt's worker died while running it) or ``result-lost`` (a result
+held in memory was lost with its worker and is computed again)."""
+TASK_EXCEPTION_BLAME: Final = "dask.task.exception_blame"
+"""Key of the task whose failure made this one fail without running."""
+TASK_RESULT_TYPE: Final = "dask.task.result.type"
+TASK_RESULT_NBYTES: Final = "dask.task.result.nbytes"
+TASK_RESULT_HASH: Final = "dask.task.result.hash"
+TASK_FUNCTION: Final = CODE_FUNCTION_NAME
+TASK_FUNCTION_DIGEST: Final = "dask.task.function.digest"
+TASK_ARGUMENTS: Final = "dask.task.arguments"
+TASK_DURATION_PREFIX: Final = "dask.task.duration."
+"""Prefix of per-phase durations in seconds: ``dask.task.duration.compute``, ..."""
+TASK_FUSED: Final = "dask.task.fused"
+TASK_ANNOTATIONS: Final = "dask.task.annotations"
+
+WORKER_ADDRESS: Final = "dask.worker.address"
+WORKER_NAME: Final = "dask.worker.name"
+WORKER_LOST: Final = "dask.worker.lost"
+
+PHASE_ACTION: Final = "dask.phase.action"
+PHASE_SOURCE: Final = "dask.phase.source"
+"""For ``transfer``: the worker the data came from, when known."""
+
+# Per-task I/O of the executing thread (Linux /proc counters)
+IO_READ_BYTES: Final = "dask.io.read_bytes"
+IO_WRITE_BYTES: Final = "dask.io.write_bytes"
+IO_READ_CALLS: Final = "dask.io.read_calls"
+IO_WRITE_CALLS: Final = "dask.io.write_calls"
+IO_FILES: Final = "dask.io.files"
+IO_FILE_MODES: Final = "dask.io.file_modes"
+
+# Profiles
+PROFILE_YAPPI: Final = "dask.profile.yappi"
+"""JSON text of the top functions of a task's Yappi profile."""
+
+# --------------------------------------------------------------------------
+# Span events and links
+# --------------------------------------------------------------------------
+TRANSITION_FROM: Final = "dask.transition.from"
+TRANSITION_STIMULUS: Final = "dask.transition.stimulus_id"
+
+LINK_TYPE: Final = "dask.link.type"
+LINK_DEPENDENCY: Final = "dependency"
+LINK_PREVIOUS_ATTEMPT: Final = "previous_attempt"
+
+# --------------------------------------------------------------------------
+# Outcomes of a task attempt
+# --------------------------------------------------------------------------
+OUTCOME_SUCCESS: Final = "success"
+OUTCOME_ERROR: Final = "error"
+OUTCOME_RETRIED: Final = "error-retried"
+"""The attempt failed and the scheduler will try again (``retries=``)."""
+OUTCOME_WORKER_LOST: Final = "worker-lost"
+OUTCOME_CANCELLED: Final = "cancelled"
+OUTCOME_RELEASED: Final = "released"
+"""Released before it finished, e.g. because the client lost interest."""
+OUTCOME_DEPENDENCY_ERROR: Final = "dependency-error"
+"""Never ran: a dependency failed (see :data:`TASK_EXCEPTION_BLAME`)."""
+OUTCOME_UNFINISHED: Final = "unfinished"
+"""The process shut down while the attempt was still open."""
+OUTCOMES: Final = (
+    OUTCOME_SUCCESS,
+    OUTCOME_ERROR,
+    OUTCOME_RETRIED,
+    OUTCOME_WORKER_LOST,
+    OUTCOME_CANCELLED,
+    OUTCOME_RELEASED,
+    OUTCOME_DEPENDENCY_ERROR,
+    OUTCOME_UNFINISHED,
+)
+
+# --------------------------------------------------------------------------
+# Context propagation through Dask annotations
+# --------------------------------------------------------------------------
+ANNOTATION: Final = "otel_dask_prov"
+"""Dask annotation that carries a W3C ``traceparent`` string to the workers.
+
+The scheduler plugin sets it on each new task of a sampled computation; a user
+may also set it on the client (``dask.annotate(otel_dask_prov=traceparent)``) so
+that the computation joins an existing trace."""
+
+MAX_LISTED_KEYS: Final = 1000
+"""At most this many keys are listed in one array attribute."""

@@ -1,0 +1,70 @@
+"""The exceptions of otel-dask-prov: one root, one class per kind of problem.
+
+Every message is one line written for a human: it names what is wrong and,
+where possible, what to do about it. The CLI prints ``str(error)`` and exits with
+the class's :attr:`OtelDaskProvError.exit_code`.
+"""
+
+from __future__ import annotations
+
+
+class OtelDaskProvError(Exception):
+    """Root of every error this package raises on purpose."""
+
+    exit_code: int = 1
+
+
+class ConfigurationError(OtelDaskProvError, ValueError):
+    """A setting has a value that cannot work; raised at start-up, never mid-computation."""
+
+    exit_code = 2
+
+    def __init__(self, setting: str, value: object, reason: str) -> None:
+        self.setting = setting
+        self.value = value
+        self.reason = reason
+        super().__init__(f"otel-dask-prov: invalid setting {setting}={value!r}: {reason}")
+
+
+class TraceFormatError(OtelDaskProvError):
+    """An input trace file cannot be read; the message is ``path:line: reason``."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+class NoTraceDataError(OtelDaskProvError):
+    """The input holds no spans that otel-dask-prov can convert."""
+
+    exit_code = 2
+
+
+class UnsupportedFormatError(OtelDaskProvError):
+    """An output format was asked for that the converter cannot write."""
+
+    exit_code = 2
+
+    def __init__(self, requested: str, supported: tuple[str, ...]) -> None:
+        self.requested = requested
+        self.supported = supported
+        super().__init__(
+            f"unknown output format {requested!r}; supported formats: {', '.join(supported)}"
+        )
+
+
+class MissingProgramError(OtelDaskProvError):
+    """An external program (Graphviz ``dot``, Go, ...) is needed but not installed."""
+
+    def __init__(self, program: str, needed_for: str, hint: str) -> None:
+        self.program = program
+        super().__init__(f"{program!r} is needed for {needed_for} but was not found on PATH; {hint}")
+
+
+class ExportError(OtelDaskProvError):
+    """Spans could not be delivered (used by ``otel-prov replay``)."""
