@@ -1,0 +1,66 @@
+"""The ``otel-prov`` command line: a thin layer over the library.
+
+Every subcommand lives in the module that does its work and is registered in
+:data:`SUBCOMMANDS`; this module only routes errors: an
+:class:`~otel_dask_prov.errors.OtelDaskProvError` becomes one line on stderr and
+the error's exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Sequence
+
+import click
+
+from .errors import OtelDaskProvError
+from .version import __version__
+
+SUBCOMMANDS: dict[str, str] = {
+    # name -> "module:attribute" of a click.Command, imported only when used
+}
+
+
+class _LazyGroup(click.Group):
+    """A click group that imports a subcommand's module only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        module = importlib.import_module(module_name, package=__package__)
+        command: click.Command = getattr(module, attribute)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="otel-prov")
+def cli() -> None:
+    """Trace Dask computations with OpenTelemetry and turn the traces into W3C PROV."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``otel-prov``; return the process exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except OtelDaskProvError as error:
+        click.echo(f"otel-prov: {error}", err=True)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return int(done.exit_code or 0)
+    except click.Abort:
+        click.echo("otel-prov: aborted", err=True)
+        return 130
+    except click.ClickException as error:
+        error.show()
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
