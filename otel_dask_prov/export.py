@@ -1,0 +1,247 @@
+"""Where spans go: the exporter of a process and the background pipeline feeding it.
+
+The plugins never build OpenTelemetry spans on Dask's event loop. They hand
+cheap *records* (anything with a ``to_spans()`` method) to a
+:class:`SpanPipeline`, whose background thread turns them into spans every
+``export_interval`` seconds and exports them in batches:
+
+* with an endpoint: OTLP over gRPC or HTTP through the OpenTelemetry SDK
+  exporters; a batch that cannot be delivered (collector down, refusing,
+  timing out) goes to a bounded :class:`~otel_dask_prov.jsonl_exporter.SpillFile`
+  instead of being lost, and while the collector stays away later batches go
+  straight there (re-probing with exponential back-off), so an outage costs the
+  computation nothing and the exporter at most one timeout per probe;
+* without one: OTLP JSON lines to a file of this process in ``output_dir``.
+
+Nothing here raises into Dask: failures are logged once at WARNING and counted
+in :class:`PipelineStats`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from typing import Iterable, Protocol, Sequence
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+from . import attributes as attr
+from .jsonl_exporter import JsonLinesSpanExporter, SpillFile, process_file_name
+from .settings import Settings
+from .version import __version__
+
+logger = logging.getLogger("otel_dask_prov")
+
+SCOPE = InstrumentationScope(attr.INSTRUMENTATION_SCOPE, __version__)
+
+
+class SpanRecord(Protocol):
+    """Something the hot path recorded that becomes spans later, off the event loop."""
+
+    def to_spans(self, resource: Resource) -> Iterable[ReadableSpan]: ...
+
+
+@dataclass
+class PipelineStats:
+    """Counters of one pipeline, for logs, tests and ``otel-prov`` summaries."""
+
+    records: int = 0
+    exported: int = 0
+    spilled: int = 0
+    dropped: int = 0
+    failed_exports: int = 0
+    build_errors: int = 0
+
+
+def create_exporter(settings: Settings, service_name: str) -> SpanExporter:
+    """The SDK exporter for *settings*: OTLP gRPC/HTTP, or the local JSON lines file."""
+    if settings.endpoint is None:
+        path = settings.output_dir / process_file_name(service_name)
+        return JsonLinesSpanExporter(path)
+    gzip = settings.compression == "gzip"
+    headers = dict(settings.headers) or None
+    if settings.protocol == "grpc":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter as GrpcExporter,
+        )
+
+        import grpc
+
+        credentials = None
+        if settings.certificate is not None:
+            credentials = grpc.ssl_channel_credentials(settings.certificate.read_bytes())
+        insecure = settings.insecure
+        if insecure is None:
+            insecure = urllib.parse.urlsplit(settings.endpoint).scheme == "http"
+        return GrpcExporter(
+            endpoint=settings.endpoint,
+            insecure=insecure,
+            credentials=credentials,
+            headers=headers,
+            timeout=settings.timeout,
+            compression=grpc.Compression.Gzip if gzip else grpc.Compression.NoCompression,
+        )
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpExporter,
+    )
+
+    endpoint = settings.endpoint
+    if urllib.parse.urlsplit(endpoint).path in ("", "/"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return HttpExporter(
+        endpoint=endpoint,
+        certificate_file=str(settings.certificate) if settings.certificate else None,
+        headers=headers,
+        timeout=settings.timeout,
+        compression=Compression.Gzip if gzip else Compression.NoCompression,
+    )
+
+
+class SpanPipeline:
+    """Turns records into spans and exports them, on one background thread.
+
+    :meth:`put` is the only method the hot path calls: it appends to a deque.
+    """
+
+    #: Back-off after a failed export, doubled on each failure up to the maximum.
+    RETRY_AFTER = 2.0
+    RETRY_AFTER_MAX = 60.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        resource: Resource,
+        exporter: SpanExporter,
+    ) -> None:
+        self.settings = settings
+        self.resource = resource
+        self.exporter = exporter
+        self.stats = PipelineStats()
+        self._queue: collections.deque[SpanRecord] = collections.deque()
+        self._wake = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._spill: SpillFile | None = None
+        self._retry_at = 0.0
+        self._retry_after = self.RETRY_AFTER
+        self._warned: set[str] = set()
+        self._stop_lock = threading.Lock()
+
+    # -- hot path -------------------------------------------------------
+    def put(self, record: SpanRecord) -> None:
+        """Queue one record for export (a few hundred nanoseconds)."""
+        self._queue.append(record)
+        if len(self._queue) >= self.settings.max_queue_size:
+            self._wake.set()
+
+    # -- lifecycle ------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="otel-dask-prov-export", daemon=True
+        )
+        self._thread.start()
+
+    def shutdown(self, timeout: float | None = None) -> PipelineStats:
+        """Export everything still queued, then close the exporter. Idempotent."""
+        with self._stop_lock:
+            if self._stopping:
+                return self.stats
+            self._stopping = True
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        else:
+            self._drain()
+        try:
+            self.exporter.shutdown()
+        except Exception as error:  # noqa: BLE001 - never raise into Dask
+            self._warn_once("shutdown", "exporter shutdown failed: %s", error)
+        if self._spill is not None:
+            self._spill.close()
+            logger.warning(
+                "otel-dask-prov: %d spans could not be delivered and were written to %s "
+                "(%d dropped past its size bound); deliver them with `otel-prov replay`",
+                self._spill.spilled,
+                self._spill.path,
+                self._spill.dropped,
+            )
+        return self.stats
+
+    # -- background thread ---------------------------------------------
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wake.wait(self.settings.export_interval)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        batch: list[ReadableSpan] = []
+        limit = self.settings.max_export_batch_size
+        while self._queue:
+            record = self._queue.popleft()
+            self.stats.records += 1
+            try:
+                batch.extend(record.to_spans(self.resource))
+            except Exception as error:  # noqa: BLE001 - a bad record must not stop export
+                self.stats.build_errors += 1
+                self._warn_once("build", "could not build spans from a record: %r", error)
+            if len(batch) >= limit:
+                self._deliver(batch)
+                batch = []
+        if batch:
+            self._deliver(batch)
+
+    def _deliver(self, spans: Sequence[ReadableSpan]) -> None:
+        if time.monotonic() < self._retry_at and not self._stopping:
+            self._spill_spans(spans)
+            return
+        try:
+            result = self.exporter.export(spans)
+        except Exception as error:  # noqa: BLE001 - exporters may raise on bad peers
+            self._warn_once("export-raise", "export raised %r", error)
+            result = SpanExportResult.FAILURE
+        if result is SpanExportResult.SUCCESS:
+            self.stats.exported += len(spans)
+            self._retry_after = self.RETRY_AFTER
+            self._retry_at = 0.0
+            return
+        self.stats.failed_exports += 1
+        self._warn_once(
+            "export",
+            "could not deliver spans to %s; spilling to %s until it is back",
+            self.settings.endpoint,
+            self._spill_file().path,
+        )
+        self._retry_at = time.monotonic() + self._retry_after
+        self._retry_after = min(self._retry_after * 2, self.RETRY_AFTER_MAX)
+        self._spill_spans(spans)
+
+    def _spill_file(self) -> SpillFile:
+        if self._spill is None:
+            service = str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
+            path = self.settings.effective_spill_dir / process_file_name(service, ".spill.jsonl")
+            self._spill = SpillFile(path, self.settings.spill_max_bytes)
+        return self._spill
+
+    def _spill_spans(self, spans: Sequence[ReadableSpan]) -> None:
+        spill = self._spill_file()
+        before = spill.dropped
+        spill.add(spans)
+        self.stats.spilled = spill.spilled
+        self.stats.dropped = spill.dropped
+        if spill.dropped > before:
+            self._warn_once("dropped", "spill file %s is full; dropping spans", spill.path)
+
+    def _warn_once(self, what: str, message: str, *args: object) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            logger.warning("otel-dask-prov: " + message, *args)

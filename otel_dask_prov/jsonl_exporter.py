@@ -1,0 +1,110 @@
+"""Span exporters that write OTLP JSON lines to a local file.
+
+:class:`JsonLinesSpanExporter` is the embedded default (no collector needed) and
+:class:`SpillFile` keeps the spans that could not be delivered to a collector,
+up to a size bound, for ``otel-prov replay``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import IO, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from .otlp_json import encode_line
+
+logger = logging.getLogger(__name__)
+
+
+def process_file_name(service_name: str, suffix: str = ".jsonl") -> str:
+    """A file name unique to this process: ``<service>-<host>-<pid>-<start time><suffix>``."""
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return f"{service_name}-{socket.gethostname()}-{os.getpid()}-{stamp}{suffix}"
+
+
+class _LineFile:
+    """An append-only text file written one whole line at a time, opened on first use."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        with self._lock:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")
+            self._file.write(line)
+            self._file.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file = None
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Append every exported batch as one OTLP JSON line to *path*.
+
+    >>> exporter = JsonLinesSpanExporter(Path("/tmp/traces/dask-scheduler.jsonl"))  # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._file = _LineFile(path)
+        self.path = path
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if spans:
+            self._file.write(encode_line(spans))
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class SpillFile:
+    """Keeps undeliverable spans in OTLP JSON lines, at most *max_bytes* of them.
+
+    Spans past the bound are dropped and counted in :attr:`dropped`; what was kept
+    is counted in :attr:`spilled`. ``otel-prov replay`` delivers the file later.
+    """
+
+    def __init__(self, path: Path, max_bytes: int) -> None:
+        self.path = path
+        self.max_bytes = max_bytes
+        self.spilled = 0
+        self.dropped = 0
+        self._bytes = 0
+        self._file = _LineFile(path)
+
+    def add(self, spans: Sequence[ReadableSpan]) -> None:
+        if not spans:
+            return
+        line = encode_line(spans)
+        size = len(line.encode("utf-8"))
+        if self._bytes + size > self.max_bytes:
+            self.dropped += len(spans)
+            return
+        try:
+            self._file.write(line)
+        except OSError as error:
+            logger.warning("otel-dask-prov: cannot write spill file %s: %s", self.path, error)
+            self.dropped += len(spans)
+            return
+        self._bytes += size
+        self.spilled += len(spans)
+
+    def close(self) -> None:
+        self._file.close()

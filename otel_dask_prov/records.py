@@ -1,0 +1,341 @@
+"""What the plugins record on the hot path, and how it becomes spans later.
+
+A record holds plain Python values captured when something ended (a task
+attempt on the scheduler, an execution on a worker, a whole computation). The
+:class:`~otel_dask_prov.export.SpanPipeline` calls :meth:`to_spans` on its own
+thread, so attribute formatting and SDK objects never cost the event loop.
+Span and attribute names come from :mod:`otel_dask_prov.attributes`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Mapping, Sequence
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+
+from . import attributes as attr
+from .export import SCOPE
+from .ids import execution_span_id, span_context
+
+_EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
+_ERROR_OUTCOMES = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
+
+
+def _ns(seconds: float) -> int:
+    return int(seconds * 1e9)
+
+
+def split_exception_text(text: str) -> tuple[str, str]:
+    """``"ZeroDivisionError('division by zero')"`` -> ``("ZeroDivisionError", "division by zero")``."""
+    match = _EXCEPTION_REPR.match(text or "")
+    if not match:
+        return "Exception", text or ""
+    name, arguments = match.groups()
+    if len(arguments) >= 2 and arguments[0] == arguments[-1] and arguments[0] in "'\"":
+        arguments = arguments[1:-1]
+    return name, arguments
+
+
+def exception_event(
+    when: float, type_name: str, message: str, stacktrace: str | None
+) -> Event:
+    attributes: dict[str, Any] = {attr.EXCEPTION_TYPE: type_name, attr.EXCEPTION_MESSAGE: message}
+    if stacktrace:
+        attributes[attr.EXCEPTION_STACKTRACE] = stacktrace
+    return Event(attr.EXCEPTION_EVENT, attributes, _ns(when))
+
+
+def _span(
+    name: str,
+    context: SpanContext,
+    parent: SpanContext | None,
+    resource: Resource,
+    attributes: Mapping[str, Any],
+    start: float,
+    end: float,
+    events: Sequence[Event] = (),
+    links: Sequence[Link] = (),
+    error: str | None = None,
+) -> ReadableSpan:
+    status = Status(StatusCode.ERROR, error) if error is not None else Status(StatusCode.UNSET)
+    return ReadableSpan(
+        name=name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attributes,
+        events=events,
+        links=links,
+        kind=SpanKind.INTERNAL,
+        status=status,
+        start_time=_ns(start),
+        end_time=_ns(max(start, end)),
+        instrumentation_scope=SCOPE,
+    )
+
+
+def _durations(startstops: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for entry in startstops:
+        action = str(entry.get("action"))
+        totals[action] = totals.get(action, 0.0) + (entry["stop"] - entry["start"])
+    return {
+        attr.TASK_DURATION_PREFIX + action.replace("-", "_"): seconds
+        for action, seconds in totals.items()
+    }
+
+
+class ComputationRecord:
+    """One graph submission: the root span of its trace."""
+
+    __slots__ = (
+        "trace_id", "span_id", "parent", "start", "end", "client", "task_count",
+        "keys", "code", "code_filename", "code_lineno", "dask_span_id", "dask_span_name",
+        "erred_tasks", "prefixes", "unfinished",
+    )
+
+    def __init__(self, trace_id: int, span_id: int, parent: SpanContext | None, start: float,
+                 client: str, task_count: int, keys: Sequence[str]) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.parent = parent
+        self.start = start
+        self.end = start
+        self.client = client
+        self.task_count = task_count
+        self.keys = keys
+        self.code: str | None = None
+        self.code_filename: str | None = None
+        self.code_lineno: int | None = None
+        self.dask_span_id: str | None = None
+        self.dask_span_name: str | None = None
+        self.erred_tasks = 0
+        self.prefixes: dict[str, None] = {}
+        self.unfinished = False
+
+    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
+        attributes: dict[str, Any] = {
+            attr.RECORD_TYPE: attr.RECORD_COMPUTATION,
+            attr.COMPUTATION_ID: f"{self.trace_id:032x}",
+            attr.CLIENT_ID: self.client,
+            attr.COMPUTATION_TASK_COUNT: self.task_count,
+            attr.COMPUTATION_KEY_COUNT: len(self.keys),
+            attr.COMPUTATION_KEYS: list(self.keys[: attr.MAX_LISTED_KEYS]),
+            attr.COMPUTATION_ERRED_TASKS: self.erred_tasks,
+            attr.COMPUTATION_PREFIXES: list(self.prefixes),
+        }
+        optional = {
+            attr.COMPUTATION_CODE: self.code,
+            attr.COMPUTATION_CODE_FILENAME: self.code_filename,
+            attr.COMPUTATION_CODE_LINENO: self.code_lineno,
+            attr.DASK_SPAN_ID: self.dask_span_id,
+            attr.DASK_SPAN_NAME: self.dask_span_name,
+        }
+        attributes.update({k: v for k, v in optional.items() if v is not None})
+        if self.unfinished:
+            attributes[attr.TASK_OUTCOME] = attr.OUTCOME_UNFINISHED
+        error = f"{self.erred_tasks} task(s) erred" if self.erred_tasks else None
+        return [
+            _span(attr.COMPUTATION_SPAN_NAME, span_context(self.trace_id, self.span_id),
+                  self.parent, resource, attributes, self.start, self.end, error=error)
+        ]
+
+
+class AttemptRecord:
+    """One attempt of one task, as the scheduler saw it, from waiting to its end."""
+
+    __slots__ = (
+        "trace_id", "span_id", "parent_span_id", "key", "prefix", "group", "number", "run_id",
+        "start", "end", "transitions", "state", "outcome", "worker", "worker_name",
+        "result_type", "nbytes", "thread", "startstops", "dependencies", "priority",
+        "retries_left", "exception_text", "traceback_text", "blame", "previous",
+        "rerun_reason", "succeeded_after_retry",
+    )
+
+    def __init__(self, trace_id: int, parent_span_id: int, key: str, prefix: str, group: str,
+                 number: int, start: float) -> None:
+        self.trace_id = trace_id
+        self.parent_span_id = parent_span_id
+        self.span_id = 0
+        self.key = key
+        self.prefix = prefix
+        self.group = group
+        self.number = number
+        self.start = start
+        self.end = start
+        self.run_id: int | None = None
+        self.transitions: list[tuple[float, str, str, str | None]] | None = []
+        self.state = ""
+        self.outcome = ""
+        self.worker: str | None = None
+        self.worker_name: str | None = None
+        self.result_type: str | None = None
+        self.nbytes: int | None = None
+        self.thread: int | None = None
+        self.startstops: Sequence[Mapping[str, Any]] = ()
+        self.dependencies: Sequence[tuple[str, tuple[int, int] | None]] = ()
+        self.priority: Sequence[Any] | None = None
+        self.retries_left = 0
+        self.exception_text: str | None = None
+        self.traceback_text: str | None = None
+        """Kept only when the ``record_tracebacks`` setting is on."""
+        self.blame: str | None = None
+        self.previous: tuple[int, int] | None = None
+        self.rerun_reason: str | None = None
+        self.succeeded_after_retry = False
+
+    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
+        attributes: dict[str, Any] = {
+            attr.RECORD_TYPE: attr.RECORD_TASK_ATTEMPT,
+            attr.TASK_KEY: self.key,
+            attr.TASK_PREFIX: self.prefix,
+            attr.TASK_GROUP: self.group,
+            attr.TASK_ATTEMPT: self.number,
+            attr.TASK_STATE: self.state,
+            attr.TASK_OUTCOME: self.outcome,
+            attr.TASK_RETRIES_LEFT: self.retries_left,
+            attr.COMPUTATION_ID: f"{self.trace_id:032x}",
+        }
+        links: list[Link] = []
+        if self.dependencies:
+            dependencies = self.dependencies[: attr.MAX_LISTED_KEYS]
+            attributes[attr.TASK_DEPENDENCIES] = [key for key, _ in dependencies]
+            attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = [
+                f"{span[0]:032x}/{span[1]:016x}" if span else "" for _, span in dependencies
+            ]
+            for key, span in dependencies:
+                if span:
+                    links.append(Link(span_context(*span), {
+                        attr.LINK_TYPE: attr.LINK_DEPENDENCY, attr.TASK_KEY: key}))
+        if self.previous is not None:
+            attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{self.previous[1]:016x}"
+            links.append(Link(span_context(*self.previous), {
+                attr.LINK_TYPE: attr.LINK_PREVIOUS_ATTEMPT, attr.TASK_KEY: self.key}))
+        optional: dict[str, Any] = {
+            attr.TASK_RUN_ID: self.run_id,
+            attr.WORKER_ADDRESS: self.worker,
+            attr.WORKER_NAME: self.worker_name,
+            attr.TASK_RESULT_TYPE: self.result_type,
+            attr.TASK_RESULT_NBYTES: self.nbytes,
+            attr.THREAD_ID: self.thread,
+            attr.TASK_PRIORITY: None if self.priority is None else str(tuple(self.priority)),
+            attr.TASK_EXCEPTION_BLAME: self.blame,
+            attr.TASK_RERUN_REASON: self.rerun_reason,
+        }
+        attributes.update({k: v for k, v in optional.items() if v is not None})
+        if self.succeeded_after_retry:
+            attributes[attr.TASK_SUCCEEDED_AFTER_RETRY] = True
+        attributes.update(_durations(self.startstops))
+
+        events = [
+            Event(finish, {attr.TRANSITION_FROM: start, attr.TRANSITION_STIMULUS: stimulus or ""},
+                  _ns(when))
+            for when, start, finish, stimulus in (self.transitions or ())
+        ]
+        error: str | None = None
+        if self.outcome in _ERROR_OUTCOMES or self.outcome == attr.OUTCOME_DEPENDENCY_ERROR:
+            if self.exception_text is not None:
+                type_name, message = split_exception_text(self.exception_text)
+                events.append(exception_event(
+                    self.end, type_name, message, self.traceback_text))
+                error = f"{type_name}: {message}"
+            elif self.blame is not None:
+                error = f"dependency {self.blame} erred"
+            else:
+                error = self.outcome
+        return [
+            _span(attr.task_span_name(self.prefix), span_context(self.trace_id, self.span_id),
+                  span_context(self.trace_id, self.parent_span_id), resource, attributes,
+                  self.start, self.end, events, links, error)
+        ]
+
+
+class ExecutionRecord:
+    """One execution of a task on a worker: the ``execute`` span and its phases.
+
+    Times are those of the worker's ``startstops``, which Dask expresses in the
+    scheduler's clock, so the execution nests inside the scheduler's attempt span.
+    """
+
+    __slots__ = (
+        "trace_id", "attempt_span_id", "key", "prefix", "run_id", "worker", "worker_name",
+        "outcome", "startstops", "start", "end", "thread_id", "thread_native_id",
+        "thread_name", "result_type", "nbytes", "exception_type", "exception_message",
+        "stacktrace", "extra",
+    )
+
+    def __init__(self, trace_id: int, attempt_span_id: int, key: str, prefix: str,
+                 run_id: int, worker: str, worker_name: str | None, outcome: str,
+                 startstops: Sequence[Mapping[str, Any]], start: float, end: float) -> None:
+        self.trace_id = trace_id
+        self.attempt_span_id = attempt_span_id
+        self.key = key
+        self.prefix = prefix
+        self.run_id = run_id
+        self.worker = worker
+        self.worker_name = worker_name
+        self.outcome = outcome
+        self.startstops = startstops
+        self.start = start
+        self.end = end
+        self.thread_id: int | None = None
+        self.thread_native_id: int | None = None
+        self.thread_name: str | None = None
+        self.result_type: str | None = None
+        self.nbytes: int | None = None
+        self.exception_type: str | None = None
+        self.exception_message: str | None = None
+        self.stacktrace: str | None = None
+        self.extra: dict[str, Any] = {}
+
+    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
+        context = span_context(self.trace_id, execution_span_id(self.trace_id, self.key, self.run_id))
+        attributes: dict[str, Any] = {
+            attr.RECORD_TYPE: attr.RECORD_TASK_EXECUTION,
+            attr.TASK_KEY: self.key,
+            attr.TASK_PREFIX: self.prefix,
+            attr.TASK_RUN_ID: self.run_id,
+            attr.TASK_OUTCOME: self.outcome,
+            attr.WORKER_ADDRESS: self.worker,
+        }
+        optional: dict[str, Any] = {
+            attr.WORKER_NAME: self.worker_name,
+            attr.THREAD_ID: self.thread_id,
+            attr.THREAD_NATIVE_ID: self.thread_native_id,
+            attr.THREAD_NAME: self.thread_name,
+            attr.TASK_RESULT_TYPE: self.result_type,
+            attr.TASK_RESULT_NBYTES: self.nbytes,
+        }
+        attributes.update({k: v for k, v in optional.items() if v is not None})
+        attributes.update(_durations(self.startstops))
+        attributes.update(self.extra)
+        events: list[Event] = []
+        error: str | None = None
+        if self.exception_type is not None:
+            message = self.exception_message or ""
+            events.append(exception_event(self.end, self.exception_type, message, self.stacktrace))
+            error = f"{self.exception_type}: {message}"
+        spans = [
+            _span(attr.execution_span_name(self.prefix), context,
+                  span_context(self.trace_id, self.attempt_span_id), resource, attributes,
+                  self.start, self.end, events, error=error)
+        ]
+        for index, entry in enumerate(self.startstops):
+            action = str(entry.get("action"))
+            phase_attributes: dict[str, Any] = {
+                attr.RECORD_TYPE: attr.RECORD_TASK_PHASE,
+                attr.PHASE_ACTION: action,
+                attr.TASK_KEY: self.key,
+            }
+            if entry.get("source"):
+                phase_attributes[attr.PHASE_SOURCE] = str(entry["source"])
+            phase_context = span_context(
+                self.trace_id, execution_span_id(self.trace_id, self.key, f"{self.run_id}/{index}"))
+            phase_error = error if action == "compute" else None
+            spans.append(_span(attr.phase_span_name(action, self.prefix), phase_context, context,
+                               resource, phase_attributes, entry["start"], entry["stop"],
+                               error=phase_error))
+        return spans

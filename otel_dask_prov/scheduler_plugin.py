@@ -1,0 +1,378 @@
+"""The scheduler side: one trace per computation, one span per task attempt.
+
+:class:`TracingSchedulerPlugin` is a cheap recorder. ``update_graph`` starts a
+computation (its trace id, root span id and sampling decision) and stamps each
+new task with a ``traceparent`` annotation, which Dask sends to the worker with
+the task. ``transition`` appends ``(time, from, to, stimulus_id)`` to the open
+attempt of the key and, when the attempt ends, captures what the span needs
+into an :class:`~otel_dask_prov.records.AttemptRecord`. Spans are built and
+exported later by the :class:`~otel_dask_prov.export.SpanPipeline` thread.
+
+Per-key state lives until Dask forgets the key, so memory follows Dask's own
+task table, never the number of tasks already done.
+
+>>> from distributed import Client, LocalCluster
+>>> client = Client(LocalCluster(n_workers=1))  # doctest: +SKIP
+>>> client.register_plugin(TracingSchedulerPlugin(output_dir="traces"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from time import time
+from typing import Any, Mapping
+
+from dask.typing import Key
+from dask.utils import key_split
+from distributed.diagnostics.plugin import SchedulerPlugin
+
+from . import attributes as attr
+from .export import SpanPipeline, create_exporter
+from .ids import (
+    attempt_span_id,
+    build_sampler,
+    format_traceparent,
+    is_sampled,
+    new_span_id,
+    new_trace_id,
+    parse_traceparent,
+)
+from .records import AttemptRecord, ComputationRecord
+from .resource import build_resource
+from .settings import Settings, resolve_settings
+
+logger = logging.getLogger("otel_dask_prov")
+
+_OPENING = frozenset({"waiting", "queued", "no-worker", "processing", "erred"})
+_CLOSING = frozenset({"memory", "erred", "released", "forgotten"})
+_RERUN_REASONS = {
+    attr.OUTCOME_RETRIED: "retry",
+    attr.OUTCOME_WORKER_LOST: "worker-lost",
+    attr.OUTCOME_SUCCESS: "result-lost",
+}
+_COMPLETE = frozenset({attr.OUTCOME_SUCCESS, attr.OUTCOME_ERROR, attr.OUTCOME_DEPENDENCY_ERROR})
+
+
+class _Computation:
+    """An open computation: its root-span record and how many of its tasks are not done."""
+
+    __slots__ = ("record", "pending")
+
+    def __init__(self, record: ComputationRecord, pending: int) -> None:
+        self.record = record
+        self.pending = pending
+
+
+class _KeyState:
+    """What the plugin remembers about one key until Dask forgets it."""
+
+    __slots__ = ("computation", "counted", "attempts", "open", "last_span", "last_outcome",
+                 "retried", "dispatched")
+
+    def __init__(self, computation: _Computation) -> None:
+        self.computation = computation
+        self.counted = False
+        self.attempts = 0
+        self.open: AttemptRecord | None = None
+        self.last_span: tuple[int, int] | None = None
+        self.last_outcome: str | None = None
+        self.retried = False
+        self.dispatched = False
+
+
+class TracingSchedulerPlugin(SchedulerPlugin):
+    """Record every computation and task attempt of a Dask scheduler as OpenTelemetry spans.
+
+    Parameters are the settings of :mod:`otel_dask_prov.settings` (``endpoint=...``,
+    ``output_dir=...``, ...); unset ones come from ``OTEL_*`` variables and the
+    ``otel-dask-prov`` Dask config section of the scheduler's process.
+    """
+
+    name = "otel-dask-prov"
+    idempotent = True
+
+    def __init__(self, **options: Any) -> None:
+        resolve_settings(_check_filesystem=False, **options)  # fail early on bad options
+        self._options = options
+        self._active = False
+        self.errors = 0
+
+    # -- lifecycle ------------------------------------------------------
+    async def start(self, scheduler: Any) -> None:
+        self.settings: Settings = resolve_settings(**self._options)
+        self.scheduler = scheduler
+        self._keys: dict[Key, _KeyState] = {}
+        self._open_computations: dict[int, _Computation] = {}
+        if not self.settings.enabled:
+            return
+        resource = build_resource(
+            "scheduler", self.settings, {attr.SCHEDULER_ADDRESS: scheduler.address or ""}
+        )
+        service = str(resource.attributes[attr.SERVICE_NAME])
+        self.pipeline = SpanPipeline(
+            self.settings, resource, create_exporter(self.settings, service)
+        )
+        self.pipeline.start()
+        self._sampler = build_sampler(self.settings)
+        self._record_transitions = self.settings.record_transitions
+        self._active = True
+
+    async def close(self) -> None:
+        if not self._active:
+            return
+        self._active = False
+        now = time()
+        for key, state in list(self._keys.items()):
+            if state.open is not None:
+                self._finish_unfinished(key, state, now)
+        for computation in list(self._open_computations.values()):
+            computation.record.unfinished = True
+            self._end_computation(computation, now)
+        self._keys.clear()
+        self.pipeline.shutdown()
+        if self.errors:
+            logger.warning("otel-dask-prov: %d tracing errors on the scheduler", self.errors)
+
+    # -- hooks ----------------------------------------------------------
+    def update_graph(
+        self,
+        scheduler: Any,
+        *,
+        client: str,
+        keys: set[Key],
+        tasks: list[Key],
+        annotations: dict[str, dict[Key, Any]],
+        priority: dict[Key, tuple[int | float, ...]],
+        stimulus_id: str,
+        **kwargs: Any,
+    ) -> None:
+        if not self._active:
+            return
+        try:
+            self._start_computation(scheduler, client, keys, tasks, annotations)
+        except Exception as error:  # noqa: BLE001 - never raise into Dask
+            self._record_error(error)
+
+    def transition(
+        self, key: Key, start: str, finish: str, *args: Any, stimulus_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not self._active:
+            return
+        state = self._keys.get(key)
+        if state is None:
+            return
+        try:
+            now = time()
+            attempt = state.open
+            if attempt is None:
+                if finish not in _OPENING:
+                    if finish == "forgotten":
+                        self._forget(key, state, now)
+                    return
+                attempt = self._open_attempt(key, state, now)
+            if attempt.transitions is not None:
+                attempt.transitions.append((now, start, finish, stimulus_id))
+            if finish == "processing":
+                self._dispatched(key, state, attempt)
+            elif finish in _CLOSING:
+                self._close_attempt(key, state, attempt, start, finish, stimulus_id, kwargs, now)
+                if finish == "forgotten":
+                    self._forget(key, state, now)
+        except Exception as error:  # noqa: BLE001 - never raise into Dask
+            self._record_error(error)
+
+    # -- computations ---------------------------------------------------
+    def _start_computation(
+        self, scheduler: Any, client: str, keys: set[Key], tasks: list[Key],
+        annotations: Mapping[str, Mapping[Key, Any]],
+    ) -> None:
+        new = []
+        for key in tasks:
+            ts = scheduler.tasks.get(key)
+            if ts is not None and ts.state == "released" and ts.run_spec is not None:
+                new.append(ts)
+        if not new:
+            return
+        parent = None
+        for traceparent in (annotations.get(attr.ANNOTATION) or {}).values():
+            parent = parse_traceparent(traceparent)
+            break
+        trace_id = parent.trace_id if parent is not None else new_trace_id()
+        if not is_sampled(self._sampler, trace_id, parent):
+            for ts in new:
+                if ts.annotations:
+                    ts.annotations.pop(attr.ANNOTATION, None)
+            return
+        record = ComputationRecord(
+            trace_id, new_span_id(), parent, time(), client, len(new),
+            [str(key) for key in list(keys)[: attr.MAX_LISTED_KEYS]],
+        )
+        self._describe_code(scheduler, record, new[0])
+        computation = _Computation(record, len(new))
+        self._open_computations[trace_id] = computation
+        traceparent = format_traceparent(trace_id, record.span_id)
+        states = self._keys
+        for ts in new:
+            if ts.annotations is None:
+                ts.annotations = {}
+            ts.annotations[attr.ANNOTATION] = traceparent
+            state = states.get(ts.key)
+            if state is None:
+                states[ts.key] = _KeyState(computation)
+            else:  # a released key computed again by a new graph
+                self._count_done(state, time())
+                state.computation = computation
+                state.counted = False
+
+    @staticmethod
+    def _describe_code(scheduler: Any, record: ComputationRecord, ts: Any) -> None:
+        spans = scheduler.extensions.get("spans")
+        span = spans.spans.get(ts.group.span_id) if spans is not None else None
+        if span is None:
+            return
+        record.dask_span_id = str(span.id)
+        record.dask_span_name = "/".join(str(part) for part in span.name)
+        codes = span.code
+        if codes and codes[-1]:
+            frame = codes[-1][-1]
+            record.code = frame.code
+            record.code_filename = frame.filename
+            record.code_lineno = frame.lineno_frame
+
+    def _count_done(self, state: _KeyState, now: float) -> None:
+        if state.counted:
+            return
+        state.counted = True
+        computation = state.computation
+        computation.pending -= 1
+        if now > computation.record.end:
+            computation.record.end = now
+        if computation.pending <= 0:
+            self._end_computation(computation, now)
+
+    def _end_computation(self, computation: _Computation, now: float) -> None:
+        record = computation.record
+        if self._open_computations.pop(record.trace_id, None) is None:
+            return
+        record.end = max(record.end, now)
+        self.pipeline.put(record)
+
+    # -- attempts -------------------------------------------------------
+    def _open_attempt(self, key: Key, state: _KeyState, now: float) -> AttemptRecord:
+        ts = self.scheduler.tasks.get(key)
+        prefix = ts.prefix.name if ts is not None else key_split(key)
+        group = ts.group.name if ts is not None else prefix
+        record = state.computation.record
+        state.attempts += 1
+        attempt = AttemptRecord(
+            record.trace_id, record.span_id, str(key), prefix, group, state.attempts, now
+        )
+        if not self._record_transitions:
+            attempt.transitions = None
+        if state.last_span is not None:
+            attempt.previous = state.last_span
+            attempt.rerun_reason = _RERUN_REASONS.get(state.last_outcome or "", "resubmitted")
+        record.prefixes[prefix] = None
+        state.open = attempt
+        state.dispatched = False
+        return attempt
+
+    def _dispatched(self, key: Key, state: _KeyState, attempt: AttemptRecord) -> None:
+        state.dispatched = True
+        ts = self.scheduler.tasks.get(key)
+        if ts is not None and ts.processing_on is not None:
+            attempt.worker = ts.processing_on.address
+
+    def _close_attempt(
+        self, key: Key, state: _KeyState, attempt: AttemptRecord, start: str, finish: str,
+        stimulus_id: str | None, kwargs: Mapping[str, Any], now: float,
+    ) -> None:
+        scheduler = self.scheduler
+        ts = scheduler.tasks.get(key)
+        attempt.end = now
+        attempt.state = finish
+        ran = state.dispatched and start == "processing"
+        if finish == "memory":
+            attempt.outcome = attr.OUTCOME_SUCCESS
+        elif finish == "erred":
+            if ran:
+                attempt.outcome = attr.OUTCOME_ERROR
+                attempt.exception_text = kwargs.get("exception_text")
+                if self.settings.record_tracebacks:
+                    attempt.traceback_text = kwargs.get("traceback_text")
+            else:
+                attempt.outcome = attr.OUTCOME_DEPENDENCY_ERROR
+                blame = ts.exception_blame if ts is not None else None
+                if blame is not None and blame.key != key:
+                    attempt.blame = str(blame.key)
+                    attempt.exception_text = blame.exception_text
+        elif ran and (stimulus_id or "").startswith("task-erred"):
+            attempt.outcome = attr.OUTCOME_RETRIED
+            state.retried = True
+        elif ran and attempt.worker is not None and attempt.worker not in scheduler.workers:
+            attempt.outcome = attr.OUTCOME_WORKER_LOST
+        elif (stimulus_id or "").startswith(("client-releases-keys", "cancel")):
+            attempt.outcome = attr.OUTCOME_CANCELLED
+        else:
+            attempt.outcome = attr.OUTCOME_RELEASED
+        if ran:
+            attempt.worker = kwargs.get("worker") or attempt.worker
+            worker_state = scheduler.workers.get(attempt.worker)
+            if worker_state is not None:
+                attempt.worker_name = str(worker_state.name)
+            attempt.startstops = kwargs.get("startstops") or ()
+            attempt.thread = kwargs.get("thread")
+            if ts is not None:
+                attempt.run_id = ts.run_id
+        if attempt.outcome == attr.OUTCOME_SUCCESS:
+            attempt.nbytes = kwargs.get("nbytes", ts.nbytes if ts is not None else None)
+            attempt.result_type = kwargs.get("typename")
+            attempt.succeeded_after_retry = state.retried
+        if ts is not None:
+            attempt.priority = ts.priority
+            attempt.retries_left = ts.retries
+            states = self._keys
+            dependencies = []
+            for dts in ts.dependencies:
+                dependency = states.get(dts.key)
+                produced = (
+                    dependency.last_span
+                    if dependency is not None and dependency.last_outcome == attr.OUTCOME_SUCCESS
+                    else None
+                )
+                dependencies.append((str(dts.key), produced))
+            attempt.dependencies = dependencies
+        attempt.span_id = attempt_span_id(
+            attempt.trace_id, attempt.key, attempt.run_id, attempt.number
+        )
+        state.open = None
+        state.last_span = (attempt.trace_id, attempt.span_id)
+        state.last_outcome = attempt.outcome
+        self.pipeline.put(attempt)
+        if attempt.outcome in _COMPLETE:
+            if attempt.outcome != attr.OUTCOME_SUCCESS:
+                state.computation.record.erred_tasks += 1
+            self._count_done(state, now)
+
+    def _finish_unfinished(self, key: Key, state: _KeyState, now: float) -> None:
+        attempt = state.open
+        assert attempt is not None
+        attempt.end = now
+        attempt.outcome = attr.OUTCOME_UNFINISHED
+        attempt.state = "unfinished"
+        attempt.span_id = attempt_span_id(attempt.trace_id, attempt.key, None, attempt.number)
+        state.open = None
+        self.pipeline.put(attempt)
+
+    def _forget(self, key: Key, state: _KeyState, now: float) -> None:
+        del self._keys[key]
+        self._count_done(state, now)
+
+    def _record_error(self, error: BaseException) -> None:
+        self.errors += 1
+        if self.errors == 1:
+            logger.warning(
+                "otel-dask-prov: tracing error on the scheduler (the computation is not "
+                "affected; further errors are only counted): %r", error, exc_info=error,
+            )

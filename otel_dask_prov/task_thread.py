@@ -1,0 +1,74 @@
+"""What only the thread that executes a task can see.
+
+No Dask hook runs on the executing thread, so the worker plugin wraps
+``distributed.worker._run_task`` (which Dask looks up as a module global at call
+time) with :func:`install`. The wrapper notes the thread's identity and the
+exception object of a failed task in :data:`observations`, keyed by task key;
+the worker plugin pops the entry when the task leaves the ``executing`` state.
+Coroutine tasks (``async def``) run on the event loop through
+``_run_task_async`` and are not observed here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import distributed.worker
+
+observations: dict[Any, "ThreadObservation"] = {}
+"""Task key -> what its executing thread saw. Entries are popped by the worker plugin."""
+
+_lock = threading.Lock()
+_installed_by: set[int] = set()
+_original: Callable[..., Any] | None = None
+
+
+class ThreadObservation:
+    """Identity of the executing thread and, for a failure, the exception raised."""
+
+    __slots__ = ("thread_id", "native_id", "thread_name", "exception_type",
+                 "exception_message")
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread_id = thread.ident
+        self.native_id = thread.native_id
+        self.thread_name = thread.name
+        self.exception_type: str | None = None
+        self.exception_message: str | None = None
+
+
+def _observed_run_task(task: Any, data: Any, execution_state: Any, key: Any,
+                       *args: Any, **kwargs: Any) -> Any:
+    observation = ThreadObservation(threading.current_thread())
+    assert _original is not None
+    try:
+        result = _original(task, data, execution_state, key, *args, **kwargs)
+    finally:
+        observations[key] = observation
+    exception = result.get("actual_exception") if isinstance(result, dict) else None
+    if exception is not None:
+        observation.exception_type = type(exception).__qualname__
+        observation.exception_message = str(exception)
+    return result
+
+
+def install(owner: object) -> None:
+    """Start observing executing threads on behalf of *owner* (a worker plugin)."""
+    global _original
+    with _lock:
+        if not _installed_by:
+            _original = distributed.worker._run_task
+            distributed.worker._run_task = _observed_run_task
+        _installed_by.add(id(owner))
+
+
+def uninstall(owner: object) -> None:
+    """Stop observing for *owner*; the original function is restored after the last owner."""
+    global _original
+    with _lock:
+        _installed_by.discard(id(owner))
+        if not _installed_by and _original is not None:
+            distributed.worker._run_task = _original
+            _original = None
+            observations.clear()

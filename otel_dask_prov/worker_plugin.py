@@ -1,0 +1,147 @@
+"""The worker side: one ``execute`` span per task run, under the scheduler's attempt span.
+
+When a task leaves the ``executing`` state, :class:`TracingWorkerPlugin` reads
+the task's ``otel_dask_prov`` annotation (the computation's ``traceparent``,
+set by the scheduler plugin) and its ``run_id``, derives the parent span id
+exactly as the scheduler does (:func:`otel_dask_prov.ids.attempt_span_id`), and
+queues an :class:`~otel_dask_prov.records.ExecutionRecord`: the execution span
+with the executing thread and the outcome, and one child span per
+``startstops`` entry (transfer, compute, disk-read, disk-write). Tasks without
+the annotation (tracing off on the scheduler, or a computation not sampled) are
+not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from time import time
+from typing import Any
+
+from distributed.diagnostics.plugin import WorkerPlugin
+
+from . import attributes as attr
+from . import task_thread
+from .export import SpanPipeline, create_exporter
+from .ids import attempt_span_id, parse_traceparent
+from .records import ExecutionRecord, split_exception_text
+from .resource import build_resource
+from .settings import Settings, resolve_settings
+
+logger = logging.getLogger("otel_dask_prov")
+
+_EXECUTING = frozenset({"executing", "long-running"})
+_OUTCOMES = {
+    "memory": attr.OUTCOME_SUCCESS,
+    "error": attr.OUTCOME_ERROR,
+    "cancelled": attr.OUTCOME_CANCELLED,
+    "rescheduled": attr.OUTCOME_RELEASED,
+    "released": attr.OUTCOME_RELEASED,
+}
+
+
+class TracingWorkerPlugin(WorkerPlugin):
+    """Record every task a Dask worker executes as OpenTelemetry spans.
+
+    Parameters are the settings of :mod:`otel_dask_prov.settings`; unset ones come
+    from ``OTEL_*`` variables and the Dask config of the worker's process.
+    """
+
+    name = "otel-dask-prov"
+    idempotent = True
+
+    def __init__(self, **options: Any) -> None:
+        resolve_settings(_check_filesystem=False, **options)  # fail early on bad options
+        self._options = options
+        self._active = False
+        self.errors = 0
+
+    def setup(self, worker: Any) -> None:
+        self.settings: Settings = resolve_settings(**self._options)
+        self.worker = worker
+        if not self.settings.enabled:
+            return
+        resource = build_resource(
+            "worker",
+            self.settings,
+            {
+                attr.WORKER_ADDRESS: worker.address or "",
+                attr.WORKER_NAME: str(worker.name),
+                attr.SCHEDULER_ADDRESS: worker.scheduler.address or "",
+            },
+        )
+        service = str(resource.attributes[attr.SERVICE_NAME])
+        self.pipeline = SpanPipeline(
+            self.settings, resource, create_exporter(self.settings, service)
+        )
+        self.pipeline.start()
+        task_thread.install(self)
+        self._worker_name = str(worker.name)
+        self._active = True
+
+    def teardown(self, worker: Any) -> None:
+        if not self._active:
+            return
+        self._active = False
+        task_thread.uninstall(self)
+        self.pipeline.shutdown()
+        if self.errors:
+            logger.warning("otel-dask-prov: %d tracing errors on worker %s",
+                           self.errors, worker.address)
+
+    def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
+        if not self._active or start not in _EXECUTING or finish in _EXECUTING:
+            return
+        try:
+            self._record_execution(key, finish)
+        except Exception as error:  # noqa: BLE001 - never raise into Dask
+            self.errors += 1
+            if self.errors == 1:
+                logger.warning(
+                    "otel-dask-prov: tracing error on a worker (the computation is not "
+                    "affected; further errors are only counted): %r", error, exc_info=error,
+                )
+
+    def _record_execution(self, key: Any, finish: str) -> None:
+        observation = task_thread.observations.pop(key, None)
+        ts = self.worker.state.tasks.get(key)
+        if ts is None or not ts.annotations:
+            return
+        parent = parse_traceparent(ts.annotations.get(attr.ANNOTATION))
+        if parent is None:
+            return
+        key_text = str(key)
+        startstops = [dict(entry) for entry in ts.startstops]
+        if startstops:
+            start = min(entry["start"] for entry in startstops)
+            end = max(entry["stop"] for entry in startstops)
+        else:
+            start = end = self.worker.scheduler_delay + time()
+        record = ExecutionRecord(
+            parent.trace_id,
+            attempt_span_id(parent.trace_id, key_text, ts.run_id, 0),
+            key_text,
+            ts.prefix,
+            ts.run_id,
+            self.worker.address,
+            self._worker_name,
+            _OUTCOMES.get(finish, finish),
+            startstops,
+            start,
+            end,
+        )
+        if observation is not None:
+            record.thread_id = observation.thread_id
+            record.thread_native_id = observation.native_id
+            record.thread_name = observation.thread_name
+            record.exception_type = observation.exception_type
+            record.exception_message = observation.exception_message
+        if finish == "memory":
+            record.nbytes = ts.nbytes
+            record.result_type = ts.type.__name__ if isinstance(ts.type, type) else None
+        elif finish == "error":
+            if record.exception_type is None and ts.exception_text:
+                record.exception_type, record.exception_message = split_exception_text(
+                    ts.exception_text)
+            if self.settings.record_tracebacks:
+                record.stacktrace = ts.traceback_text
+        self.pipeline.put(record)
