@@ -68,3 +68,16 @@ class MissingProgramError(OtelDaskProvError):
 
 class ExportError(OtelDaskProvError):
     """Spans could not be delivered (used by ``otel-prov replay``)."""
+
+
+class ProvDocumentError(OtelDaskProvError):
+    """A PROV document cannot be read (``otel-prov validate``); the message is ``path:line: reason``."""
+
+    exit_code = 2
+
+    def __init__(self, path: str, line: int | None, reason: str) -> None:
+        self.path = path
+        self.line = line
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else str(path)
+        super().__init__(f"{where}: {reason}")
