@@ -175,6 +175,11 @@ class TracingSchedulerPlugin(SchedulerPlugin):
                 attempt.transitions.append((now, start, finish, stimulus_id))
             if finish == "processing":
                 self._dispatched(key, state, attempt)
+            elif finish == "released" and not state.dispatched:
+                # Never ran: Dask passes dependents of a failed task through
+                # waiting -> released -> erred, so the attempt goes on until it
+                # runs, errs or is forgotten.
+                return
             elif finish in _CLOSING:
                 self._close_attempt(key, state, attempt, start, finish, stimulus_id, kwargs, now)
                 if finish == "forgotten":

@@ -20,6 +20,8 @@ from typing import Any, Mapping, Sequence
 
 from distributed import Client
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
 def dask_command() -> list[str]:
     """The ``dask`` CLI of the interpreter running the tests."""
     candidate = Path(sys.executable).with_name("dask")
@@ -61,6 +63,9 @@ class DaskProcesses:
             "OTEL_DASK_PROV_OUTPUT_DIR": str(self.trace_dir),
             "DASK_DISTRIBUTED__DIAGNOSTICS__COMPUTATIONS__NFRAMES": "1",
             "PYTHONUNBUFFERED": "1",
+            "PYTHONPATH": os.pathsep.join(
+                filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
+            ),
             **(env or {}),
         }
         self.scheduler: subprocess.Popen[bytes] | None = None

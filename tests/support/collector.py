@@ -1,0 +1,511 @@
+"""Run the real OpenTelemetry Collector in tests, and read what it wrote.
+
+The collector is our own distribution, ``otelcol-dask-prov``, built (once per
+machine, cached) by ``scripts/build-otelcol``.  Without Go, the upstream
+``otel/opentelemetry-collector-contrib`` image is run instead through
+testcontainers when a Docker engine is reachable; without either the tests
+that need a collector are skipped, saying why.
+
+Each :class:`Collector` runs one config of ``collector-config/`` on free
+loopback ports chosen here and passed through the ``OTEL_DASK_PROV_*``
+variables the configs read, writes its trace file and its log into a
+directory of the test, and can be stopped, killed and restarted::
+
+    def test_spans_arrive(start_collector):
+        collector = start_collector("local.yaml")
+        ...  # send spans to collector.grpc_endpoint
+        spans = collector.wait_for_spans(lambda spans: len(spans) >= 3)
+        assert {span.service for span in spans} == {"dask-scheduler", "dask-worker"}
+
+Import the fixtures (``otelcol_runner``, ``start_collector``) into a test module
+with ``from tests.support.collector import otelcol_runner, start_collector``.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+CONFIG_DIR = REPO_ROOT / "collector-config"
+SCRIPTS_DIR = REPO_ROOT / "scripts"
+
+OTELCOL_IMAGE = "otel/opentelemetry-collector-contrib:0.145.0"
+JAEGER_IMAGE = "jaegertracing/jaeger:2.15.0"
+
+START_TIMEOUT = 30.0
+"""Seconds a service gets to answer its health check."""
+STOP_TIMEOUT = 15.0
+"""Seconds a service gets to shut down cleanly before it is killed."""
+
+
+class ServiceFailed(RuntimeError):
+    """A collector or Jaeger process did not start, or died."""
+
+
+# ---------------------------------------------------------------------------
+# Ports
+# ---------------------------------------------------------------------------
+def free_ports(count: int) -> list[int]:
+    """*count* distinct TCP ports that are free on 127.0.0.1 right now."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+# ---------------------------------------------------------------------------
+# Runners: how a service binary is started (local binary or container image)
+# ---------------------------------------------------------------------------
+class Handle(Protocol):
+    """The running service, as far as the tests need it (a ``Popen`` subset)."""
+
+    def poll(self) -> int | None: ...
+    def terminate(self) -> None: ...
+    def kill(self) -> None: ...
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+class Runner(Protocol):
+    """Starts the service with command-line *args* and environment *env*."""
+
+    description: str
+
+    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle: ...
+
+    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]: ...
+
+
+@dataclass(frozen=True)
+class BinaryRunner:
+    """A service binary on this machine, started as a subprocess."""
+
+    binary: Path
+
+    @property
+    def description(self) -> str:
+        return str(self.binary)
+
+    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle:
+        with open(log_path, "ab") as log:
+            return subprocess.Popen(
+                [str(self.binary), *args],
+                env={**os.environ, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+
+    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(self.binary), *args],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+
+class _ContainerHandle:
+    """A started testcontainers container seen through the :class:`Handle` API."""
+
+    def __init__(self, container: Any, log_path: Path) -> None:
+        self._container = container
+        self._log_path = log_path
+        self._exit_code: int | None = None
+
+    def poll(self) -> int | None:
+        if self._exit_code is None:
+            wrapped = self._container.get_wrapped_container()
+            wrapped.reload()
+            if wrapped.status in ("exited", "dead"):
+                self._finish(int(wrapped.attrs["State"]["ExitCode"]))
+        return self._exit_code
+
+    def terminate(self) -> None:
+        if self.poll() is None:
+            self._container.get_wrapped_container().kill(signal="SIGTERM")
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            self._container.get_wrapped_container().kill(signal="SIGKILL")
+
+    def wait(self, timeout: float | None = None) -> int:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            if deadline is not None and time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired("docker container", timeout or 0)
+            time.sleep(0.1)
+        assert self._exit_code is not None
+        return self._exit_code
+
+    def _finish(self, exit_code: int) -> None:
+        self._exit_code = exit_code
+        self._log_path.write_bytes(self._container.get_wrapped_container().logs())
+        self._container.get_wrapped_container().remove(force=True)
+
+
+@dataclass(frozen=True)
+class ContainerRunner:
+    """An upstream image run through testcontainers.
+
+    The container shares the host's network (so it binds the same
+    127.0.0.1 ports as a local binary would), runs as the current user, and
+    sees each directory in *mounts* at the same path as the host does, so that
+    configs, certificates and trace files are where the tests expect them.
+    """
+
+    image: str
+
+    @property
+    def description(self) -> str:
+        return f"image {self.image} (testcontainers)"
+
+    def _container(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> Any:
+        from testcontainers.core.container import DockerContainer
+
+        container = DockerContainer(self.image).with_command(list(args))
+        container = container.with_kwargs(network_mode="host", user=f"{os.getuid()}:{os.getgid()}")
+        for name, value in env.items():
+            container = container.with_env(name, value)
+        for directory in {CONFIG_DIR, *mounts}:
+            container = container.with_volume_mapping(str(directory), str(directory), "rw")
+        return container
+
+    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle:
+        return _ContainerHandle(self._container(args, env, mounts).start(), log_path)
+
+    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]:
+        container = self._container(args, env, mounts).start()
+        wrapped = container.get_wrapped_container()
+        try:
+            exit_code = int(wrapped.wait(timeout=60)["StatusCode"])
+            return subprocess.CompletedProcess(
+                [self.image, *args],
+                exit_code,
+                wrapped.logs(stdout=True, stderr=False).decode(),
+                wrapped.logs(stdout=False, stderr=True).decode(),
+            )
+        finally:
+            wrapped.remove(force=True)
+
+
+def _docker_unreachable_reason() -> str | None:
+    """``None`` when a Docker engine answers; otherwise why it cannot be used."""
+    try:
+        import docker
+        import testcontainers.core.container  # noqa: F401
+    except ImportError as error:
+        return f"the Python package {error.name!r} is not installed (pip install -e '.[test]')"
+    try:
+        docker.from_env().ping()
+    except Exception as error:  # any failure to reach the engine means "no Docker"
+        return f"no Docker engine is reachable ({type(error).__name__}: {error})"
+    return None
+
+
+@functools.cache
+def locate(script: str, image: str) -> Runner:
+    """The way to run a service: build it with *script*, else use *image*, else skip.
+
+    With Go on ``PATH`` the build script must succeed (a broken build is a
+    failure, not a skip).  The result is cached for the test session; the
+    script itself caches the binary across sessions.
+    """
+    if shutil.which("go"):
+        build = subprocess.run(
+            [str(SCRIPTS_DIR / script)], capture_output=True, text=True, check=False
+        )
+        if build.returncode != 0:
+            raise ServiceFailed(f"scripts/{script} failed ({build.returncode}):\n{build.stderr[-3000:]}")
+        return BinaryRunner(Path(build.stdout.strip().splitlines()[-1]))
+    docker_problem = _docker_unreachable_reason()
+    if docker_problem is None:
+        return ContainerRunner(image)
+    pytest.skip(
+        f"needs Go to build it with scripts/{script} (go is not on PATH), "
+        f"or Docker to run {image}: {docker_problem}"
+    )
+
+
+# ---------------------------------------------------------------------------
+# A running service
+# ---------------------------------------------------------------------------
+class Service:
+    """A collector-like process: start, wait until healthy, stop, kill, restart."""
+
+    name: str
+    health_url: str
+
+    def __init__(self, runner: Runner, config: Path, workdir: Path, env: Mapping[str, str]) -> None:
+        self.runner = runner
+        self.config = config
+        self.workdir = workdir
+        self.env = dict(env)
+        self.log_path = workdir / f"{self.name}.log"
+        self._handle: Handle | None = None
+
+    @property
+    def args(self) -> list[str]:
+        return [f"--config={self.config}"]
+
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start the process and return once its health check answers 200."""
+        if self.running:
+            raise ServiceFailed(f"{self.name} is already running")
+        self._handle = self.runner.start(self.args, self.env, self.log_path, [self.workdir])
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            exit_code = self._handle.poll()
+            if exit_code is not None:
+                raise ServiceFailed(f"{self.name} exited with {exit_code} while starting:\n{self.log_tail()}")
+            if self._healthy():
+                return
+            time.sleep(0.1)
+        self.kill()
+        raise ServiceFailed(f"{self.name} was not healthy after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
+        """Stop cleanly (SIGTERM, so exporters flush); kill after *timeout*."""
+        if self._handle is None:
+            return None
+        self._handle.terminate()
+        try:
+            return self._handle.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._handle.kill()
+            return self._handle.wait()
+        finally:
+            self._handle = None
+
+    def kill(self) -> None:
+        """Kill at once (SIGKILL): what a crash or an OOM kill looks like."""
+        if self._handle is not None:
+            self._handle.kill()
+            self._handle.wait()
+            self._handle = None
+
+    def restart(self) -> None:
+        """Start again with the same ports, environment and files."""
+        self.stop()
+        self.start()
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None and self._handle.poll() is None
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=1) as response:
+                return bool(response.status == 200)
+        except (OSError, urllib.error.URLError):
+            return False
+
+
+class Collector(Service):
+    """``otelcol-dask-prov`` (or the contrib image) running one of our configs.
+
+    *config* is a file name in ``collector-config/`` or a path.  Ports and the
+    trace file are chosen here; *env* adds or overrides ``OTEL_DASK_PROV_*``
+    variables (certificates, token, Jaeger endpoint, ...).  Unless *env* names
+    one, the Jaeger endpoint is a free port nobody listens on, so a test never
+    sends to a Jaeger it did not start.
+    """
+
+    def __init__(
+        self,
+        runner: Runner,
+        config: str | Path,
+        workdir: Path,
+        env: Mapping[str, str] | None = None,
+        *,
+        name: str = "collector",
+    ) -> None:
+        self.name = name
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.grpc_port, self.http_port, self.health_port, self.metrics_port, unused = free_ports(5)
+        self.traces_file = workdir / f"{name}-traces.jsonl"
+        self.health_url = f"http://127.0.0.1:{self.health_port}/"
+        defaults = {
+            "OTEL_DASK_PROV_COLLECTOR_HOST": "127.0.0.1",
+            "OTEL_DASK_PROV_OTLP_GRPC_PORT": str(self.grpc_port),
+            "OTEL_DASK_PROV_OTLP_HTTP_PORT": str(self.http_port),
+            "OTEL_DASK_PROV_HEALTH_PORT": str(self.health_port),
+            "OTEL_DASK_PROV_METRICS_PORT": str(self.metrics_port),
+            "OTEL_DASK_PROV_TRACES_FILE": str(self.traces_file),
+            "OTEL_DASK_PROV_JAEGER_ENDPOINT": f"127.0.0.1:{unused}",
+        }
+        super().__init__(runner, config_path(config), workdir, {**defaults, **(env or {})})
+
+    @property
+    def tls(self) -> bool:
+        """Whether the receivers want TLS (the config reads a server certificate)."""
+        return "OTEL_DASK_PROV_TLS_CERT_FILE" in self.env
+
+    @property
+    def grpc_endpoint(self) -> str:
+        """URL for ``OTEL_EXPORTER_OTLP_ENDPOINT`` with the gRPC protocol."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.grpc_port}"
+
+    @property
+    def http_endpoint(self) -> str:
+        """URL for ``OTEL_EXPORTER_OTLP_ENDPOINT`` with ``http/protobuf``."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.http_port}"
+
+    def spans(self) -> list[Span]:
+        """Every span in the trace file so far (complete lines only)."""
+        return read_spans(self.traces_file)
+
+    def wait_for_spans(self, done: Callable[[list[Span]], bool], timeout: float = 30.0) -> list[Span]:
+        """Poll the trace file until ``done(spans)``; fail with what arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            spans = self.spans()
+            if done(spans):
+                return spans
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"{self.name}: after {timeout:.0f} s the trace file holds {len(spans)} spans: "
+                    f"{sorted(span.name for span in spans)}\n{self.log_tail()}"
+                )
+            time.sleep(0.25)
+
+
+def config_path(config: str | Path) -> Path:
+    """*config* as a path: a bare name means a file of ``collector-config/``."""
+    path = Path(config)
+    return path if path.is_absolute() else CONFIG_DIR / path
+
+
+# ---------------------------------------------------------------------------
+# Reading the file exporter's output
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Span:
+    """One span of an OTLP JSON trace file, with its resource's attributes."""
+
+    trace_id: str
+    span_id: str
+    parent_span_id: str | None
+    name: str
+    start_ns: int
+    end_ns: int
+    status_code: int
+    scope: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    resource: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def service(self) -> str | None:
+        """The ``service.name`` of the process that emitted the span."""
+        return self.resource.get("service.name")
+
+
+def decode_value(value: Mapping[str, Any]) -> Any:
+    """A Python value from an OTLP JSON ``AnyValue``."""
+    if "stringValue" in value:
+        return value["stringValue"]
+    if "intValue" in value:
+        return int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
+    if "bytesValue" in value:
+        return base64.b64decode(value["bytesValue"])
+    if "arrayValue" in value:
+        return [decode_value(item) for item in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return decode_attributes(value["kvlistValue"].get("values", []))
+    return None
+
+
+def decode_attributes(attributes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A dict from an OTLP JSON ``KeyValue`` list."""
+    return {item["key"]: decode_value(item.get("value", {})) for item in attributes}
+
+
+def iter_spans(request: Mapping[str, Any]) -> Iterator[Span]:
+    """The spans of one ``ExportTraceServiceRequest`` (one line of the file)."""
+    for resource_spans in request.get("resourceSpans", []):
+        resource = decode_attributes(resource_spans.get("resource", {}).get("attributes", []))
+        for scope_spans in resource_spans.get("scopeSpans", []):
+            scope = scope_spans.get("scope", {}).get("name", "")
+            for span in scope_spans.get("spans", []):
+                yield Span(
+                    trace_id=span["traceId"],
+                    span_id=span["spanId"],
+                    parent_span_id=span.get("parentSpanId") or None,
+                    name=span["name"],
+                    start_ns=int(span.get("startTimeUnixNano", 0)),
+                    end_ns=int(span.get("endTimeUnixNano", 0)),
+                    status_code=int(span.get("status", {}).get("code", 0)),
+                    scope=scope,
+                    attributes=decode_attributes(span.get("attributes", [])),
+                    resource=resource,
+                )
+
+
+def read_spans(path: Path) -> list[Span]:
+    """Every span of an OTLP JSON lines file; a line still being written is left out."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    complete = text[: text.rfind("\n") + 1]
+    return [span for line in complete.splitlines() if line.strip() for span in iter_spans(json.loads(line))]
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def otelcol_runner() -> Runner:
+    """How to run the collector in this session (see :func:`locate`)."""
+    return locate("build-otelcol", OTELCOL_IMAGE)
+
+
+@pytest.fixture
+def start_collector(otelcol_runner: Runner, tmp_path: Path) -> Iterator[Callable[..., Collector]]:
+    """``start_collector(config, env=None, name="collector")`` -> a healthy :class:`Collector`.
+
+    Every collector started through it is stopped at the end of the test.
+    """
+    started: list[Collector] = []
+
+    def start(config: str | Path, env: Mapping[str, str] | None = None, *, name: str = "collector") -> Collector:
+        collector = Collector(otelcol_runner, config, tmp_path / name, env, name=name)
+        started.append(collector)
+        collector.start()
+        return collector
+
+    yield start
+    for collector in reversed(started):
+        collector.stop()
