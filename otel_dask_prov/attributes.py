@@ -99,6 +99,8 @@ OS_DESCRIPTION: Final = "os.description"
 K8S_POD_NAME: Final = "k8s.pod.name"
 K8S_NAMESPACE_NAME: Final = "k8s.namespace.name"
 K8S_NODE_NAME: Final = "k8s.node.name"
+DEPLOYMENT_ENVIRONMENT_NAME: Final = "deployment.environment.name"
+"""Added by the collector configs of ``collector-config/`` (resource processor), not by the SDK."""
 
 SCHEDULER_SERVICE: Final = "dask-scheduler"
 WORKER_SERVICE: Final = "dask-worker"
