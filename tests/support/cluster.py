@@ -101,8 +101,9 @@ class DaskProcesses:
         self._wait_for_scheduler_file(timeout)
         for index in range(self.n_workers):
             self.add_worker(index)
-        with self.client() as client:
-            client.wait_for_workers(self.n_workers, timeout=timeout)
+        if self.n_workers:
+            with self.client() as client:
+                client.wait_for_workers(self.n_workers, timeout=timeout)
 
     def add_worker(self, index: int | None = None) -> subprocess.Popen[bytes]:
         index = len(self.workers) if index is None else index
