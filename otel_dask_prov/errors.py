@@ -81,3 +81,16 @@ class ProvDocumentError(OtelDaskProvError):
         self.reason = reason
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {reason}")
+
+
+class InvalidProvDocumentError(OtelDaskProvError):
+    """``otel-prov validate`` found violations; they are listed on standard output."""
+
+    exit_code = 1
+
+    def __init__(self, violations: int, invalid_documents: int, documents: int) -> None:
+        self.violations = violations
+        super().__init__(
+            f"{violations} violation{'s' if violations != 1 else ''} in"
+            f" {invalid_documents} of {documents} document{'s' if documents != 1 else ''}"
+        )
