@@ -20,6 +20,7 @@ from .version import __version__
 SUBCOMMANDS: dict[str, str] = {
     # name -> "module:attribute" of a click.Command, imported only when used
     "validate": "otel_dask_prov.validate.command:validate_command",
+    "replay": "otel_dask_prov.replay:replay_command",
 }
 
 

@@ -201,7 +201,7 @@ class SpanPipeline:
             self._deliver(batch)
 
     def _deliver(self, spans: Sequence[ReadableSpan]) -> None:
-        if time.monotonic() < self._retry_at and not self._stopping:
+        if time.monotonic() < self._retry_at:
             self._spill_spans(spans)
             return
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
@@ -130,9 +130,3 @@ def count_spans(request: Mapping[str, Any]) -> int:
 def _without_empty(mapping: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in mapping.items() if value not in ("", [], None)}
 
-
-def iter_lines(lines: Iterable[str]) -> Iterable[dict[str, Any]]:
-    """Decode OTLP JSON lines, skipping blank ones."""
-    for line in lines:
-        if line.strip():
-            yield json.loads(line)

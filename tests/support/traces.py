@@ -61,9 +61,19 @@ def read_spans(paths: Iterable[Path]) -> list[Span]:
         files = sorted(Path(path).rglob("*.jsonl")) if Path(path).is_dir() else [Path(path)]
         for file in files:
             for line in file.read_text().splitlines():
-                if line.strip():
-                    spans.extend(_spans_of_request(json.loads(line)))
+                for request in _json_objects(line):
+                    spans.extend(_spans_of_request(request))
     return spans
+
+
+def _json_objects(line: str) -> Iterable[dict[str, Any]]:
+    """The JSON objects on one line: usually one, two when a collector killed mid-line
+    left it unterminated and appended again after its restart."""
+    decoder = json.JSONDecoder()
+    position, line = 0, line.strip()
+    while position < len(line):
+        request, position = decoder.raw_decode(line, position)
+        yield request
 
 
 def _spans_of_request(request: dict[str, Any]) -> Iterable[Span]:

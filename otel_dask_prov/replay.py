@@ -1,0 +1,154 @@
+"""``otel-prov replay``: deliver spilled spans to a collector once it is back.
+
+When a collector is unreachable, the plugins write the spans they could not
+deliver to ``<output-dir>/spill/*.spill.jsonl`` (OTLP JSON lines). This command
+reads such files (or any OTLP JSON lines file, e.g. the local-file default)
+and exports every span with the same OTLP exporters, TLS and headers settings as
+the plugins. A file that was delivered completely is renamed to ``*.replayed``
+so it is not sent twice; on a failure the lines not yet delivered stay in the
+file and the command exits with status 1.
+
+    otel-prov replay otel-dask-prov-traces/spill/ --endpoint http://collector:4317
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import click
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from .errors import ExportError, TraceFormatError
+from .export import create_exporter
+from .settings import resolve_settings
+
+_STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
+_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
+
+
+def _value(any_value: Mapping[str, Any]) -> Any:
+    if not any_value:
+        return None
+    (kind, value), = any_value.items()
+    if kind == "intValue":
+        return int(value)
+    if kind == "doubleValue":
+        return float(value)
+    if kind == "bytesValue":
+        return base64.b64decode(value)
+    if kind == "arrayValue":
+        return tuple(_value(item) for item in value.get("values", ()))
+    if kind == "kvlistValue":
+        return json.dumps({kv["key"]: _value(kv.get("value", {})) for kv in value.get("values", ())})
+    return value
+
+
+def _attributes(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
+    return {item["key"]: _value(item.get("value", {})) for item in items or ()}
+
+
+def _context(trace_id: str, span_id: str) -> SpanContext:
+    return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=_SAMPLED)
+
+
+def decode_request(request: Mapping[str, Any]) -> list[ReadableSpan]:
+    """The spans of one OTLP JSON ``ExportTraceServiceRequest``, as SDK spans."""
+    spans: list[ReadableSpan] = []
+    for resource_spans in request.get("resourceSpans", ()):
+        resource = Resource(_attributes(resource_spans.get("resource", {}).get("attributes")))
+        for scope_spans in resource_spans.get("scopeSpans", ()):
+            scope_data = scope_spans.get("scope", {})
+            scope = InstrumentationScope(scope_data.get("name", ""), scope_data.get("version"))
+            for raw in scope_spans.get("spans", ()):
+                parent = raw.get("parentSpanId")
+                status = raw.get("status") or {}
+                spans.append(ReadableSpan(
+                    name=raw["name"],
+                    context=_context(raw["traceId"], raw["spanId"]),
+                    parent=_context(raw["traceId"], parent) if parent else None,
+                    resource=resource,
+                    attributes=_attributes(raw.get("attributes")),
+                    events=[Event(e["name"], _attributes(e.get("attributes")), int(e["timeUnixNano"]))
+                            for e in raw.get("events", ())],
+                    links=[Link(_context(l["traceId"], l["spanId"]), _attributes(l.get("attributes")))
+                           for l in raw.get("links", ())],
+                    kind=SpanKind(max(int(raw.get("kind", 1)) - 1, 0)),
+                    status=Status(_STATUS.get(int(status.get("code", 0)), StatusCode.UNSET),
+                                  status.get("message") or None),
+                    start_time=int(raw["startTimeUnixNano"]),
+                    end_time=int(raw["endTimeUnixNano"]),
+                    instrumentation_scope=scope,
+                ))
+    return spans
+
+
+def spill_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to replay: files as given, directories searched for ``*.jsonl``."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files.extend(sorted(path.rglob("*.jsonl")))
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise TraceFormatError(str(path), None, "no such file or directory")
+    return files
+
+
+def replay_file(path: Path, exporter: Any) -> int:
+    """Deliver every line of *path*; return the number of spans delivered.
+
+    Raises :class:`~otel_dask_prov.errors.ExportError` when the collector refuses a
+    batch; the lines not delivered are written back to *path* first.
+    """
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    delivered = 0
+    for index, line in enumerate(lines):
+        try:
+            spans = decode_request(json.loads(line))
+        except (ValueError, KeyError, TypeError) as error:
+            raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
+        if exporter.export(spans) is not SpanExportResult.SUCCESS:
+            path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
+            raise ExportError(
+                f"{path}: the collector did not accept the spans; delivered {delivered} spans, "
+                f"{len(lines) - index} lines remain in the file"
+            )
+        delivered += len(spans)
+    path.rename(path.with_name(path.name + ".replayed"))
+    return delivered
+
+
+@click.command(name="replay")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--endpoint", required=True, help="OTLP endpoint URL, e.g. http://localhost:4317.")
+@click.option("--protocol", default=None, help="grpc (default) or http/protobuf.")
+@click.option("--headers", default=None, help="key=value,key=value (OTEL_EXPORTER_OTLP_HEADERS form).")
+@click.option("--certificate", default=None, help="PEM CA file for a TLS endpoint.")
+@click.option("--insecure/--secure", default=None, help="gRPC only: plaintext or TLS.")
+@click.option("--timeout", default=None, type=float, help="Seconds per export request.")
+def replay_command(paths: tuple[Path, ...], endpoint: str, protocol: str | None,
+                   headers: str | None, certificate: str | None, insecure: bool | None,
+                   timeout: float | None) -> None:
+    """Deliver spilled spans (PATHS: files or directories) to a collector."""
+    settings = resolve_settings(
+        endpoint=endpoint, protocol=protocol, headers=headers, certificate=certificate,
+        insecure=insecure, timeout=timeout,
+    )
+    exporter = create_exporter(settings, "otel-prov-replay")
+    total = 0
+    try:
+        for path in spill_files(paths):
+            count = replay_file(path, exporter)
+            total += count
+            click.echo(f"{path}: delivered {count} spans", err=True)
+    finally:
+        exporter.shutdown()
+    click.echo(f"delivered {total} spans to {endpoint}")
