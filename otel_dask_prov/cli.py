@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     # name -> "module:attribute" of a click.Command, imported only when used
     "validate": "otel_dask_prov.validate.command:validate_command",
     "replay": "otel_dask_prov.replay:replay_command",
+    "demo": "otel_dask_prov.demo:demo_command",
 }
 
 

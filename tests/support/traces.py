@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov.trace_files import iter_requests
 
 
 def _value(any_value: dict[str, Any]) -> Any:
@@ -57,23 +57,9 @@ class Span:
 def read_spans(paths: Iterable[Path]) -> list[Span]:
     """Every span in the OTLP JSON lines files *paths* (directories are searched)."""
     spans: list[Span] = []
-    for path in paths:
-        files = sorted(Path(path).rglob("*.jsonl")) if Path(path).is_dir() else [Path(path)]
-        for file in files:
-            for line in file.read_text().splitlines():
-                for request in _json_objects(line):
-                    spans.extend(_spans_of_request(request))
+    for request in iter_requests(paths):
+        spans.extend(_spans_of_request(request))
     return spans
-
-
-def _json_objects(line: str) -> Iterable[dict[str, Any]]:
-    """The JSON objects on one line: usually one, two when a collector killed mid-line
-    left it unterminated and appended again after its restart."""
-    decoder = json.JSONDecoder()
-    position, line = 0, line.strip()
-    while position < len(line):
-        request, position = decoder.raw_decode(line, position)
-        yield request
 
 
 def _spans_of_request(request: dict[str, Any]) -> Iterable[Span]:
