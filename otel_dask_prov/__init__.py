@@ -140,8 +140,7 @@ def dask_setup(server: Any, **options: Any) -> Any:
     try:
         resolve_settings(**given)
     except ConfigurationError as error:
-        logger.critical("%s", error)
-        raise SystemExit(2) from None
+        _fail_startup(error)
     if isinstance(server, Scheduler):
         server.add_plugin(TracingSchedulerPlugin(**given))
         return None
@@ -151,6 +150,25 @@ def dask_setup(server: Any, **options: Any) -> Any:
         logger.info("otel-dask-prov: preloaded in a nanny; tracing runs in its worker process")
         return None
     raise ConfigurationError("preload", type(server).__name__, "not a Dask scheduler or worker")
+
+
+def _fail_startup(error: ConfigurationError) -> None:
+    """Stop a ``dask scheduler``/``dask worker`` command with one line, or raise in-process.
+
+    Under the ``dask`` CLI an exception here would surface as a long asyncio
+    traceback; the process has served nothing yet, so it exits with status 2
+    after printing the error. In a Python program (``LocalCluster`` with a preload
+    in the Dask config) the error is raised instead, so the program can handle it.
+    """
+    import os
+    import sys
+
+    cli_modules = ("distributed.cli.dask_scheduler", "distributed.cli.dask_worker")
+    if any(name in sys.modules for name in cli_modules):
+        print(str(error), file=sys.stderr, flush=True)
+        logging.shutdown()
+        os._exit(2)
+    raise error
 
 
 def dask_teardown(server: Any) -> None:
