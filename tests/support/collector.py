@@ -23,7 +23,6 @@ with ``from tests.support.collector import otelcol_runner, start_collector``.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
 import os
@@ -33,11 +32,13 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 import pytest
+
+from .traces import Span, read_spans
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CONFIG_DIR = REPO_ROOT / "collector-config"
@@ -380,16 +381,21 @@ class Collector(Service):
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.http_port}"
 
     def spans(self) -> list[Span]:
-        """Every span in the trace file so far (complete lines only)."""
-        return read_spans(self.traces_file)
+        """Every span in the trace file (which must be complete: stop the collector first)."""
+        return read_spans([self.traces_file]) if self.traces_file.exists() else []
 
     def wait_for_spans(self, done: Callable[[list[Span]], bool], timeout: float = 30.0) -> list[Span]:
-        """Poll the trace file until ``done(spans)``; fail with what arrived."""
+        """Poll the live trace file until ``done(spans)``; fail with what arrived."""
         deadline = time.monotonic() + timeout
+        spans: list[Span] = []
         while True:
-            spans = self.spans()
-            if done(spans):
-                return spans
+            try:
+                spans = self.spans()
+            except json.JSONDecodeError:  # the exporter is writing the last line
+                pass
+            else:
+                if done(spans):
+                    return spans
             if time.monotonic() > deadline:
                 raise AssertionError(
                     f"{self.name}: after {timeout:.0f} s the trace file holds {len(spans)} spans: "
@@ -402,85 +408,6 @@ def config_path(config: str | Path) -> Path:
     """*config* as a path: a bare name means a file of ``collector-config/``."""
     path = Path(config)
     return path if path.is_absolute() else CONFIG_DIR / path
-
-
-# ---------------------------------------------------------------------------
-# Reading the file exporter's output
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Span:
-    """One span of an OTLP JSON trace file, with its resource's attributes."""
-
-    trace_id: str
-    span_id: str
-    parent_span_id: str | None
-    name: str
-    start_ns: int
-    end_ns: int
-    status_code: int
-    scope: str
-    attributes: dict[str, Any] = field(default_factory=dict)
-    resource: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def service(self) -> str | None:
-        """The ``service.name`` of the process that emitted the span."""
-        return self.resource.get("service.name")
-
-
-def decode_value(value: Mapping[str, Any]) -> Any:
-    """A Python value from an OTLP JSON ``AnyValue``."""
-    if "stringValue" in value:
-        return value["stringValue"]
-    if "intValue" in value:
-        return int(value["intValue"])
-    if "doubleValue" in value:
-        return float(value["doubleValue"])
-    if "boolValue" in value:
-        return bool(value["boolValue"])
-    if "bytesValue" in value:
-        return base64.b64decode(value["bytesValue"])
-    if "arrayValue" in value:
-        return [decode_value(item) for item in value["arrayValue"].get("values", [])]
-    if "kvlistValue" in value:
-        return decode_attributes(value["kvlistValue"].get("values", []))
-    return None
-
-
-def decode_attributes(attributes: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """A dict from an OTLP JSON ``KeyValue`` list."""
-    return {item["key"]: decode_value(item.get("value", {})) for item in attributes}
-
-
-def iter_spans(request: Mapping[str, Any]) -> Iterator[Span]:
-    """The spans of one ``ExportTraceServiceRequest`` (one line of the file)."""
-    for resource_spans in request.get("resourceSpans", []):
-        resource = decode_attributes(resource_spans.get("resource", {}).get("attributes", []))
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            scope = scope_spans.get("scope", {}).get("name", "")
-            for span in scope_spans.get("spans", []):
-                yield Span(
-                    trace_id=span["traceId"],
-                    span_id=span["spanId"],
-                    parent_span_id=span.get("parentSpanId") or None,
-                    name=span["name"],
-                    start_ns=int(span.get("startTimeUnixNano", 0)),
-                    end_ns=int(span.get("endTimeUnixNano", 0)),
-                    status_code=int(span.get("status", {}).get("code", 0)),
-                    scope=scope,
-                    attributes=decode_attributes(span.get("attributes", [])),
-                    resource=resource,
-                )
-
-
-def read_spans(path: Path) -> list[Span]:
-    """Every span of an OTLP JSON lines file; a line still being written is left out."""
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        return []
-    complete = text[: text.rfind("\n") + 1]
-    return [span for line in complete.splitlines() if line.strip() for span in iter_spans(json.loads(line))]
 
 
 # ---------------------------------------------------------------------------

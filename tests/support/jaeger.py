@@ -1,0 +1,118 @@
+"""Run Jaeger v2 (built by ``scripts/build-jaeger``) in tests and query its API.
+
+:class:`Jaeger` runs ``collector-config/jaeger.yaml`` on free loopback ports;
+point a collector at it with ``OTEL_DASK_PROV_JAEGER_ENDPOINT =
+jaeger.otlp_grpc_address``, then ask the HTTP query API::
+
+    def test_trace_in_jaeger(jaeger, start_collector):
+        collector = start_collector("local.yaml", {"OTEL_DASK_PROV_JAEGER_ENDPOINT": jaeger.otlp_grpc_address})
+        ...
+        trace = jaeger.wait_for_trace("dask-worker", lambda trace: len(trace["spans"]) > 3)
+
+Import the fixtures with ``from tests.support.jaeger import jaeger, jaeger_runner``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from .collector import JAEGER_IMAGE, Runner, Service, config_path, free_ports, locate
+
+JaegerTrace = dict[str, Any]
+"""One trace as ``/api/traces`` returns it: ``traceID``, ``spans`` (with
+``references`` and ``tags``) and ``processes`` (with ``serviceName``)."""
+
+
+def same_trace_id(jaeger_id: str, otlp_id: str) -> bool:
+    """Whether a Jaeger trace id names the OTLP one (Jaeger drops leading zeros)."""
+    return int(jaeger_id, 16) == int(otlp_id, 16)
+
+
+class Jaeger(Service):
+    """Jaeger v2 with in-memory storage, its OTLP receiver and its query API."""
+
+    name = "jaeger"
+
+    def __init__(self, runner: Runner, workdir: Path) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        (self.otlp_grpc_port, self.otlp_http_port, self.query_http_port,
+         self.query_grpc_port, self.health_port, self.metrics_port) = free_ports(6)
+        self.health_url = f"http://127.0.0.1:{self.health_port}/status"
+        env = {
+            "OTEL_DASK_PROV_JAEGER_HOST": "127.0.0.1",
+            "OTEL_DASK_PROV_JAEGER_OTLP_GRPC_PORT": str(self.otlp_grpc_port),
+            "OTEL_DASK_PROV_JAEGER_OTLP_HTTP_PORT": str(self.otlp_http_port),
+            "OTEL_DASK_PROV_JAEGER_QUERY_HTTP_PORT": str(self.query_http_port),
+            "OTEL_DASK_PROV_JAEGER_QUERY_GRPC_PORT": str(self.query_grpc_port),
+            "OTEL_DASK_PROV_JAEGER_HEALTH_PORT": str(self.health_port),
+            "OTEL_DASK_PROV_JAEGER_METRICS_PORT": str(self.metrics_port),
+        }
+        super().__init__(runner, config_path("jaeger.yaml"), workdir, env)
+
+    @property
+    def otlp_grpc_address(self) -> str:
+        """``host:port`` of the OTLP/gRPC receiver, as the collector configs want it."""
+        return f"127.0.0.1:{self.otlp_grpc_port}"
+
+    @property
+    def query_url(self) -> str:
+        return f"http://127.0.0.1:{self.query_http_port}"
+
+    def get(self, path: str, **params: str) -> Any:
+        """GET a query API path and return the decoded JSON."""
+        url = f"{self.query_url}{path}"
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return json.load(response)
+
+    def services(self) -> list[str]:
+        """Names of the services that sent spans (``/api/services``)."""
+        return list(self.get("/api/services")["data"] or [])
+
+    def traces(self, service: str) -> list[JaegerTrace]:
+        """Traces holding spans of *service* (``/api/traces?service=...``)."""
+        return list(self.get("/api/traces", service=service, limit="100", lookback="1h")["data"] or [])
+
+    def trace(self, trace_id: str) -> JaegerTrace:
+        """One whole trace (``/api/traces/{id}``)."""
+        return dict(self.get(f"/api/traces/{trace_id}")["data"][0])
+
+    def wait_for_trace(
+        self, service: str, done: Callable[[JaegerTrace], bool], timeout: float = 30.0
+    ) -> JaegerTrace:
+        """Poll until a trace of *service* satisfies ``done(trace)``; fail with what arrived."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if service in self.services():
+                for found in self.traces(service):
+                    if done(found):
+                        return found
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"no matching trace of {service!r} in Jaeger after {timeout:.0f} s; "
+                    f"services: {self.services()}\n{self.log_tail()}"
+                )
+            time.sleep(0.5)
+
+
+@pytest.fixture(scope="session")
+def jaeger_runner() -> Runner:
+    """How to run Jaeger in this session (built binary, else image, else skip)."""
+    return locate("build-jaeger", JAEGER_IMAGE)
+
+
+@pytest.fixture(scope="module")
+def jaeger(jaeger_runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jaeger]:
+    """A healthy Jaeger shared by the tests of a module (its storage keeps growing)."""
+    service = Jaeger(jaeger_runner, tmp_path_factory.mktemp("jaeger"))
+    service.start()
+    yield service
+    service.stop()
