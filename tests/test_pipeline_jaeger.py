@@ -9,7 +9,6 @@ the same task attempt.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
