@@ -57,6 +57,15 @@ class ServiceFailed(RuntimeError):
     """A collector or Jaeger process did not start, or died."""
 
 
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout: float = 5.0) -> bytes:
+    """GET *url* directly, ignoring any ``http_proxy`` of the environment."""
+    with _DIRECT.open(url, timeout=timeout) as response:
+        return bytes(response.read())
+
+
 # ---------------------------------------------------------------------------
 # Ports
 # ---------------------------------------------------------------------------
@@ -258,11 +267,15 @@ class Service:
     name: str
     health_url: str
 
-    def __init__(self, runner: Runner, config: Path, workdir: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, runner: Runner, config: Path, workdir: Path, env: Mapping[str, str], mounts: Sequence[Path] = ()
+    ) -> None:
         self.runner = runner
         self.config = config
         self.workdir = workdir
         self.env = dict(env)
+        self.mounts = list(mounts) or [workdir]
+        """Directories a container must see (the workdir, certificates...)."""
         self.log_path = workdir / f"{self.name}.log"
         self._handle: Handle | None = None
 
@@ -274,7 +287,7 @@ class Service:
         """Start the process and return once its health check answers 200."""
         if self.running:
             raise ServiceFailed(f"{self.name} is already running")
-        self._handle = self.runner.start(self.args, self.env, self.log_path, [self.workdir])
+        self._handle = self.runner.start(self.args, self.env, self.log_path, self.mounts)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             exit_code = self._handle.poll()
@@ -324,10 +337,10 @@ class Service:
 
     def _healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(self.health_url, timeout=1) as response:
-                return bool(response.status == 200)
+            http_get(self.health_url, timeout=1)  # raises unless 2xx
         except (OSError, urllib.error.URLError):
             return False
+        return True
 
 
 class Collector(Service):
@@ -337,7 +350,8 @@ class Collector(Service):
     trace file are chosen here; *env* adds or overrides ``OTEL_DASK_PROV_*``
     variables (certificates, token, Jaeger endpoint, ...).  Unless *env* names
     one, the Jaeger endpoint is a free port nobody listens on, so a test never
-    sends to a Jaeger it did not start.
+    sends to a Jaeger it did not start.  *mounts* are the directories holding
+    the files named in *env* (default: *workdir*), for the container runner.
     """
 
     def __init__(
@@ -348,6 +362,7 @@ class Collector(Service):
         env: Mapping[str, str] | None = None,
         *,
         name: str = "collector",
+        mounts: Sequence[Path] = (),
     ) -> None:
         self.name = name
         workdir.mkdir(parents=True, exist_ok=True)
@@ -363,7 +378,7 @@ class Collector(Service):
             "OTEL_DASK_PROV_TRACES_FILE": str(self.traces_file),
             "OTEL_DASK_PROV_JAEGER_ENDPOINT": f"127.0.0.1:{unused}",
         }
-        super().__init__(runner, config_path(config), workdir, {**defaults, **(env or {})})
+        super().__init__(runner, config_path(config), workdir, {**defaults, **(env or {})}, mounts)
 
     @property
     def tls(self) -> bool:
@@ -428,7 +443,7 @@ def start_collector(otelcol_runner: Runner, tmp_path: Path) -> Iterator[Callable
     started: list[Collector] = []
 
     def start(config: str | Path, env: Mapping[str, str] | None = None, *, name: str = "collector") -> Collector:
-        collector = Collector(otelcol_runner, config, tmp_path / name, env, name=name)
+        collector = Collector(otelcol_runner, config, tmp_path / name, env, name=name, mounts=[tmp_path])
         started.append(collector)
         collector.start()
         return collector

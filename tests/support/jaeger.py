@@ -17,13 +17,12 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-import urllib.request
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
-from .collector import JAEGER_IMAGE, Runner, Service, config_path, free_ports, locate
+from .collector import JAEGER_IMAGE, Runner, Service, config_path, free_ports, http_get, locate
 
 JaegerTrace = dict[str, Any]
 """One trace as ``/api/traces`` returns it: ``traceID``, ``spans`` (with
@@ -70,8 +69,7 @@ class Jaeger(Service):
         url = f"{self.query_url}{path}"
         if params:
             url += "?" + urllib.parse.urlencode(params)
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return json.load(response)
+        return json.loads(http_get(url))
 
     def services(self) -> list[str]:
         """Names of the services that sent spans (``/api/services``)."""
