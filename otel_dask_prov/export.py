@@ -1,12 +1,13 @@
 """Where spans go: the exporter of a process and the background pipeline feeding it.
 
 The plugins never build OpenTelemetry spans on Dask's event loop. They hand
-cheap *records* (anything with a ``to_spans()`` method) to a
+cheap *records* (anything with a ``to_span_data()`` method) to a
 :class:`SpanPipeline`, whose background thread turns them into spans every
 ``export_interval`` seconds and exports them in batches:
 
-* with an endpoint: OTLP over gRPC or HTTP through the OpenTelemetry SDK
-  exporters; a batch that cannot be delivered (collector down, refusing,
+* with an endpoint: OTLP over gRPC or HTTP/protobuf through the OpenTelemetry
+  SDK exporters, or OTLP/HTTP with JSON bodies written by our own encoder
+  (``http/json``, the cheapest); a batch that cannot be delivered (collector down, refusing,
   timing out) goes to a bounded :class:`~otel_dask_prov.jsonl_exporter.SpillFile`
   instead of being lost, and while the collector stays away later batches go
   straight there (re-probing with exponential back-off), so an outage costs the
@@ -28,24 +29,45 @@ from dataclasses import dataclass
 from typing import Iterable, Protocol, Sequence
 
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from . import attributes as attr
-from .jsonl_exporter import JsonLinesSpanExporter, SpillFile, process_file_name
+from .jsonl_exporter import JsonLinesExporter, SpillFile, process_file_name
+from .otlp_http_json import OtlpHttpJsonExporter
+from .otlp_json import resource_prefix
 from .settings import Settings
-from .version import __version__
+from .span_data import SpanData, to_readable_span
 
 logger = logging.getLogger("otel_dask_prov")
-
-SCOPE = InstrumentationScope(attr.INSTRUMENTATION_SCOPE, __version__)
 
 
 class SpanRecord(Protocol):
     """Something the hot path recorded that becomes spans later, off the event loop."""
 
-    def to_spans(self, resource: Resource) -> Iterable[ReadableSpan]: ...
+    def to_span_data(self) -> Iterable[SpanData]: ...
+
+
+class SpanDataExporter(Protocol):
+    """Delivers finished spans somewhere; ``export_data`` returns whether it worked."""
+
+    def export_data(self, spans: Sequence[SpanData]) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+class SdkExporter:
+    """Adapts an OpenTelemetry SDK ``SpanExporter`` (OTLP gRPC, HTTP/protobuf)."""
+
+    def __init__(self, exporter: SpanExporter, resource: Resource) -> None:
+        self.exporter = exporter
+        self.resource = resource
+
+    def export_data(self, spans: Sequence[SpanData]) -> bool:
+        readable = [to_readable_span(span, self.resource) for span in spans]
+        return self.exporter.export(readable) is SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self.exporter.shutdown()
 
 
 @dataclass
@@ -60,28 +82,34 @@ class PipelineStats:
     build_errors: int = 0
 
 
-def create_exporter(settings: Settings, service_name: str) -> SpanExporter:
-    """The SDK exporter for *settings*: OTLP gRPC/HTTP, or the local JSON lines file."""
-    if settings.endpoint is None:
-        path = settings.output_dir / process_file_name(service_name)
-        return JsonLinesSpanExporter(path)
+def traces_endpoint(settings: Settings) -> str:
+    """The endpoint URL to send to: the HTTP protocols get ``/v1/traces`` when it has no path."""
+    assert settings.endpoint is not None
+    endpoint = settings.endpoint
+    if settings.protocol != "grpc" and urllib.parse.urlsplit(endpoint).path in ("", "/"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return endpoint
+
+
+def sdk_span_exporter(settings: Settings) -> SpanExporter:
+    """The OpenTelemetry SDK's OTLP exporter for the ``grpc`` or ``http/protobuf`` protocol."""
+    endpoint = traces_endpoint(settings)
     gzip = settings.compression == "gzip"
     headers = dict(settings.headers) or None
     if settings.protocol == "grpc":
+        import grpc
         from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
             OTLPSpanExporter as GrpcExporter,
         )
-
-        import grpc
 
         credentials = None
         if settings.certificate is not None:
             credentials = grpc.ssl_channel_credentials(settings.certificate.read_bytes())
         insecure = settings.insecure
         if insecure is None:
-            insecure = urllib.parse.urlsplit(settings.endpoint).scheme == "http"
+            insecure = urllib.parse.urlsplit(endpoint).scheme == "http"
         return GrpcExporter(
-            endpoint=settings.endpoint,
+            endpoint=endpoint,
             insecure=insecure,
             credentials=credentials,
             headers=headers,
@@ -93,9 +121,6 @@ def create_exporter(settings: Settings, service_name: str) -> SpanExporter:
         OTLPSpanExporter as HttpExporter,
     )
 
-    endpoint = settings.endpoint
-    if urllib.parse.urlsplit(endpoint).path in ("", "/"):
-        endpoint = endpoint.rstrip("/") + "/v1/traces"
     return HttpExporter(
         endpoint=endpoint,
         certificate_file=str(settings.certificate) if settings.certificate else None,
@@ -103,6 +128,19 @@ def create_exporter(settings: Settings, service_name: str) -> SpanExporter:
         timeout=settings.timeout,
         compression=Compression.Gzip if gzip else Compression.NoCompression,
     )
+
+
+def create_exporter(settings: Settings, resource: Resource) -> SpanDataExporter:
+    """The exporter of a process with *resource*: the local JSON lines file, or OTLP."""
+    prefix = resource_prefix(resource.attributes)
+    if settings.endpoint is None:
+        service_name = str(resource.attributes.get(attr.SERVICE_NAME, "dask"))
+        return JsonLinesExporter(settings.output_dir / process_file_name(service_name), prefix)
+    if settings.protocol == "http/json":
+        return OtlpHttpJsonExporter(traces_endpoint(settings), prefix, settings.headers,
+                                    settings.timeout, settings.certificate,
+                                    settings.compression == "gzip")
+    return SdkExporter(sdk_span_exporter(settings), resource)
 
 
 class SpanPipeline:
@@ -115,15 +153,10 @@ class SpanPipeline:
     RETRY_AFTER = 2.0
     RETRY_AFTER_MAX = 60.0
 
-    def __init__(
-        self,
-        settings: Settings,
-        resource: Resource,
-        exporter: SpanExporter,
-    ) -> None:
+    def __init__(self, settings: Settings, resource: Resource) -> None:
         self.settings = settings
         self.resource = resource
-        self.exporter = exporter
+        self.exporter = create_exporter(settings, resource)
         self.stats = PipelineStats()
         self._queue: collections.deque[SpanRecord] = collections.deque()
         self._wake = threading.Event()
@@ -184,13 +217,13 @@ class SpanPipeline:
         self._drain()
 
     def _drain(self) -> None:
-        batch: list[ReadableSpan] = []
+        batch: list[SpanData] = []
         limit = self.settings.max_export_batch_size
         while self._queue:
             record = self._queue.popleft()
             self.stats.records += 1
             try:
-                batch.extend(record.to_spans(self.resource))
+                batch.extend(record.to_span_data())
             except Exception as error:  # noqa: BLE001 - a bad record must not stop export
                 self.stats.build_errors += 1
                 self._warn_once("build", "could not build spans from a record: %r", error)
@@ -200,16 +233,16 @@ class SpanPipeline:
         if batch:
             self._deliver(batch)
 
-    def _deliver(self, spans: Sequence[ReadableSpan]) -> None:
+    def _deliver(self, spans: Sequence[SpanData]) -> None:
         if time.monotonic() < self._retry_at:
             self._spill_spans(spans)
             return
         try:
-            result = self.exporter.export(spans)
+            delivered = self.exporter.export_data(spans)
         except Exception as error:  # noqa: BLE001 - exporters may raise on bad peers
             self._warn_once("export-raise", "export raised %r", error)
-            result = SpanExportResult.FAILURE
-        if result is SpanExportResult.SUCCESS:
+            delivered = False
+        if delivered:
             self.stats.exported += len(spans)
             self._retry_after = self.RETRY_AFTER
             self._retry_at = 0.0
@@ -229,10 +262,11 @@ class SpanPipeline:
         if self._spill is None:
             service = str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
             path = self.settings.effective_spill_dir / process_file_name(service, ".spill.jsonl")
-            self._spill = SpillFile(path, self.settings.spill_max_bytes)
+            self._spill = SpillFile(path, resource_prefix(self.resource.attributes),
+                                    self.settings.spill_max_bytes)
         return self._spill
 
-    def _spill_spans(self, spans: Sequence[ReadableSpan]) -> None:
+    def _spill_spans(self, spans: Sequence[SpanData]) -> None:
         spill = self._spill_file()
         before = spill.dropped
         spill.add(spans)

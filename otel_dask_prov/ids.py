@@ -19,8 +19,6 @@ from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_s
 
 from .settings import Settings
 
-_SAMPLED = TraceFlags(TraceFlags.SAMPLED)
-
 
 def new_trace_id() -> int:
     return random.getrandbits(128) or 1
@@ -67,10 +65,6 @@ def parse_traceparent(text: object) -> SpanContext | None:
     if not trace_id or not span_id:
         return None
     return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags & 1))
-
-
-def span_context(trace_id: int, span_id: int) -> SpanContext:
-    return SpanContext(trace_id, span_id, is_remote=False, trace_flags=_SAMPLED)
 
 
 def build_sampler(settings: Settings) -> sampling.Sampler:

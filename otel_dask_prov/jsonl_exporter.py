@@ -1,6 +1,6 @@
-"""Span exporters that write OTLP JSON lines to a local file.
+"""Write OTLP JSON lines to a local file.
 
-:class:`JsonLinesSpanExporter` is the embedded default (no collector needed) and
+:class:`JsonLinesExporter` is the embedded default (no collector needed) and
 :class:`SpillFile` keeps the spans that could not be delivered to a collector,
 up to a size bound, for ``otel-prov replay``.
 """
@@ -15,10 +15,8 @@ import time
 from pathlib import Path
 from typing import IO, Sequence
 
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-
 from .otlp_json import encode_line
+from .span_data import SpanData
 
 logger = logging.getLogger(__name__)
 
@@ -52,26 +50,24 @@ class _LineFile:
                 self._file = None
 
 
-class JsonLinesSpanExporter(SpanExporter):
+class JsonLinesExporter:
     """Append every exported batch as one OTLP JSON line to *path*.
 
-    >>> exporter = JsonLinesSpanExporter(Path("/tmp/traces/dask-scheduler.jsonl"))  # doctest: +SKIP
+    *prefix* is the request prefix of the process (:func:`~otel_dask_prov.otlp_json.resource_prefix`).
     """
 
-    def __init__(self, path: Path) -> None:
-        self._file = _LineFile(path)
+    def __init__(self, path: Path, prefix: str) -> None:
         self.path = path
+        self._prefix = prefix
+        self._file = _LineFile(path)
 
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+    def export_data(self, spans: Sequence[SpanData]) -> bool:
         if spans:
-            self._file.write(encode_line(spans))
-        return SpanExportResult.SUCCESS
+            self._file.write(encode_line(self._prefix, spans))
+        return True
 
     def shutdown(self) -> None:
         self._file.close()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return True
 
 
 class SpillFile:
@@ -81,18 +77,19 @@ class SpillFile:
     is counted in :attr:`spilled`. ``otel-prov replay`` delivers the file later.
     """
 
-    def __init__(self, path: Path, max_bytes: int) -> None:
+    def __init__(self, path: Path, prefix: str, max_bytes: int) -> None:
         self.path = path
+        self._prefix = prefix
         self.max_bytes = max_bytes
         self.spilled = 0
         self.dropped = 0
         self._bytes = 0
         self._file = _LineFile(path)
 
-    def add(self, spans: Sequence[ReadableSpan]) -> None:
+    def add(self, spans: Sequence[SpanData]) -> None:
         if not spans:
             return
-        line = encode_line(spans)
+        line = encode_line(self._prefix, spans)
         size = len(line.encode("utf-8"))
         if self._bytes + size > self.max_bytes:
             self.dropped += len(spans)

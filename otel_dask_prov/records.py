@@ -2,8 +2,8 @@
 
 A record holds plain Python values captured when something ended (a task
 attempt on the scheduler, an execution on a worker, a whole computation). The
-:class:`~otel_dask_prov.export.SpanPipeline` calls :meth:`to_spans` on its own
-thread, so attribute formatting and SDK objects never cost the event loop.
+:class:`~otel_dask_prov.export.SpanPipeline` calls ``to_span_data()`` on its own
+thread, so attribute formatting and encoding never cost the event loop.
 Span and attribute names come from :mod:`otel_dask_prov.attributes`.
 """
 
@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any, Iterable, Mapping, Sequence
 
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode
+from opentelemetry.trace import SpanContext
 
 from . import attributes as attr
-from .export import SCOPE
-from .ids import execution_span_id, span_context
+from .ids import execution_span_id
+from .span_data import EventData, LinkData, SpanData
 
 _EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 _ERROR_OUTCOMES = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
@@ -41,40 +39,11 @@ def split_exception_text(text: str) -> tuple[str, str]:
 
 def exception_event(
     when: float, type_name: str, message: str, stacktrace: str | None
-) -> Event:
+) -> EventData:
     attributes: dict[str, Any] = {attr.EXCEPTION_TYPE: type_name, attr.EXCEPTION_MESSAGE: message}
     if stacktrace:
         attributes[attr.EXCEPTION_STACKTRACE] = stacktrace
-    return Event(attr.EXCEPTION_EVENT, attributes, _ns(when))
-
-
-def _span(
-    name: str,
-    context: SpanContext,
-    parent: SpanContext | None,
-    resource: Resource,
-    attributes: Mapping[str, Any],
-    start: float,
-    end: float,
-    events: Sequence[Event] = (),
-    links: Sequence[Link] = (),
-    error: str | None = None,
-) -> ReadableSpan:
-    status = Status(StatusCode.ERROR, error) if error is not None else Status(StatusCode.UNSET)
-    return ReadableSpan(
-        name=name,
-        context=context,
-        parent=parent,
-        resource=resource,
-        attributes=attributes,
-        events=events,
-        links=links,
-        kind=SpanKind.INTERNAL,
-        status=status,
-        start_time=_ns(start),
-        end_time=_ns(max(start, end)),
-        instrumentation_scope=SCOPE,
-    )
+    return (attr.EXCEPTION_EVENT, _ns(when), attributes)
 
 
 def _durations(startstops: Iterable[Mapping[str, Any]]) -> dict[str, float]:
@@ -116,7 +85,7 @@ class ComputationRecord:
         self.prefixes: dict[str, None] = {}
         self.unfinished = False
 
-    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
+    def to_span_data(self) -> list[SpanData]:
         attributes: dict[str, Any] = {
             attr.RECORD_TYPE: attr.RECORD_COMPUTATION,
             attr.COMPUTATION_ID: f"{self.trace_id:032x}",
@@ -138,10 +107,10 @@ class ComputationRecord:
         if self.unfinished:
             attributes[attr.TASK_OUTCOME] = attr.OUTCOME_UNFINISHED
         error = f"{self.erred_tasks} task(s) erred" if self.erred_tasks else None
-        return [
-            _span(attr.COMPUTATION_SPAN_NAME, span_context(self.trace_id, self.span_id),
-                  self.parent, resource, attributes, self.start, self.end, error=error)
-        ]
+        span = SpanData(attr.COMPUTATION_SPAN_NAME, self.trace_id, self.span_id,
+                        self.parent.span_id if self.parent is not None else None,
+                        _ns(self.start), _ns(self.end), attributes, error=error)
+        return [span]
 
 
 class AttemptRecord:
@@ -187,7 +156,7 @@ class AttemptRecord:
         self.rerun_reason: str | None = None
         self.succeeded_after_retry = False
 
-    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
+    def to_span_data(self) -> list[SpanData]:
         attributes: dict[str, Any] = {
             attr.RECORD_TYPE: attr.RECORD_TASK_ATTEMPT,
             attr.TASK_KEY: self.key,
@@ -199,7 +168,7 @@ class AttemptRecord:
             attr.TASK_RETRIES_LEFT: self.retries_left,
             attr.COMPUTATION_ID: f"{self.trace_id:032x}",
         }
-        links: list[Link] = []
+        links: list[LinkData] = []
         if self.dependencies:
             dependencies = self.dependencies[: attr.MAX_LISTED_KEYS]
             attributes[attr.TASK_DEPENDENCIES] = [key for key, _ in dependencies]
@@ -208,11 +177,11 @@ class AttemptRecord:
             ]
             for key, span in dependencies:
                 if span:
-                    links.append(Link(span_context(*span), {
+                    links.append((span[0], span[1], {
                         attr.LINK_TYPE: attr.LINK_DEPENDENCY, attr.TASK_KEY: key}))
         if self.previous is not None:
             attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{self.previous[1]:016x}"
-            links.append(Link(span_context(*self.previous), {
+            links.append((self.previous[0], self.previous[1], {
                 attr.LINK_TYPE: attr.LINK_PREVIOUS_ATTEMPT, attr.TASK_KEY: self.key}))
         optional: dict[str, Any] = {
             attr.TASK_RUN_ID: self.run_id,
@@ -230,9 +199,8 @@ class AttemptRecord:
             attributes[attr.TASK_SUCCEEDED_AFTER_RETRY] = True
         attributes.update(_durations(self.startstops))
 
-        events = [
-            Event(finish, {attr.TRANSITION_FROM: start, attr.TRANSITION_STIMULUS: stimulus or ""},
-                  _ns(when))
+        events: list[EventData] = [
+            (finish, _ns(when), {attr.TRANSITION_FROM: start, attr.TRANSITION_STIMULUS: stimulus or ""})
             for when, start, finish, stimulus in (self.transitions or ())
         ]
         error: str | None = None
@@ -247,9 +215,9 @@ class AttemptRecord:
             else:
                 error = self.outcome
         return [
-            _span(attr.task_span_name(self.prefix), span_context(self.trace_id, self.span_id),
-                  span_context(self.trace_id, self.parent_span_id), resource, attributes,
-                  self.start, self.end, events, links, error)
+            SpanData(attr.task_span_name(self.prefix), self.trace_id, self.span_id,
+                     self.parent_span_id, _ns(self.start), _ns(self.end), attributes, events,
+                     links, error)
         ]
 
 
@@ -291,8 +259,8 @@ class ExecutionRecord:
         self.stacktrace: str | None = None
         self.extra: dict[str, Any] = {}
 
-    def to_spans(self, resource: Resource) -> list[ReadableSpan]:
-        context = span_context(self.trace_id, execution_span_id(self.trace_id, self.key, self.run_id))
+    def to_span_data(self) -> list[SpanData]:
+        span_id = execution_span_id(self.trace_id, self.key, self.run_id)
         attributes: dict[str, Any] = {
             attr.RECORD_TYPE: attr.RECORD_TASK_EXECUTION,
             attr.TASK_KEY: self.key,
@@ -312,16 +280,16 @@ class ExecutionRecord:
         attributes.update({k: v for k, v in optional.items() if v is not None})
         attributes.update(_durations(self.startstops))
         attributes.update(self.extra)
-        events: list[Event] = []
+        events: list[EventData] = []
         error: str | None = None
         if self.exception_type is not None:
             message = self.exception_message or ""
             events.append(exception_event(self.end, self.exception_type, message, self.stacktrace))
             error = f"{self.exception_type}: {message}"
         spans = [
-            _span(attr.execution_span_name(self.prefix), context,
-                  span_context(self.trace_id, self.attempt_span_id), resource, attributes,
-                  self.start, self.end, events, error=error)
+            SpanData(attr.execution_span_name(self.prefix), self.trace_id, span_id,
+                     self.attempt_span_id, _ns(self.start), _ns(self.end), attributes, events,
+                     error=error)
         ]
         for index, entry in enumerate(self.startstops):
             action = str(entry.get("action"))
@@ -332,10 +300,9 @@ class ExecutionRecord:
             }
             if entry.get("source"):
                 phase_attributes[attr.PHASE_SOURCE] = str(entry["source"])
-            phase_context = span_context(
-                self.trace_id, execution_span_id(self.trace_id, self.key, f"{self.run_id}/{index}"))
+            phase_id = execution_span_id(self.trace_id, self.key, f"{self.run_id}/{index}")
             phase_error = error if action == "compute" else None
-            spans.append(_span(attr.phase_span_name(action, self.prefix), phase_context, context,
-                               resource, phase_attributes, entry["start"], entry["stop"],
-                               error=phase_error))
+            spans.append(SpanData(attr.phase_span_name(action, self.prefix), self.trace_id,
+                                  phase_id, span_id, _ns(entry["start"]), _ns(entry["stop"]),
+                                  phase_attributes, error=phase_error))
         return spans

@@ -21,13 +21,14 @@ from typing import Any, Iterable, Mapping
 import click
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
-from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from .errors import ExportError, TraceFormatError
-from .export import create_exporter
-from .settings import resolve_settings
+from .export import sdk_span_exporter, traces_endpoint
+from .otlp_http_json import OtlpHttpJsonExporter
+from .settings import Settings, resolve_settings
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -102,7 +103,31 @@ def spill_files(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def replay_file(path: Path, exporter: Any) -> int:
+class _Sender:
+    """Sends one OTLP JSON request line with the configured protocol."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._json: OtlpHttpJsonExporter | None = None
+        self._sdk: SpanExporter | None = None
+        if settings.protocol == "http/json":
+            self._json = OtlpHttpJsonExporter(
+                traces_endpoint(settings), "", settings.headers, settings.timeout,
+                settings.certificate, settings.compression == "gzip")
+        else:
+            self._sdk = sdk_span_exporter(settings)
+
+    def send(self, line: str, spans: list[ReadableSpan]) -> bool:
+        if self._json is not None:
+            return self._json.post(line)
+        assert self._sdk is not None
+        return self._sdk.export(spans) is SpanExportResult.SUCCESS
+
+    def close(self) -> None:
+        if self._sdk is not None:
+            self._sdk.shutdown()
+
+
+def replay_file(path: Path, sender: _Sender) -> int:
     """Deliver every line of *path*; return the number of spans delivered.
 
     Raises :class:`~otel_dask_prov.errors.ExportError` when the collector refuses a
@@ -115,7 +140,7 @@ def replay_file(path: Path, exporter: Any) -> int:
             spans = decode_request(json.loads(line))
         except (ValueError, KeyError, TypeError) as error:
             raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
-        if exporter.export(spans) is not SpanExportResult.SUCCESS:
+        if not sender.send(line, spans):
             path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
             raise ExportError(
                 f"{path}: the collector did not accept the spans; delivered {delivered} spans, "
@@ -129,7 +154,7 @@ def replay_file(path: Path, exporter: Any) -> int:
 @click.command(name="replay")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--endpoint", required=True, help="OTLP endpoint URL, e.g. http://localhost:4317.")
-@click.option("--protocol", default=None, help="grpc (default) or http/protobuf.")
+@click.option("--protocol", default=None, help="grpc (default), http/protobuf or http/json.")
 @click.option("--headers", default=None, help="key=value,key=value (OTEL_EXPORTER_OTLP_HEADERS form).")
 @click.option("--certificate", default=None, help="PEM CA file for a TLS endpoint.")
 @click.option("--insecure/--secure", default=None, help="gRPC only: plaintext or TLS.")
@@ -142,13 +167,13 @@ def replay_command(paths: tuple[Path, ...], endpoint: str, protocol: str | None,
         endpoint=endpoint, protocol=protocol, headers=headers, certificate=certificate,
         insecure=insecure, timeout=timeout,
     )
-    exporter = create_exporter(settings, "otel-prov-replay")
+    sender = _Sender(settings)
     total = 0
     try:
         for path in spill_files(paths):
-            count = replay_file(path, exporter)
+            count = replay_file(path, sender)
             total += count
             click.echo(f"{path}: delivered {count} spans", err=True)
     finally:
-        exporter.shutdown()
+        sender.close()
     click.echo(f"delivered {total} spans to {endpoint}")

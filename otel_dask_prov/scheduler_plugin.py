@@ -27,7 +27,7 @@ from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from . import attributes as attr
-from .export import SpanPipeline, create_exporter
+from .export import SpanPipeline
 from .ids import (
     attempt_span_id,
     build_sampler,
@@ -108,10 +108,7 @@ class TracingSchedulerPlugin(SchedulerPlugin):
         resource = build_resource(
             "scheduler", self.settings, {attr.SCHEDULER_ADDRESS: scheduler.address or ""}
         )
-        service = str(resource.attributes[attr.SERVICE_NAME])
-        self.pipeline = SpanPipeline(
-            self.settings, resource, create_exporter(self.settings, service)
-        )
+        self.pipeline = SpanPipeline(self.settings, resource)
         self.pipeline.start()
         self._sampler = build_sampler(self.settings)
         self._record_transitions = self.settings.record_transitions

@@ -40,7 +40,7 @@ from .errors import ConfigurationError
 CONFIG_SECTION = "otel-dask-prov"
 """Name of the Dask configuration section (``dask.config.get("otel-dask-prov.endpoint")``)."""
 
-PROTOCOLS = ("grpc", "http/protobuf")
+PROTOCOLS = ("grpc", "http/protobuf", "http/json")
 SAMPLERS = (
     "always_on",
     "always_off",
@@ -221,15 +221,15 @@ SETTINGS: tuple[Setting, ...] = (
         "endpoint",
         None,
         "OTLP endpoint URL of a collector. Unset: write OTLP JSON lines to `output-dir`. "
-        "With `http/protobuf`, `/v1/traces` is appended unless the traces-specific "
-        "variable is used.",
+        "For the HTTP protocols, `/v1/traces` is appended when the URL has no path.",
         _parse_endpoint,
         env=("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
     ),
     Setting(
         "protocol",
         "grpc",
-        "OTLP transport: `grpc` or `http/protobuf`.",
+        "OTLP transport: `grpc`, `http/protobuf`, or `http/json` (the cheapest: spans are "
+        "encoded once, as the local files are, with no SDK span objects).",
         _parse_choice(PROTOCOLS),
         env=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
     ),

@@ -21,7 +21,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from . import attributes as attr
 from . import task_thread
-from .export import SpanPipeline, create_exporter
+from .export import SpanPipeline
 from .ids import attempt_span_id, parse_traceparent
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
@@ -69,10 +69,7 @@ class TracingWorkerPlugin(WorkerPlugin):
                 attr.SCHEDULER_ADDRESS: worker.scheduler.address or "",
             },
         )
-        service = str(resource.attributes[attr.SERVICE_NAME])
-        self.pipeline = SpanPipeline(
-            self.settings, resource, create_exporter(self.settings, service)
-        )
+        self.pipeline = SpanPipeline(self.settings, resource)
         self.pipeline.start()
         task_thread.install(self)
         self._worker_name = str(worker.name)

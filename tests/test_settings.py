@@ -68,7 +68,7 @@ def test_standard_variables_are_parsed_as_the_spec_says(tmp_path: Path) -> None:
 
 BAD_SETTINGS = [
     ({}, {"protocol": "thrift"},
-     "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf"),
+     "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf, http/json"),
     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4317"}, {},
      "otel-dask-prov: invalid setting OTEL_EXPORTER_OTLP_ENDPOINT='localhost:4317': "
      "must be a URL such as http://localhost:4317"),
@@ -112,7 +112,7 @@ def test_dask_config_section_has_a_schema_for_every_setting() -> None:
     ("role", "args", "env", "expected"),
     [
         ("scheduler", ["--otel-protocol", "thrift"], {},
-         "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf"),
+         "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf, http/json"),
         ("scheduler", [], {"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4317"},
          "otel-dask-prov: invalid setting OTEL_EXPORTER_OTLP_ENDPOINT='localhost:4317': "
          "must be a URL such as http://localhost:4317"),

@@ -1,0 +1,45 @@
+"""``OTEL_EXPORTER_OTLP_PROTOCOL=http/json``: our own encoder straight to a real collector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import dask
+import pytest
+
+from otel_dask_prov import attributes as attr
+from tests.support.cluster import DaskProcesses
+from tests.support.collector import Collector, otelcol_runner, start_collector  # noqa: F401
+from tests.support.traces import read_spans
+from tests.support.workloads import inc, total
+
+pytestmark = [pytest.mark.slow, pytest.mark.collector]
+
+
+def test_http_json_delivers_the_same_spans_as_the_local_files(
+    tmp_path: Path, start_collector: Callable[..., Collector]
+) -> None:
+    collector = start_collector("local.yaml")
+    cluster = DaskProcesses(tmp_path / "dask", env={
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.http_endpoint,
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+    })
+    with cluster:
+        with cluster.client() as client:
+            leaves = [dask.delayed(inc)(i) for i in range(5)]
+            assert client.compute(dask.delayed(total)(leaves)).result() == 15
+        cluster.stop()
+    expected_attempts = 6
+    spans = collector.wait_for_spans(
+        lambda spans: sum(s.kind == attr.RECORD_TASK_EXECUTION for s in spans) >= expected_attempts)
+    assert not list(cluster.trace_dir.glob("*.jsonl"))  # nothing went to local files
+    by_id = {s.span_id: s for s in spans}
+    executions = [s for s in spans if s.kind == attr.RECORD_TASK_EXECUTION]
+    assert len(executions) == expected_attempts
+    for execution in executions:
+        assert by_id[execution.parent_span_id].kind == attr.RECORD_TASK_ATTEMPT
+    root = next(s for s in spans if s.kind == attr.RECORD_COMPUTATION)
+    assert root.resource[attr.SERVICE_NAME] == attr.SCHEDULER_SERVICE
+    assert root.resource["deployment.environment.name"] == "local"  # added by the collector
+    assert read_spans([collector.traces_file]) == spans
