@@ -225,3 +225,37 @@ def test_a_worker_killed_mid_task_leaves_a_recorded_loss_and_a_new_attempt(tmp_p
     assert rerun.attributes[attr.WORKER_ADDRESS] != victim
     assert rerun.attributes[attr.TASK_RERUN_REASON] == "worker-lost"
     assert "tracing error" not in cluster.logs()
+
+
+def _tree_spans_are_complete(spans: list[Span], tasks: int) -> None:
+    executions = [s for s in spans if s.kind == attr.RECORD_TASK_EXECUTION]
+    attempts = {s.span_id: s for s in spans if s.kind == attr.RECORD_TASK_ATTEMPT}
+    assert len(attempts) == len(executions) == tasks
+    assert all(e.parent_span_id in attempts for e in executions)
+
+
+def test_workers_under_a_nanny_are_traced(tmp_path: Path) -> None:
+    cluster = DaskProcesses(tmp_path, n_workers=2, nanny=True)
+    with cluster:
+        with cluster.client() as client:
+            assert client.compute(dask.delayed(total)([dask.delayed(inc)(i) for i in range(4)])).result() == 10
+        cluster.stop()
+    _tree_spans_are_complete(read_spans([cluster.trace_dir]), tasks=5)
+    assert "tracing error" not in cluster.logs()
+
+
+def test_preload_and_its_options_from_the_dask_config(tmp_path: Path) -> None:
+    trace_dir = tmp_path / "from-preload-argv"
+    config_env = {
+        "DASK_DISTRIBUTED__SCHEDULER__PRELOAD": '["otel_dask_prov"]',
+        "DASK_DISTRIBUTED__SCHEDULER__PRELOAD_ARGV": f'["--otel-output-dir", "{trace_dir}"]',
+        "DASK_DISTRIBUTED__WORKER__PRELOAD": '["otel_dask_prov"]',
+        "DASK_DISTRIBUTED__WORKER__PRELOAD_ARGV": f'["--otel-output-dir", "{trace_dir}"]',
+    }
+    cluster = DaskProcesses(tmp_path / "run", n_workers=1, preload=False, env=config_env)
+    with cluster:
+        with cluster.client() as client:
+            assert client.compute(dask.delayed(total)([dask.delayed(inc)(i) for i in range(3)])).result() == 6
+        cluster.stop()
+    assert not cluster.trace_dir.exists()  # the preload option won over OTEL_DASK_PROV_OUTPUT_DIR
+    _tree_spans_are_complete(read_spans([trace_dir]), tasks=4)
