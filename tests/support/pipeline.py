@@ -36,10 +36,16 @@ RESOURCE_ATTRIBUTES = (attr.SERVICE_NAME, attr.SERVICE_INSTANCE_ID, attr.HOST_NA
 
 
 def otlp_env(endpoint: str, protocol: str, **extra: str) -> dict[str, str]:
-    """Environment of the Dask processes for exporting to *endpoint* with *protocol*."""
+    """Environment of the Dask processes for exporting to *endpoint* with *protocol*.
+
+    The collectors of the tests are on loopback: no proxy of the environment
+    must stand in between (gRPC and requests both honour ``http_proxy``).
+    """
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": protocol,
+        "no_proxy": "127.0.0.1,localhost",
+        "NO_PROXY": "127.0.0.1,localhost",
         **extra,
     }
 
