@@ -24,8 +24,9 @@ One **computation** (one graph submission to the scheduler) is one trace::
 * Worker execution spans are named ``"execute <prefix>"`` and their phase spans
   ``"<action> <prefix>"`` where *action* is one of :data:`PHASE_ACTIONS`.
 * State transitions are span events on the attempt span, named by the new state
-  (``"processing"``, ``"memory"``, ...), with :data:`TRANSITION_FROM` and
-  :data:`TRANSITION_STIMULUS`.
+  (``"processing"``, ``"memory"``, ...), with :data:`TRANSITION_FROM`, and
+  :data:`TRANSITION_STIMULUS` on transitions into ``released``, ``erred``,
+  ``forgotten`` and ``no-worker`` (where Dask's stimulus id says why).
 * A failure is an ``"exception"`` event (:data:`EXCEPTION_EVENT`) plus an ERROR
   status on both the attempt span and the execution span.
 * Each attempt span links to the attempt span that produced each of its
@@ -133,7 +134,7 @@ EXCEPTION_STACKTRACE: Final = "exception.stacktrace"
 # Computation (root span)
 # --------------------------------------------------------------------------
 COMPUTATION_ID: Final = "dask.computation.id"
-"""Identifier of the computation; equals the trace id in lowercase hex."""
+"""Identifier of the computation (root span only); equals the trace id in lowercase hex."""
 CLIENT_ID: Final = "dask.client.id"
 COMPUTATION_TASK_COUNT: Final = "dask.computation.task_count"
 COMPUTATION_KEYS: Final = "dask.computation.keys"
@@ -171,6 +172,7 @@ TASK_STATE: Final = "dask.task.state"
 TASK_OUTCOME: Final = "dask.task.outcome"
 """One of the ``OUTCOME_*`` values below."""
 TASK_RETRIES_LEFT: Final = "dask.task.retries_left"
+"""Retries the scheduler still grants the key (absent when none)."""
 TASK_SUCCEEDED_AFTER_RETRY: Final = "dask.task.succeeded_after_retry"
 TASK_PREVIOUS_ATTEMPT_SPAN_ID: Final = "dask.task.previous_attempt_span_id"
 TASK_RERUN_REASON: Final = "dask.task.rerun_reason"
@@ -258,3 +260,82 @@ that the computation joins an existing trace."""
 
 MAX_LISTED_KEYS: Final = 1000
 """At most this many keys are listed in one array attribute."""
+
+# --------------------------------------------------------------------------
+# Provenance (see docs/provenance.md for what carries what, and the defaults)
+# --------------------------------------------------------------------------
+# Code: on the execution span (the function the worker ran) and, for the
+# notebook cell, on the computation span too.
+CODE_FILE_PATH: Final = "code.file.path"
+CODE_LINE_NUMBER: Final = "code.line.number"
+NOTEBOOK_CELL: Final = "dask.code.notebook_cell"
+"""Jupyter cell that defined the code: ``"In[3]"`` (IPython input number) or
+``"ipykernel:<hash>"`` (ipykernel's cell file, named by a hash of the cell's source)."""
+
+# Deployment: resource attributes of every process
+OS_VERSION: Final = "os.version"
+HOST_ARCH: Final = "host.arch"
+PROCESS_EXECUTABLE_PATH: Final = "process.executable.path"
+PROCESS_RUNTIME_DESCRIPTION: Final = "process.runtime.description"
+PACKAGE_VERSION_PREFIX: Final = "dask.deployment.package."
+"""``dask.deployment.package.<name>``: version of a key package (numpy, pandas, xarray...)."""
+PACKAGES_DIGEST: Final = "dask.deployment.packages.digest"
+"""``sha256:<hex>`` of the sorted ``name==version`` lines of every installed distribution."""
+PACKAGES_COUNT: Final = "dask.deployment.packages.count"
+PACKAGES: Final = "dask.deployment.packages"
+"""The full ``name==version`` list (opt-in: ``record_packages``)."""
+DASK_CONFIG: Final = "dask.deployment.config"
+"""JSON object of the Dask config values that differ from Dask's defaults (opt-in)."""
+ENVIRONMENT_PREFIX: Final = "dask.deployment.env."
+"""``dask.deployment.env.<NAME>``: an allowlisted environment variable."""
+VCS_REVISION: Final = "vcs.ref.head.revision"
+VCS_BRANCH: Final = "vcs.ref.head.name"
+VCS_REPOSITORY_URL: Final = "vcs.repository.url.full"
+VCS_DIRTY: Final = "dask.vcs.dirty"
+"""True when the git working tree had uncommitted changes."""
+CLIENT_PREFIX: Final = "dask.client."
+"""The client's deployment attributes go on its computations' root spans as
+``dask.client.<resource attribute>`` (``dask.client.host.name``,
+``dask.client.vcs.ref.head.revision``...): the client has no resource of its own."""
+CLIENT_EVENT_TOPIC: Final = "otel-dask-prov-client"
+"""Topic of the Dask event a client sends its deployment attributes under."""
+
+# Per-task I/O of the executing thread: dask.io.read_bytes/write_bytes are the
+# bytes passed through read/write system calls (rchar/wchar), the *_calls their
+# counts; the storage counters are what reached the block layer.
+IO_STORAGE_READ_BYTES: Final = "dask.io.storage_read_bytes"
+IO_STORAGE_WRITE_BYTES: Final = "dask.io.storage_write_bytes"
+IO_FILES_OMITTED: Final = "dask.io.files_omitted"
+"""Files opened past the per-task cap, counted but not listed."""
+FILE_PATH: Final = "file.path"
+
+# Profiles
+PROFILE_YAPPI_CLOCK: Final = "dask.profile.yappi.clock"
+PROFILE_SKIPPED: Final = "dask.profile.skipped"
+"""Why a task that should have been profiled was not (e.g. another task was)."""
+
+# Darshan
+DARSHAN_SPAN_NAME: Final = "darshan"
+"""Name of the worker-level span carrying a worker's Darshan counters."""
+RECORD_DARSHAN_TASK_IO: Final = "darshan_task_io"
+"""Record type of the span, under an execution span, of the DXT I/O segments
+attributed to that execution."""
+DARSHAN_TASK_SPAN_PREFIX: Final = "darshan-io "
+DARSHAN_LOG: Final = "dask.darshan.log"
+DARSHAN_RUNTIME_VERSION: Final = "dask.darshan.runtime_version"
+DARSHAN_JOB_ID: Final = "dask.darshan.job_id"
+DARSHAN_FILE_EVENT: Final = "darshan.file"
+"""Span event: one file seen by one Darshan module, with its counters."""
+DARSHAN_MODULE: Final = "dask.darshan.module"
+DARSHAN_COUNTER_PREFIX: Final = "dask.darshan."
+"""``dask.darshan.<counter name in lower case>``, e.g. ``dask.darshan.posix_bytes_read``."""
+DARSHAN_FILE_COUNT: Final = "dask.darshan.file_count"
+DARSHAN_SEGMENTS: Final = "dask.darshan.segments"
+DARSHAN_UNATTRIBUTED_SEGMENTS: Final = "dask.darshan.unattributed_segments"
+"""DXT segments in no task's time window, or in the windows of several tasks
+(DXT segments carry no thread id)."""
+
+
+def darshan_task_span_name(prefix: str) -> str:
+    """Name of the span of the Darshan DXT segments attributed to one execution."""
+    return DARSHAN_TASK_SPAN_PREFIX + prefix

@@ -56,9 +56,18 @@ def encode_value(value: Any) -> str:
 
 def encode_attributes(attributes: Mapping[str, Any]) -> str:
     """OTLP ``KeyValue`` list as JSON text."""
-    return "[" + ",".join(
-        [_key(name) + encode_value(value) + "}" for name, value in attributes.items()]
-    ) + "]"
+    keys = _KEYS
+    items = []
+    for name, value in attributes.items():
+        key = keys.get(name) or _key(name)
+        kind = type(value)
+        if kind is str:
+            items.append(key + '{"stringValue":' + _string(value) + "}}")
+        elif kind is int:
+            items.append(key + '{"intValue":"' + str(value) + '"}}')
+        else:
+            items.append(key + encode_value(value) + "}")
+    return "[" + ",".join(items) + "]"
 
 
 def encode_span(span: SpanData) -> str:

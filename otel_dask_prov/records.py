@@ -20,6 +20,8 @@ from .span_data import EventData, LinkData, SpanData
 
 _EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 _ERROR_OUTCOMES = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
+_EXPLAINED_STATES = frozenset({"released", "erred", "forgotten", "no-worker"})
+"""Transitions into these states keep their ``stimulus_id`` (it says why)."""
 
 
 def _ns(seconds: float) -> int:
@@ -165,8 +167,6 @@ class AttemptRecord:
             attr.TASK_ATTEMPT: self.number,
             attr.TASK_STATE: self.state,
             attr.TASK_OUTCOME: self.outcome,
-            attr.TASK_RETRIES_LEFT: self.retries_left,
-            attr.COMPUTATION_ID: f"{self.trace_id:032x}",
         }
         links: list[LinkData] = []
         if self.dependencies:
@@ -184,6 +184,7 @@ class AttemptRecord:
             links.append((self.previous[0], self.previous[1], {
                 attr.LINK_TYPE: attr.LINK_PREVIOUS_ATTEMPT, attr.TASK_KEY: self.key}))
         optional: dict[str, Any] = {
+            attr.TASK_RETRIES_LEFT: self.retries_left or None,
             attr.TASK_RUN_ID: self.run_id,
             attr.WORKER_ADDRESS: self.worker,
             attr.WORKER_NAME: self.worker_name,
@@ -200,7 +201,9 @@ class AttemptRecord:
         attributes.update(_durations(self.startstops))
 
         events: list[EventData] = [
-            (finish, _ns(when), {attr.TRANSITION_FROM: start, attr.TRANSITION_STIMULUS: stimulus or ""})
+            (finish, _ns(when),
+             {attr.TRANSITION_FROM: start, attr.TRANSITION_STIMULUS: stimulus or ""}
+             if finish in _EXPLAINED_STATES else {attr.TRANSITION_FROM: start})
             for when, start, finish, stimulus in (self.transitions or ())
         ]
         error: str | None = None
