@@ -162,6 +162,21 @@ def _milliseconds_to_seconds(text: Any) -> float:
     return _parse_positive_float(text) / 1000.0
 
 
+def _parse_names(text: Any) -> tuple[str, ...]:
+    """``A,B*,C`` (or a YAML list) -> ``("A", "B*", "C")``."""
+    if text is None:
+        return ()
+    items = text.split(",") if isinstance(text, str) else text
+    if not isinstance(items, (list, tuple)):
+        raise ValueError("must be a comma-separated list of names")
+    return tuple(str(item).strip() for item in items if str(item).strip())
+
+
+YAPPI_CLOCKS = ("cpu", "wall")
+DEFAULT_REDACT = ("password", "passwd", "secret", "token", "credential", "auth",
+                  "api_key", "apikey", "access_key", "private_key", "cookie", "session")
+
+
 # ---------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------
@@ -350,6 +365,118 @@ SETTINGS: tuple[Setting, ...] = (
         _parse_bool,
         type_name="boolean",
     ),
+    # -- provenance (docs/provenance.md) ---------------------------------
+    Setting(
+        "record_code",
+        True,
+        "Code provenance: the submitting code and notebook cell on the computation span; "
+        "each task's `code.function.name`, file, line and a digest of its source.",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "record_environment",
+        True,
+        "Deployment provenance in each process's resource: OS, Python, versions of key "
+        "packages, a digest of the installed packages, Kubernetes pod, namespace and node.",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "environment_allowlist",
+        (),
+        "Environment variables recorded as `dask.deployment.env.<NAME>`: comma-separated "
+        "names or shell patterns (`SLURM_JOB_*`). Names matching `redact` are never recorded.",
+        _parse_names,
+        type_name="array",
+    ),
+    Setting(
+        "record_packages",
+        False,
+        "Also record the full installed package list (`name==version`), not only its digest.",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "record_dask_config",
+        False,
+        "Record the Dask config values that differ from Dask's defaults (keys matching "
+        "`redact` are masked).",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "task_io",
+        True,
+        "Per-task I/O of the executing thread (Linux): bytes and calls read and written.",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "record_arguments",
+        False,
+        "Record the literal argument values of each task (size-capped, redacted).",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "argument_max_bytes",
+        256,
+        "Longest text recorded for one argument value; longer values are cut.",
+        _parse_positive_int,
+        type_name="integer",
+    ),
+    Setting(
+        "redact",
+        DEFAULT_REDACT,
+        "Name fragments (case-insensitive) of keyword arguments, environment variables and "
+        "config keys whose values are replaced by `<redacted>`.",
+        _parse_names,
+        type_name="array",
+    ),
+    Setting(
+        "record_files",
+        False,
+        "Record the files each task opens from Python (paths and modes).",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "result_hash",
+        False,
+        "Record a content hash of each task result (`dask.base.tokenize`).",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "yappi",
+        False,
+        "Profile each task on its executing thread with Yappi (one task at a time per "
+        "worker process; needs `pip install yappi`).",
+        _parse_bool,
+        type_name="boolean",
+    ),
+    Setting(
+        "yappi_clock",
+        "cpu",
+        "Clock of the Yappi profiles: `cpu` (the thread's CPU time) or `wall`.",
+        _parse_choice(YAPPI_CLOCKS),
+    ),
+    Setting(
+        "yappi_top",
+        20,
+        "Functions kept in each task profile, by total time.",
+        _parse_positive_int,
+        type_name="integer",
+    ),
+    Setting(
+        "darshan",
+        False,
+        "Read the worker's Darshan log at teardown (workers run under the Darshan runtime; "
+        "needs `pip install darshan`).",
+        _parse_bool,
+        type_name="boolean",
+    ),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
@@ -378,6 +505,21 @@ class Settings:
     max_queue_size: int = 200_000
     record_transitions: bool = True
     record_tracebacks: bool = False
+    record_code: bool = True
+    record_environment: bool = True
+    environment_allowlist: tuple[str, ...] = ()
+    record_packages: bool = False
+    record_dask_config: bool = False
+    task_io: bool = True
+    record_arguments: bool = False
+    argument_max_bytes: int = 256
+    redact: tuple[str, ...] = DEFAULT_REDACT
+    record_files: bool = False
+    result_hash: bool = False
+    yappi: bool = False
+    yappi_clock: str = "cpu"
+    yappi_top: int = 20
+    darshan: bool = False
 
     @property
     def effective_spill_dir(self) -> Path:
