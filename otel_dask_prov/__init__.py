@@ -165,7 +165,7 @@ def _fail_startup(error: ConfigurationError) -> None:
 
     cli_modules = ("distributed.cli.dask_scheduler", "distributed.cli.dask_worker")
     if any(name in sys.modules for name in cli_modules):
-        print(str(error), file=sys.stderr, flush=True)
+        print(f"otel-dask-prov: {error}", file=sys.stderr, flush=True)
         logging.shutdown()
         os._exit(2)
     raise error

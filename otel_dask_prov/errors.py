@@ -23,7 +23,7 @@ class ConfigurationError(OtelDaskProvError, ValueError):
         self.setting = setting
         self.value = value
         self.reason = reason
-        super().__init__(f"otel-dask-prov: invalid setting {setting}={value!r}: {reason}")
+        super().__init__(f"invalid setting {setting}={value!r}: {reason}")
 
 
 class TraceFormatError(OtelDaskProvError):

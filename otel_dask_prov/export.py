@@ -121,13 +121,34 @@ def sdk_span_exporter(settings: Settings) -> SpanExporter:
         OTLPSpanExporter as HttpExporter,
     )
 
+    certificate = str(settings.certificate) if settings.certificate else None
     return HttpExporter(
         endpoint=endpoint,
-        certificate_file=str(settings.certificate) if settings.certificate else None,
+        certificate_file=certificate,
         headers=headers,
         timeout=settings.timeout,
         compression=Compression.Gzip if gzip else Compression.NoCompression,
+        session=_session_trusting(certificate),
     )
+
+
+def _session_trusting(certificate: str | None):  # type: ignore[no-untyped-def]
+    """A ``requests`` session that keeps *certificate* as its CA.
+
+    ``requests`` lets ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` in the environment
+    replace a session's ``verify`` file on every request, which would silently
+    ignore the configured ``OTEL_EXPORTER_OTLP_CERTIFICATE``.
+    """
+    import requests
+
+    class CertificateSession(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            merged = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            if certificate is not None:
+                merged["verify"] = certificate
+            return merged
+
+    return CertificateSession()
 
 
 def create_exporter(settings: Settings, resource: Resource) -> SpanDataExporter:
@@ -248,10 +269,12 @@ class SpanPipeline:
             self._retry_at = 0.0
             return
         self.stats.failed_exports += 1
+        reason = getattr(self.exporter, "last_error", "") or "see the exporter's log"
         self._warn_once(
             "export",
-            "could not deliver spans to %s; spilling to %s until it is back",
+            "could not deliver spans to %s (%s); spilling to %s until it is back",
             self.settings.endpoint,
+            reason,
             self._spill_file().path,
         )
         self._retry_at = time.monotonic() + self._retry_after

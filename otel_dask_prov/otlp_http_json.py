@@ -9,7 +9,6 @@ messages are built. Any OpenTelemetry Collector's OTLP receiver accepts it on
 from __future__ import annotations
 
 import gzip
-import logging
 import ssl
 import urllib.error
 import urllib.request
@@ -18,8 +17,6 @@ from typing import Mapping, Sequence
 
 from .otlp_json import encode_line
 from .span_data import SpanData
-
-logger = logging.getLogger("otel_dask_prov")
 
 
 class OtlpHttpJsonExporter:
@@ -36,6 +33,8 @@ class OtlpHttpJsonExporter:
         self._timeout = timeout
         self._context = (ssl.create_default_context(cafile=str(certificate))
                          if certificate is not None else None)
+        self.last_error = ""
+        """Why the last failed export failed (e.g. ``HTTP 401 Unauthorized``)."""
 
     def export_data(self, spans: Sequence[SpanData]) -> bool:
         return self.post(encode_line(self._prefix, spans))
@@ -52,10 +51,10 @@ class OtlpHttpJsonExporter:
                                         context=self._context) as response:
                 return 200 <= response.status < 300
         except urllib.error.HTTPError as error:
-            logger.debug("otel-dask-prov: %s refused spans: HTTP %s", self.endpoint, error.code)
+            self.last_error = f"HTTP {error.code} {error.reason}"
             return False
         except (OSError, ValueError) as error:
-            logger.debug("otel-dask-prov: cannot reach %s: %s", self.endpoint, error)
+            self.last_error = str(getattr(error, "reason", error))
             return False
 
     def shutdown(self) -> None:

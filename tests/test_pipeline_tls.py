@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import os
 
 import pytest
 
@@ -28,6 +27,7 @@ TOKEN = "the-gateway-token"
 REFUSAL = {
     "grpc": "StatusCode.UNAUTHENTICATED",
     "http/protobuf": "code: 401",
+    "http/json": "HTTP 401",
 }
 """What the OpenTelemetry SDK logs when the collector refuses the token."""
 
@@ -62,18 +62,8 @@ def secured_cluster(workdir: Path, gateway: Collector, tls: TLSMaterial, protoco
     return DaskProcesses(workdir, n_workers=2, env=env)
 
 
-REQUESTS_CA_BUNDLE_OVERRIDES_THE_CERTIFICATE = pytest.mark.xfail(
-    bool(os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")),
-    reason=(
-        "known bug: with REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE) set, requests replaces the "
-        "OTLP/HTTP exporter's session.verify (OTEL_EXPORTER_OTLP_CERTIFICATE) by that bundle, "
-        "so the test CA is not trusted; otel_dask_prov/export.py must pin verify"
-    ),
-    strict=True,
-)
-
-
-PROTOCOLS = ["grpc", pytest.param("http/protobuf", marks=REQUESTS_CA_BUNDLE_OVERRIDES_THE_CERTIFICATE)]
+# http/json too: our own exporter must trust the configured CA as well.
+PROTOCOLS = ["grpc", "http/protobuf", "http/json"]
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

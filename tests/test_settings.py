@@ -68,20 +68,20 @@ def test_standard_variables_are_parsed_as_the_spec_says(tmp_path: Path) -> None:
 
 BAD_SETTINGS = [
     ({}, {"protocol": "thrift"},
-     "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf, http/json"),
+     "invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf, http/json"),
     ({"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4317"}, {},
-     "otel-dask-prov: invalid setting OTEL_EXPORTER_OTLP_ENDPOINT='localhost:4317': "
+     "invalid setting OTEL_EXPORTER_OTLP_ENDPOINT='localhost:4317': "
      "must be a URL such as http://localhost:4317"),
     ({}, {"endpoint": "http://collector:notaport"},
-     "otel-dask-prov: invalid setting --otel-endpoint='http://collector:notaport': has an invalid port"),
+     "invalid setting --otel-endpoint='http://collector:notaport': has an invalid port"),
     ({"OTEL_EXPORTER_OTLP_HEADERS": "no-equals-sign"}, {},
-     "otel-dask-prov: invalid setting OTEL_EXPORTER_OTLP_HEADERS='no-equals-sign': "
+     "invalid setting OTEL_EXPORTER_OTLP_HEADERS='no-equals-sign': "
      "'no-equals-sign' is not of the form key=value"),
     ({"OTEL_TRACES_SAMPLER_ARG": "2"}, {},
-     "otel-dask-prov: invalid setting OTEL_TRACES_SAMPLER_ARG='2': must be a number between 0 and 1"),
+     "invalid setting OTEL_TRACES_SAMPLER_ARG='2': must be a number between 0 and 1"),
     ({}, {"certificate": "/no/such/ca.pem"},
-     "otel-dask-prov: invalid setting certificate='/no/such/ca.pem': no such file (expected a PEM CA file)"),
-    ({}, {"no_such_setting": 1}, "otel-dask-prov: invalid setting no_such_setting=1: unknown setting"),
+     "invalid setting certificate='/no/such/ca.pem': no such file (expected a PEM CA file)"),
+    ({}, {"no_such_setting": 1}, "invalid setting no_such_setting=1: unknown setting"),
 ]
 
 
