@@ -26,8 +26,8 @@ class ConfigurationError(OtelDaskProvError, ValueError):
         super().__init__(f"invalid setting {setting}={value!r}: {reason}")
 
 
-class TraceFormatError(OtelDaskProvError):
-    """An input trace file cannot be read; the message is ``path:line: reason``."""
+class InputFileError(OtelDaskProvError):
+    """An input file cannot be read; the message is ``path:line: reason`` (or ``path: reason``)."""
 
     exit_code = 2
 
@@ -37,6 +37,10 @@ class TraceFormatError(OtelDaskProvError):
         self.reason = reason
         where = f"{path}:{line}" if line is not None else str(path)
         super().__init__(f"{where}: {reason}")
+
+
+class TraceFormatError(InputFileError):
+    """An input trace file cannot be read."""
 
 
 class NoTraceDataError(OtelDaskProvError):
@@ -70,17 +74,8 @@ class ExportError(OtelDaskProvError):
     """Spans could not be delivered (used by ``otel-prov replay``)."""
 
 
-class ProvDocumentError(OtelDaskProvError):
-    """A PROV document cannot be read (``otel-prov validate``); the message is ``path:line: reason``."""
-
-    exit_code = 2
-
-    def __init__(self, path: str, line: int | None, reason: str) -> None:
-        self.path = path
-        self.line = line
-        self.reason = reason
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {reason}")
+class ProvDocumentError(InputFileError):
+    """A PROV document cannot be read (``otel-prov validate``)."""
 
 
 class InvalidProvDocumentError(OtelDaskProvError):

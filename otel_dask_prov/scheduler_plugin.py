@@ -18,16 +18,15 @@ task table, never the number of tasks already done.
 
 from __future__ import annotations
 
-import logging
 from time import time
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from dask.typing import Key
 from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from . import attributes as attr
 from .export import SpanPipeline
+from .plugin_base import TracingPluginBase
 from .ids import (
     attempt_span_id,
     build_sampler,
@@ -41,7 +40,8 @@ from .records import AttemptRecord, ComputationRecord
 from .resource import build_resource
 from .settings import Settings, resolve_settings
 
-logger = logging.getLogger("otel_dask_prov")
+if TYPE_CHECKING:  # dask.typing.Key exists only from dask 2023.9.1
+    from dask.typing import Key
 
 _OPENING = frozenset({"waiting", "queued", "no-worker", "processing", "erred"})
 _CLOSING = frozenset({"memory", "erred", "released", "forgotten"})
@@ -80,22 +80,13 @@ class _KeyState:
         self.dispatched = False
 
 
-class TracingSchedulerPlugin(SchedulerPlugin):
+class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
     """Record every computation and task attempt of a Dask scheduler as OpenTelemetry spans.
 
     Parameters are the settings of :mod:`otel_dask_prov.settings` (``endpoint=...``,
     ``output_dir=...``, ...); unset ones come from ``OTEL_*`` variables and the
     ``otel-dask-prov`` Dask config section of the scheduler's process.
     """
-
-    name = "otel-dask-prov"
-    idempotent = True
-
-    def __init__(self, **options: Any) -> None:
-        resolve_settings(_check_filesystem=False, **options)  # fail early on bad options
-        self._options = options
-        self._active = False
-        self.errors = 0
 
     # -- lifecycle ------------------------------------------------------
     async def start(self, scheduler: Any) -> None:
@@ -127,8 +118,7 @@ class TracingSchedulerPlugin(SchedulerPlugin):
             self._end_computation(computation, now)
         self._keys.clear()
         self.pipeline.shutdown()
-        if self.errors:
-            logger.warning("otel-dask-prov: %d tracing errors on the scheduler", self.errors)
+        self._report_errors("the scheduler")
 
     # -- hooks ----------------------------------------------------------
     def update_graph(
@@ -140,7 +130,7 @@ class TracingSchedulerPlugin(SchedulerPlugin):
         tasks: list[Key],
         annotations: dict[str, dict[Key, Any]],
         priority: dict[Key, tuple[int | float, ...]],
-        stimulus_id: str,
+        stimulus_id: str | None = None,  # passed from distributed 2024.11
         **kwargs: Any,
     ) -> None:
         if not self._active:
@@ -148,7 +138,7 @@ class TracingSchedulerPlugin(SchedulerPlugin):
         try:
             self._start_computation(scheduler, client, keys, tasks, annotations)
         except Exception as error:  # noqa: BLE001 - never raise into Dask
-            self._record_error(error)
+            self._record_error(error, "the scheduler")
 
     def transition(
         self, key: Key, start: str, finish: str, *args: Any, stimulus_id: str | None = None,
@@ -182,7 +172,7 @@ class TracingSchedulerPlugin(SchedulerPlugin):
                 if finish == "forgotten":
                     self._forget(key, state, now)
         except Exception as error:  # noqa: BLE001 - never raise into Dask
-            self._record_error(error)
+            self._record_error(error, "the scheduler")
 
     # -- computations ---------------------------------------------------
     def _start_computation(
@@ -370,11 +360,3 @@ class TracingSchedulerPlugin(SchedulerPlugin):
     def _forget(self, key: Key, state: _KeyState, now: float) -> None:
         del self._keys[key]
         self._count_done(state, now)
-
-    def _record_error(self, error: BaseException) -> None:
-        self.errors += 1
-        if self.errors == 1:
-            logger.warning(
-                "otel-dask-prov: tracing error on the scheduler (the computation is not "
-                "affected; further errors are only counted): %r", error, exc_info=error,
-            )

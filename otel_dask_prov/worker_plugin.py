@@ -13,7 +13,6 @@ not recorded.
 
 from __future__ import annotations
 
-import logging
 from time import time
 from typing import Any
 
@@ -22,12 +21,11 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from . import attributes as attr
 from . import task_thread
 from .export import SpanPipeline
+from .plugin_base import TracingPluginBase
 from .ids import attempt_span_id, parse_traceparent
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
 from .settings import Settings, resolve_settings
-
-logger = logging.getLogger("otel_dask_prov")
 
 _EXECUTING = frozenset({"executing", "long-running"})
 _OUTCOMES = {
@@ -39,21 +37,12 @@ _OUTCOMES = {
 }
 
 
-class TracingWorkerPlugin(WorkerPlugin):
+class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
     """Record every task a Dask worker executes as OpenTelemetry spans.
 
     Parameters are the settings of :mod:`otel_dask_prov.settings`; unset ones come
     from ``OTEL_*`` variables and the Dask config of the worker's process.
     """
-
-    name = "otel-dask-prov"
-    idempotent = True
-
-    def __init__(self, **options: Any) -> None:
-        resolve_settings(_check_filesystem=False, **options)  # fail early on bad options
-        self._options = options
-        self._active = False
-        self.errors = 0
 
     def setup(self, worker: Any) -> None:
         self.settings: Settings = resolve_settings(**self._options)
@@ -81,9 +70,7 @@ class TracingWorkerPlugin(WorkerPlugin):
         self._active = False
         task_thread.uninstall(self)
         self.pipeline.shutdown()
-        if self.errors:
-            logger.warning("otel-dask-prov: %d tracing errors on worker %s",
-                           self.errors, worker.address)
+        self._report_errors(f"worker {worker.address}")
 
     def transition(self, key: Any, start: str, finish: str, **kwargs: Any) -> None:
         if not self._active or start not in _EXECUTING or finish in _EXECUTING:
@@ -91,12 +78,7 @@ class TracingWorkerPlugin(WorkerPlugin):
         try:
             self._record_execution(key, finish)
         except Exception as error:  # noqa: BLE001 - never raise into Dask
-            self.errors += 1
-            if self.errors == 1:
-                logger.warning(
-                    "otel-dask-prov: tracing error on a worker (the computation is not "
-                    "affected; further errors are only counted): %r", error, exc_info=error,
-                )
+            self._record_error(error, f"worker {self.worker.address}")
 
     def _record_execution(self, key: Any, finish: str) -> None:
         observation = task_thread.observations.pop(key, None)
