@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Callable
 
@@ -11,7 +12,7 @@ import pytest
 from otel_dask_prov import attributes as attr
 from tests.support.cluster import DaskProcesses
 from tests.support.collector import Collector, otelcol_runner, start_collector  # noqa: F401
-from tests.support.traces import read_spans
+from tests.support.traces import Span, read_spans
 from tests.support.workloads import inc, total
 
 pytestmark = [pytest.mark.slow, pytest.mark.collector]
@@ -31,8 +32,13 @@ def test_http_json_delivers_the_same_spans_as_the_local_files(
             assert client.compute(dask.delayed(total)(leaves)).result() == 15
         cluster.stop()
     expected_attempts = 6
-    spans = collector.wait_for_spans(
-        lambda spans: sum(s.kind == attr.RECORD_TASK_EXECUTION for s in spans) >= expected_attempts)
+    def complete(spans: list[Span]) -> bool:
+        kinds = Counter(s.kind for s in spans)
+        return (kinds[attr.RECORD_COMPUTATION] == 1
+                and kinds[attr.RECORD_TASK_ATTEMPT] == kinds[attr.RECORD_TASK_EXECUTION]
+                == expected_attempts)
+
+    spans = collector.wait_for_spans(complete)
     assert not list(cluster.trace_dir.glob("*.jsonl"))  # nothing went to local files
     by_id = {s.span_id: s for s in spans}
     executions = [s for s in spans if s.kind == attr.RECORD_TASK_EXECUTION]
