@@ -7,6 +7,10 @@ exception object of a failed task in :data:`observations`, keyed by task key;
 the worker plugin pops the entry when the task leaves the ``executing`` state.
 Coroutine tasks (``async def``) run on the event loop through
 ``_run_task_async`` and are not observed here.
+
+Releases before distributed 2024.11 run a task through ``apply_function(function,
+args, kwargs, execution_state, key, ...)`` instead, and name the exception
+``actual-exception``: which function to wrap is decided once, at import.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ import distributed.worker
 
 observations: dict[Any, "ThreadObservation"] = {}
 """Task key -> what its executing thread saw. Entries are popped by the worker plugin."""
+
+if hasattr(distributed.worker, "_run_task"):
+    _TARGET, _KEY_ARG, _EXCEPTION_FIELD = "_run_task", 3, "actual_exception"
+else:  # distributed < 2024.11
+    _TARGET, _KEY_ARG, _EXCEPTION_FIELD = "apply_function", 4, "actual-exception"
 
 _lock = threading.Lock()
 _installed_by: set[int] = set()
@@ -38,15 +47,14 @@ class ThreadObservation:
         self.exception_message: str | None = None
 
 
-def _observed_run_task(task: Any, data: Any, execution_state: Any, key: Any,
-                       *args: Any, **kwargs: Any) -> Any:
+def _observed_run_task(*args: Any, **kwargs: Any) -> Any:
     observation = ThreadObservation(threading.current_thread())
     assert _original is not None
     try:
-        result = _original(task, data, execution_state, key, *args, **kwargs)
+        result = _original(*args, **kwargs)
     finally:
-        observations[key] = observation
-    exception = result.get("actual_exception") if isinstance(result, dict) else None
+        observations[args[_KEY_ARG]] = observation
+    exception = result.get(_EXCEPTION_FIELD) if isinstance(result, dict) else None
     if exception is not None:
         observation.exception_type = type(exception).__qualname__
         observation.exception_message = str(exception)
@@ -58,8 +66,8 @@ def install(owner: object) -> None:
     global _original
     with _lock:
         if not _installed_by:
-            _original = distributed.worker._run_task
-            distributed.worker._run_task = _observed_run_task
+            _original = getattr(distributed.worker, _TARGET)
+            setattr(distributed.worker, _TARGET, _observed_run_task)
         _installed_by.add(id(owner))
 
 
@@ -69,6 +77,6 @@ def uninstall(owner: object) -> None:
     with _lock:
         _installed_by.discard(id(owner))
         if not _installed_by and _original is not None:
-            distributed.worker._run_task = _original
+            setattr(distributed.worker, _TARGET, _original)
             _original = None
             observations.clear()
