@@ -10,7 +10,7 @@ of each scope. Each bundle's indexes are dropped once it has been checked.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ..errors import ProvDocumentError
 from .constraints import ScopeChecker, Violation
@@ -58,17 +58,19 @@ def _index(events: Iterator[Event], path: str, schema: ProvJsonSchema, skew: flo
     for event in events:
         if isinstance(event, Record):
             scopes[event.bundle].index(event.kind, event.id, event.value)
-        elif isinstance(event, Prefixes):
-            if isinstance(event.value, dict):
-                scopes[event.bundle].declared_prefixes.update(
-                    (prefix, uri) for prefix, uri in event.value.items() if isinstance(uri, str)
-                )
+        elif isinstance(event, Prefixes) and isinstance(event.value, dict):
+            scopes[event.bundle].declared_prefixes.update(
+                (prefix, uri) for prefix, uri in event.value.items() if isinstance(uri, str)
+            )
         elif isinstance(event, BundleStart):
             scopes.open_bundle(event.bundle)
-        elif isinstance(event, Misplaced):
-            if event.bundle is None and event.key not in schema.record_kinds | _CONTAINER_KEYS:
-                foreign_keys.append(event.key)
-                continue
+        elif (
+            isinstance(event, Misplaced)
+            and event.bundle is None
+            and event.key not in schema.record_kinds | _CONTAINER_KEYS
+        ):
+            foreign_keys.append(event.key)
+            continue
         found_prov = True
     if foreign_keys and not found_prov:
         keys = ", ".join(foreign_keys[:5])

@@ -7,6 +7,7 @@ import click
 from ..errors import InvalidProvDocumentError, ProvDocumentError
 from . import DEFAULT_SKEW, FORMATS, validate
 
+
 @click.command("validate")
 @click.argument("documents", metavar="DOC...", nargs=-1, required=True)
 @click.option(

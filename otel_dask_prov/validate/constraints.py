@@ -29,15 +29,16 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .. import prov_vocabulary as vocabulary
-from .values import PROV_NAMESPACE, TimeFormatError, expand, has_type, parse_time
+from .values import PROV_NAMESPACE, TimeFormatError, has_type, parse_time
 
 TASK_EXECUTION_URI = vocabulary.uri(vocabulary.TASK_EXECUTION)
-SOFTWARE_AGENT_URI = expand(vocabulary.PROV_SOFTWARE_AGENT, {"prov": PROV_NAMESPACE})
+SOFTWARE_AGENT_URI = PROV_NAMESPACE + "SoftwareAgent"
 
 _TIME_ATTRIBUTES = ("prov:startTime", "prov:endTime", "prov:time")
 _NO_ACTIVITY = -1
@@ -102,13 +103,13 @@ class ScopeChecker:
         """All prefixes in scope; set by :meth:`end_of_index`."""
         self._codes: dict[str, int] = {}
         self._ids: list[str] = []
-        self._start = array("d")
-        self._end = array("d")
-        self._generated_at = array("d")
-        self._generator = array("q")
+        self._start: array[float] = array("d")
+        self._end: array[float] = array("d")
+        self._generated_at: array[float] = array("d")
+        self._generator: array[int] = array("q")
         self._flags = bytearray()
         self._regenerated: set[int] = set()
-        self._derivations = array("q")
+        self._derivations: array[int] = array("q")
         self._agent_types: dict[str, list[Any]] = {}
         self._software_agents: frozenset[str] = frozenset()
         self._cycles: list[list[int]] = []
@@ -182,25 +183,26 @@ class ScopeChecker:
     # -- second pass -------------------------------------------------------------
     def check(self, kind: str, identifier: str, record: dict[str, Any]) -> Iterator[Violation]:
         """Yield the violations found at *record* (second pass)."""
+        times: dict[str, float] = {}
         for attribute in _TIME_ATTRIBUTES:
             if attribute in record:
                 try:
-                    parse_time(record[attribute])
+                    times[attribute] = parse_time(record[attribute])
                 except TimeFormatError as error:
                     yield self._violation(identifier, f"{attribute} {error}")
         if kind == "activity":
-            yield from self._check_activity(identifier, record)
+            yield from self._check_activity(identifier, record, times)
         elif kind == "used":
-            yield from self._check_usage(identifier, record)
+            yield from self._check_usage(identifier, record, times.get("prov:time", _NAN))
         elif kind == "wasGeneratedBy":
-            yield from self._check_generation(identifier, record)
+            yield from self._check_generation(identifier, record, times.get("prov:time", _NAN))
         elif kind == "wasAssociatedWith":
             self._note_association(record)
 
-    def _check_activity(self, identifier: str, record: dict[str, Any]) -> Iterator[Violation]:
-        start = _optional_time(record, "prov:startTime")
-        end = _optional_time(record, "prov:endTime")
-        if start > end:
+    def _check_activity(
+        self, identifier: str, record: dict[str, Any], times: dict[str, float]
+    ) -> Iterator[Violation]:
+        if times.get("prov:startTime", _NAN) > times.get("prov:endTime", _NAN):
             yield self._violation(
                 identifier,
                 f"the activity ends before it starts (prov:startTime {_shown(record, 'prov:startTime')},"
@@ -218,11 +220,16 @@ class ScopeChecker:
                 self._flags[code] |= _ASSOCIATED
 
     def _outside_activity(self, time: float, activity: str | None) -> tuple[float, float, float] | None:
-        """(start, end, distance) when *time* is outside *activity* by more than the skew."""
+        """(start, end, distance) when *time* is outside *activity* by more than the skew.
+
+        An activity that ends before it starts has no inside; it is reported once, as such.
+        """
         code = self._codes.get(activity) if activity is not None else None
         if code is None or math.isnan(time):
             return None
         start, end = self._start[code], self._end[code]
+        if start > end:
+            return None  # the activity itself is reported: it ends before it starts
         before = start - time if not math.isnan(start) else -math.inf
         after = time - end if not math.isnan(end) else -math.inf
         distance = max(before, after)
@@ -232,12 +239,12 @@ class ScopeChecker:
         shown = (format_time(t) if not math.isnan(t) else "?" for t in (start, end))
         return " to ".join(shown)
 
-    def _check_generation(self, identifier: str, record: dict[str, Any]) -> Iterator[Violation]:
+    def _check_generation(self, identifier: str, record: dict[str, Any], time: float) -> Iterator[Violation]:
         entity, activity = _text(record, "prov:entity"), _text(record, "prov:activity")
         if entity is None:
             return
         relation = f"wasGeneratedBy({entity}, {activity or '-'})"
-        outside = self._outside_activity(_optional_time(record, "prov:time"), activity)
+        outside = self._outside_activity(time, activity)
         if outside is not None:
             start, end, distance = outside
             yield self._violation(
@@ -254,12 +261,11 @@ class ScopeChecker:
                 " an entity is generated at most once",
             )
 
-    def _check_usage(self, identifier: str, record: dict[str, Any]) -> Iterator[Violation]:
+    def _check_usage(self, identifier: str, record: dict[str, Any], used_at: float) -> Iterator[Violation]:
         entity, activity = _text(record, "prov:entity"), _text(record, "prov:activity")
         if entity is None:
             return
         relation = f"used({activity or '-'}, {entity})"
-        used_at = _optional_time(record, "prov:time")
         outside = self._outside_activity(used_at, activity)
         if outside is not None:
             start, end, distance = outside
@@ -312,16 +318,18 @@ class ScopeChecker:
                     f" {vocabulary.PROV_SOFTWARE_AGENT}: the worker that ran it",
                 )
         for cycle in self._cycles:
-            path = " -> ".join(self._ids[code] for code in cycle)
+            ids = [self._ids[code] for code in cycle[:-1]]
+            first = ids.index(min(ids))  # the same report whatever the order of the records
+            ids = ids[first:] + ids[:first] + [ids[first]]
             yield self._violation(
-                self._ids[cycle[0]], f"wasDerivedFrom cycle: {path} (each derived from the next)"
+                ids[0], f"wasDerivedFrom cycle: {' -> '.join(ids)} (each derived from the next)"
             )
 
     def _violation(self, record: str, message: str) -> Violation:
         return Violation(record, message, self.bundle)
 
 
-def _derivation_cycles(nodes: int, edges: array) -> list[list[int]]:
+def _derivation_cycles(nodes: int, edges: array[int]) -> list[list[int]]:
     """Cycles of the derivation graph, one per back edge of a depth-first search.
 
     *edges* is flat: generated, used, generated, used, ... Each cycle is a list

@@ -24,28 +24,27 @@ Input that is not JSON at all, or JSON that is not an object, raises
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Iterator, TextIO, Union
+import re
+from collections.abc import Iterator
+from typing import Any, NamedTuple, TextIO
 
 from ..errors import ProvDocumentError
 
 CHUNK_CHARS = 1 << 20
 """Characters read from the file at a time."""
 
-_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
-@dataclass(frozen=True)
-class Prefixes:
+class Prefixes(NamedTuple):
     """The ``"prefix"`` object of the document (*bundle* None) or of a bundle."""
 
     bundle: str | None
     value: Any
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
     """One record: *kind* is the PROV-JSON key (``"activity"``, ``"used"``, ...)."""
 
     bundle: str | None
@@ -54,22 +53,19 @@ class Record:
     value: Any
 
 
-@dataclass(frozen=True)
-class BundleStart:
+class BundleStart(NamedTuple):
     """The contents of bundle *bundle* follow."""
 
     bundle: str
 
 
-@dataclass(frozen=True)
-class BundleEnd:
+class BundleEnd(NamedTuple):
     """The contents of bundle *bundle* are over."""
 
     bundle: str
 
 
-@dataclass(frozen=True)
-class Misplaced:
+class Misplaced(NamedTuple):
     """*key* (in the document, or in *bundle*) holds something PROV-JSON has no place for."""
 
     bundle: str | None
@@ -77,7 +73,7 @@ class Misplaced:
     reason: str
 
 
-Event = Union[Prefixes, Record, BundleStart, BundleEnd, Misplaced]
+Event = Prefixes | Record | BundleStart | BundleEnd | Misplaced
 
 
 def read_events(stream: TextIO, path: str, record_kinds: frozenset[str]) -> Iterator[Event]:
@@ -89,8 +85,12 @@ def read_events(stream: TextIO, path: str, record_kinds: frozenset[str]) -> Iter
     scanner = _Scanner(stream, path)
     if scanner.peek() != "{":
         if scanner.peek() == "":
-            raise scanner.error("the file is empty, expected a PROV-JSON object")
-        value = scanner.value()
+            raise ProvDocumentError(path, None, "the file is empty; expected a PROV-JSON object")
+        not_json = scanner.error("not JSON; a PROV-JSON document is one JSON object, {...}")
+        try:
+            value = scanner.value()
+        except ProvDocumentError:
+            raise not_json from None
         raise scanner.error(
             f"expected a PROV-JSON object, found a JSON {_json_type(value)}", at_start=True
         )
@@ -145,11 +145,15 @@ def _bundles(scanner: _Scanner, record_kinds: frozenset[str]) -> Iterator[Event]
 
 
 def _json_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
     if isinstance(value, bool):
         return "boolean"
-    if value is None:
-        return "null"
-    return {dict: "object", list: "array", str: "string"}.get(type(value), "number")
+    return "null" if value is None else "number"
 
 
 class _Scanner:
@@ -191,10 +195,9 @@ class _Scanner:
     def peek(self) -> str:
         """Skip whitespace; return the next character, or ``""`` at the end."""
         while True:
-            buffer, pos = self._buffer, self._pos
-            while pos < len(buffer) and buffer[pos] in _WHITESPACE:
-                pos += 1
-            self._pos = pos
+            buffer = self._buffer
+            blank = _WHITESPACE.match(buffer, self._pos)  # always matches, maybe empty
+            pos = self._pos = blank.end() if blank else self._pos
             if pos < len(buffer):
                 return buffer[pos]
             if not self._fill():

@@ -27,9 +27,10 @@ the ``prov`` library rather than known typos of the schema file:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cached_property
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import fastjsonschema
 

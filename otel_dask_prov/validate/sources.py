@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import gzip
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 from ..errors import ProvDocumentError
 from .jsonstream import Event, read_events
@@ -83,12 +84,12 @@ def event_reader(
 
         return stream_file
 
-    text = _as_prov_json(path, document_format)
+    text = _as_prov_json(path, document_format, document_format.prov_format)
     return lambda: read_events(io.StringIO(text), path, record_kinds)
 
 
-def _as_prov_json(path: str, document_format: Format) -> str:
-    """Read *path* with the ``prov`` library and return it as PROV-JSON text."""
+def _as_prov_json(path: str, document_format: Format, prov_format: str) -> str:
+    """Read *path* with the ``prov`` library (its format *prov_format*) and return PROV-JSON text."""
     from prov.model import ProvDocument
     from prov.serializers import DoNotExist
 
@@ -98,9 +99,7 @@ def _as_prov_json(path: str, document_format: Format) -> str:
         except (OSError, EOFError, UnicodeDecodeError) as error:
             raise ProvDocumentError(path, None, f"cannot read: {error}") from None
     try:
-        document = ProvDocument.deserialize(
-            content=content, format=document_format.prov_format, **document_format.prov_options
-        )
+        document = ProvDocument.deserialize(content=content, format=prov_format, **document_format.prov_options)
     except DoNotExist as error:
         raise ProvDocumentError(path, None, f"cannot read {document_format.title}: {error}") from None
     except Exception as error:  # the prov parsers raise many unrelated types
@@ -108,5 +107,6 @@ def _as_prov_json(path: str, document_format: Format) -> str:
         raise ProvDocumentError(
             path, None, f"not a readable {document_format.title} document: {reason}"
         ) from None
-    serialized: str = document.serialize(format="json")
-    return serialized
+    serialized = io.StringIO()
+    document.serialize(serialized, format="json")
+    return serialized.getvalue()
