@@ -96,6 +96,9 @@ TOOL: Final = "dask:Tool"
 """SoftwareAgent: otel-dask-prov itself, associated with the conversion."""
 TRACE_FILE: Final = "dask:TraceFile"
 """Entity: an input trace file the conversion used."""
+UNEXECUTED_ATTEMPT: Final = "dask:UnexecutedAttempt"
+"""Activity: an attempt of a task that never reached a worker (released, cancelled, or
+failed because a dependency failed); unlike a :data:`TASK_EXECUTION` it has no worker."""
 
 TYPES: Final = (
     TASK_EXECUTION,
@@ -111,6 +114,7 @@ TYPES: Final = (
     CONVERSION,
     TOOL,
     TRACE_FILE,
+    UNEXECUTED_ATTEMPT,
 )
 
 # --------------------------------------------------------------------------
@@ -167,6 +171,24 @@ DURATION_PREFIX: Final = "dask:duration"
 """Prefix of per-phase durations in seconds: ``dask:durationCompute``, ..."""
 IO_READ_BYTES: Final = "dask:ioReadBytes"
 IO_WRITE_BYTES: Final = "dask:ioWriteBytes"
+EXCEPTION_BLAME: Final = "dask:exceptionBlame"
+"""Key of the task whose failure made this attempt fail without running."""
+WORKER_START_TIME: Final = "dask:workerStartTime"
+"""``xsd:dateTime``: when the worker started the task (the worker's ``startstops``)."""
+WORKER_END_TIME: Final = "dask:workerEndTime"
+THREAD_NAME: Final = "dask:threadName"
+SCHEDULER_ADDRESS: Final = "dask:schedulerAddress"
+CLIENT_ID: Final = "dask:clientId"
+INSTANCE_ID: Final = "dask:instanceId"
+"""``service.instance.id`` of a process (agent)."""
+ERRED_TASKS: Final = "dask:erredTasks"
+KEY_COUNT: Final = "dask:keyCount"
+CODE_FILENAME: Final = "dask:codeFilename"
+CODE_LINENO: Final = "dask:codeLineno"
+SHA256: Final = "dask:sha256"
+"""Hex SHA-256 digest of an input file's bytes."""
+SIZE: Final = "dask:size"
+"""``xsd:long``: size of an input file in bytes."""
 
 # --------------------------------------------------------------------------
 # PROV terms the validator relies on (W3C, namespace prov:)

@@ -1,0 +1,55 @@
+"""Turn otel-dask-prov traces into W3C PROV documents (``otel-prov convert``).
+
+Usage
+-----
+From the command line::
+
+    otel-prov convert otel-dask-prov-traces/ -o run.json       # PROV-JSON
+    otel-prov convert traces.jsonl.gz -f provn                  # PROV-N on stdout
+    otel-prov convert traces/ -o run.svg                        # a picture (Graphviz)
+
+From Python::
+
+    >>> from otel_dask_prov.convert import convert, to_document
+    >>> report = convert(["otel-dask-prov-traces"], "run.json")   # doctest: +SKIP
+    >>> document = to_document(["otel-dask-prov-traces"])         # doctest: +SKIP
+    >>> document.get_records()                                    # doctest: +SKIP
+
+Inputs
+------
+Files or directories (searched recursively for ``*.json``, ``*.jsonl``,
+``*.ndjson``, plain or gzipped) holding OTLP JSON lines (our local-file
+default, an OpenTelemetry Collector's file exporter, the SDK's OTLP JSON file
+exporter, proto3-JSON variants), Jaeger's JSON (``/api/traces`` responses and
+the UI's download) or the Python SDK's console span JSON. The spans of one
+computation may be spread over several files (the scheduler's and each
+worker's): they are joined by trace id.
+
+Output
+------
+One PROV document with one bundle per trace (``--flatten`` for one flat
+document), in PROV-JSON (default), PROV-N, PROV-XML, PROV-JSONLD, RDF (TriG,
+Turtle), Graphviz DOT, SVG or PNG. ``docs/prov-mapping.md`` describes the
+mapping from spans to PROV. The conversion itself is recorded in the document:
+the tool, its version, and every input file with its SHA-256 digest.
+
+Scale
+-----
+PROV-JSON and PROV-N are written by streaming writers (:mod:`.streaming`)
+whose memory does not grow with the number of finished traces; the other
+formats build the document with the ``prov`` library, which costs about 40 µs
+and 2 KiB per record. Inputs are read twice: once to index them (and check
+them: a malformed line stops the conversion before anything is written, unless
+``skip_invalid``), once to convert them in time order across files.
+
+Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
+:mod:`.model` (the normalized span), :mod:`.mapping` (the PROV mapping),
+:mod:`.records` (records as tuples), :mod:`.identifiers` (record ids),
+:mod:`.streaming` and :mod:`.formats` (writers), :mod:`.pipeline` (the run),
+:mod:`.synthetic` (synthetic traces for tests and benchmarks).
+"""
+
+from .api import convert, to_document
+from .pipeline import ConversionReport
+
+__all__ = ["ConversionReport", "convert", "to_document"]

@@ -1,0 +1,92 @@
+"""The library calls behind ``otel-prov convert``."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import IO, Any, Sequence
+
+from .formats import (
+    ALWAYS_FLAT,
+    BINARY,
+    STREAMING,
+    DocumentBuilder,
+    check_program,
+    resolve_format,
+    serialize,
+    streaming_writer,
+)
+from .pipeline import NAMESPACES, ConversionReport, run
+from .progress import Progress
+
+PathLike = str | os.PathLike[str]
+
+
+def to_document(paths: Sequence[PathLike], flatten: bool = False,
+                skip_invalid: bool = False) -> Any:
+    """The ``prov`` :class:`~prov.model.ProvDocument` of the traces in *paths*.
+
+    Builds the whole document in memory: meant for small inputs, tests, and
+    analysis with the ``prov`` API.
+    """
+    builder = DocumentBuilder(NAMESPACES, flatten)
+    run(list(paths), lambda index: builder, flatten, skip_invalid)
+    return builder.document
+
+
+def convert(
+    paths: Sequence[PathLike],
+    output: PathLike | IO[Any] | None = None,
+    format: str | None = None,
+    flatten: bool = False,
+    skip_invalid: bool = False,
+    progress: bool = False,
+) -> ConversionReport:
+    """Convert the trace files (or directories) *paths* into one PROV document.
+
+    *output* is a path, an open stream, or ``None``/``"-"`` for stdout; *format*
+    one of :data:`~.formats.FORMATS` (default: implied by the output's extension,
+    else PROV-JSON). A file output is written under a temporary name and renamed
+    when complete, so a failed conversion never leaves half a document.
+    """
+    target = None if output is None or output == "-" else output
+    shown = str(target) if isinstance(target, (str, os.PathLike)) else None
+    format_name = resolve_format(format, shown)
+    check_program(format_name)
+    if format_name in ALWAYS_FLAT:
+        flatten = True
+    meter = Progress(enabled=progress)
+    if isinstance(target, (str, os.PathLike)):
+        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter)
+    stream = target if target is not None else (
+        sys.stdout.buffer if format_name in BINARY else sys.stdout)
+    return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+
+
+def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
+             skip_invalid: bool, meter: Progress) -> ConversionReport:
+    directory = path.parent if str(path.parent) else Path(".")
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        binary = format_name in BINARY
+        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                       errors=None if binary else "backslashreplace") as stream:
+            report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return report
+
+
+def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
+               skip_invalid: bool, meter: Progress) -> ConversionReport:
+    if format_name in STREAMING:
+        return run(list(paths), lambda index: streaming_writer(
+            format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter)
+    builder = DocumentBuilder(NAMESPACES, flatten)
+    report = run(list(paths), lambda index: builder, flatten, skip_invalid, meter)
+    stream.write(serialize(builder.document, format_name))
+    return report

@@ -1,0 +1,47 @@
+"""``otel-prov convert``: the command line over :func:`~.api.convert`."""
+
+from __future__ import annotations
+
+import click
+
+from .api import convert
+from .formats import FORMATS
+
+
+@click.command("convert")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
+              help="Where to write the document; '-' is stdout.")
+@click.option("-f", "--format", "format_name", metavar="FORMAT",
+              help=f"One of {', '.join(FORMATS)}. Default: from the output's extension, "
+                   "else json (PROV-JSON).")
+@click.option("--flatten", is_flag=True,
+              help="Put every record in the document itself, for tools that cannot read "
+                   "bundles (one bundle per trace otherwise).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Skip malformed lines, and say how many, instead of stopping at the first.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def convert_command(paths: tuple[str, ...], output: str, format_name: str | None,
+                    flatten: bool, skip_invalid: bool, quiet: bool) -> None:
+    """Turn trace files into a W3C PROV document.
+
+    PATHS are files or directories (searched recursively for *.json, *.jsonl,
+    *.ndjson, optionally gzipped): the OTLP JSON lines written by otel-dask-prov
+    or by an OpenTelemetry Collector's file exporter, or Jaeger's JSON. Spans of
+    one computation spread over the scheduler's and the workers' files are
+    joined; every trace becomes one bundle.
+
+    \b
+    Examples:
+      otel-prov convert otel-dask-prov-traces/ -o run.json
+      otel-prov convert traces.jsonl.gz -f provn
+      otel-prov convert traces/ -o run.svg
+    """
+    report = convert(list(paths), output=output, format=format_name, flatten=flatten,
+                     skip_invalid=skip_invalid, progress=not quiet)
+    for warning in report.warnings:
+        click.echo(f"otel-prov: warning: {warning}", err=True)
+    if not quiet:
+        click.echo(f"otel-prov: {report.summary()}", err=True)
+    elif report.skipped_lines:
+        click.echo(f"otel-prov: skipped {report.skipped_lines} invalid line(s)", err=True)

@@ -1,0 +1,111 @@
+"""Record identifiers: deterministic, safe in every PROV serialization, derived from the traces.
+
+Every instance id lives in one namespace, prefix :data:`RUN_PREFIX`
+(``run``), and its local part starts with a word naming the kind of thing::
+
+    run:trace.<trace id>                      the bundle of one trace
+    run:computation.<span id>                 one graph submission (activity)
+    run:graph.<span id>                       the graph it submitted (plan)
+    run:plan.<span id>.<prefix>               the plan of one task prefix
+    run:task.<key>.<span id>                  one task attempt (activity)
+    run:value.<key>.<span id>                 the value that attempt produced
+    run:error.<key>.<span id>                 the exception that attempt raised
+    run:data.<key>                            a value no traced attempt produced
+    run:worker.<instance>                     a worker process (agent)
+    run:scheduler.<instance>, run:client.<id>, run:tool.otel-dask-prov-<version>
+    run:file.<sha256>, run:conversion.<digest>
+
+Span ids are those of the OpenTelemetry spans (16 lowercase hex digits), so an
+id can be computed from the one span that mentions it: a dependency named by
+``"<trace id>/<span id>"`` in ``dask.task.dependency_span_ids`` becomes
+``run:value.<key>.<span id>`` without looking the producing span up, even when
+it lies in another trace or another file.
+
+Local parts are XML NCNames and PROV-N ``PN_LOCAL`` names without escapes:
+letters, digits, ``_``, ``-`` and ``.``, never ending with ``.``. A Dask key
+that is not already of that form (tuple keys such as ``('x-1f2e', 0, 1)``) is
+rewritten, with a short digest of the original appended so that two keys never
+share an id; the original key is kept in the ``dask:key`` attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Final
+
+RUN_PREFIX: Final = "run"
+RUN_NAMESPACE_URI: Final = "https://otel-dask-prov.readthedocs.io/id/"
+"""Base of every instance id; ids are names, not addresses to dereference."""
+
+_SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def safe_name(text: str) -> str:
+    """*text* if it is usable in a local part, else a readable rewrite plus a digest.
+
+    >>> safe_name("inc-1f2e")
+    'inc-1f2e'
+    >>> safe_name("('x-1f2e', 0, 1)")
+    'x-1f2e_0_1_db10c1ba'
+    """
+    if _SAFE.fullmatch(text) and not text.endswith("."):
+        return text
+    readable = _UNSAFE_RUN.sub("_", text).strip("_.")
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+    return f"{readable}_{digest}" if readable else digest
+
+
+def _run(local: str) -> str:
+    return f"{RUN_PREFIX}:{local}"
+
+
+def trace_id(trace: str) -> str:
+    """The bundle of one trace."""
+    return _run(f"trace.{trace}")
+
+
+def computation_id(span: str) -> str:
+    return _run(f"computation.{span}")
+
+
+def graph_id(computation_span: str) -> str:
+    return _run(f"graph.{computation_span}")
+
+
+def plan_id(computation_span: str, prefix: str) -> str:
+    return _run(f"plan.{computation_span}.{safe_name(prefix)}")
+
+
+def task_id(key: str, span: str) -> str:
+    return _run(f"task.{safe_name(key)}.{span}")
+
+
+def value_id(key: str, span: str) -> str:
+    return _run(f"value.{safe_name(key)}.{span}")
+
+
+def error_id(key: str, span: str) -> str:
+    return _run(f"error.{safe_name(key)}.{span}")
+
+
+def data_id(key: str) -> str:
+    return _run(f"data.{safe_name(key)}")
+
+
+def agent_id(kind: str, name: str) -> str:
+    """``run:worker.<name>``, ``run:scheduler.<name>``, ``run:client.<name>``."""
+    return _run(f"{kind}.{safe_name(name)}")
+
+
+def tool_id(version: str) -> str:
+    return _run(f"tool.otel-dask-prov-{safe_name(version)}")
+
+
+def file_id(sha256: str) -> str:
+    return _run(f"file.{sha256}")
+
+
+def conversion_id(digest: str) -> str:
+    return _run(f"conversion.{digest}")

@@ -1,0 +1,218 @@
+"""The conversion from start to end: index the inputs, map trace by trace, write.
+
+:func:`run` drives any :class:`~.streaming.DocumentWriter`: the streaming
+PROV-JSON / PROV-N writers, or the ``prov`` document builder for the other
+formats (and for tests, which compare the two).
+
+The document's own records describe the conversion: ``otel-dask-prov`` as a
+``prov:SoftwareAgent`` (``dask:Tool``) associated with the conversion activity,
+which used every input file (``dask:TraceFile``, identified by its SHA-256) and
+generated one bundle per trace, each derived from the files that hold its
+spans. The conversion has no time, so that the same input gives the same
+document.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import TraceFormatError
+from ..prov_vocabulary import (
+    CONVERSION,
+    DASK_NAMESPACE_URI,
+    DASK_PREFIX,
+    PROV_SOFTWARE_AGENT,
+    SHA256,
+    SIZE,
+    TOOL,
+    TOOL_VERSION,
+    TRACE_FILE,
+    TRACE_ID,
+)
+from ..version import __version__
+from . import identifiers as ids
+from . import readers
+from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, TraceMapper
+from .progress import Progress
+from .records import QName, Record
+from .sources import Index, ResourceCatalog, UnitReader, scan
+from .streaming import DocumentWriter, RecordSink
+
+NAMESPACES: dict[str, str] = {
+    DASK_PREFIX: DASK_NAMESPACE_URI,
+    ids.RUN_PREFIX: ids.RUN_NAMESPACE_URI,
+}
+"""Every prefix a converted document uses, besides the predefined ``prov`` and ``xsd``."""
+
+
+@dataclass
+class ConversionReport:
+    """What a conversion read and wrote, for the command's summary line."""
+
+    files: int = 0
+    traces: int = 0
+    records: int = 0
+    skipped_lines: int = 0
+    non_trace_units: int = 0
+    foreign_spans: int = 0
+    foreign_scopes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = [f"converted {self.traces} trace(s) from {self.files} file(s) "
+                 f"into {self.records} PROV record(s)"]
+        if self.skipped_lines:
+            parts.append(f"skipped {self.skipped_lines} invalid line(s)")
+        if self.foreign_spans:
+            parts.append(f"ignored {self.foreign_spans} span(s) of other instrumentations "
+                         f"({', '.join(self.foreign_scopes[:5])})")
+        if self.non_trace_units:
+            parts.append(f"ignored {self.non_trace_units} line(s) of metrics or logs")
+        return "; ".join(parts)
+
+
+def header_records(index: Index, flatten: bool) -> list[Record]:
+    """The document's own records: the tool, the conversion, its inputs and outputs.
+
+    The conversion's id is a digest of what determines the document's content
+    (tool version, inputs, flattening), not of its serialization.
+    """
+    tool = ids.tool_id(__version__)
+    digest = hashlib.sha256(
+        "\n".join([__version__, str(flatten),
+                   *sorted(file.sha256 for file in index.files)]).encode()).hexdigest()[:16]
+    conversion = ids.conversion_id(digest)
+    records = [
+        Record("agent", tool, (), ((PROV_TYPE, QName(PROV_SOFTWARE_AGENT)),
+                                   (PROV_TYPE, QName(TOOL)),
+                                   (PROV_LABEL, f"otel-dask-prov {__version__}"),
+                                   (TOOL_VERSION, __version__))),
+        Record("activity", conversion, (None, None), ((PROV_TYPE, QName(CONVERSION)),)),
+        Record("wasAssociatedWith", None, (conversion, tool, None), ()),
+    ]
+    file_ids = []
+    for file in index.files:
+        identifier = ids.file_id(file.sha256)
+        file_ids.append(identifier)
+        if identifier in file_ids[:-1]:
+            continue
+        records.append(Record("entity", identifier, (), (
+            (PROV_TYPE, QName(TRACE_FILE)), ("prov:location", file.shown),
+            (SHA256, file.sha256), (SIZE, file.size))))
+        records.append(Record("used", None, (conversion, identifier, None), ()))
+    if not flatten:
+        for entry in index.traces:
+            bundle = ids.trace_id(entry.trace_id)
+            records.append(Record("entity", bundle, (), (
+                (PROV_TYPE, BUNDLE), (TRACE_ID, entry.trace_id))))
+            records.append(Record("wasGeneratedBy", None, (bundle, conversion, None), ()))
+            records.append(Record("wasAttributedTo", None, (bundle, tool), ()))
+            for number in sorted(entry.files):
+                records.append(Record("wasDerivedFrom", None,
+                                      (bundle, file_ids[number], conversion, None, None), ()))
+    return records
+
+
+class _OpenTrace:
+    __slots__ = ("mapper", "sink", "container")
+
+    def __init__(self, mapper: TraceMapper, sink: RecordSink, container: Container) -> None:
+        self.mapper = mapper
+        self.sink = sink
+        self.container = container
+
+
+def run(
+    paths: list[str | os.PathLike[str]],
+    writer_for: Callable[[Index], DocumentWriter],
+    flatten: bool,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ConversionReport:
+    """Convert *paths* with the writer ``writer_for(index)`` returns; see the module doc."""
+    progress = progress or Progress(enabled=False)
+    index = scan(paths, skip_invalid, progress)
+    try:
+        writer = writer_for(index)
+        writer.start(header_records(index, flatten))
+        progress.phase("converting", len(index.unit_time))
+        report = _convert(index, writer, flatten, progress)
+        writer.finish()
+        progress.end()
+    finally:
+        index.cleanup()
+    stats = index.stats
+    report.files = len(index.files)
+    report.traces = len(index.traces)
+    report.skipped_lines = stats.skipped_lines
+    report.non_trace_units = stats.non_trace_units
+    report.foreign_spans = stats.foreign_spans
+    report.foreign_scopes = sorted(stats.foreign_scopes)
+    report.warnings = list(stats.warnings)
+    return report
+
+
+def _convert(
+    index: Index, writer: DocumentWriter, flatten: bool, progress: Progress
+) -> ConversionReport:
+    report = ConversionReport()
+    holds = index.traces_by_unit()
+    catalog = ResourceCatalog(index.resources)
+    document_container = Container() if flatten else None
+    open_traces: dict[int, _OpenTrace] = {}
+    counted = [0]
+
+    def open_trace(position: int) -> _OpenTrace:
+        entry = index.traces[position]
+        context = TraceContext(entry.trace_id, {
+            key: (index.resources[key], side) for key, side in entry.resources.items()},
+            index.resources.values())
+        if document_container is not None:
+            sink, container = writer.top(), document_container
+        else:
+            sink, container = writer.open_bundle(ids.trace_id(entry.trace_id)), Container()
+        add = sink.add
+
+        def emit(record: Record) -> None:
+            counted[0] += 1
+            add(record)
+
+        trace = open_traces[position] = _OpenTrace(TraceMapper(context, container, emit),
+                                                   sink, container)
+        return trace
+
+    def close_trace(position: int) -> None:
+        trace = open_traces.pop(position)
+        trace.mapper.finish()
+        if document_container is None:
+            for agent in trace.container.take_agents():
+                counted[0] += 1
+                trace.sink.add(agent)
+            writer.close_bundle(trace.sink)
+
+    with UnitReader(index) as reader:
+        for rank, unit in enumerate(index.order()):
+            wanted = {index.traces[position].trace_id: position for position in holds[unit]}
+            try:
+                requests = readers.requests_of(reader.read(unit)) or []
+                for span in readers.iter_spans(requests, catalog.resolve, wanted):
+                    position = wanted[span.trace_id]
+                    trace = open_traces.get(position) or open_trace(position)
+                    trace.mapper.add(span)
+            except (readers.InvalidUnit, ValueError, TypeError, KeyError) as error:
+                path, line = reader.where(unit)
+                raise TraceFormatError(path, line, f"cannot convert: {error}") from None
+            for position in holds[unit]:
+                if index.traces[position].last_rank == rank and position in open_traces:
+                    close_trace(position)
+            progress.advance()
+    if document_container is not None:
+        top = writer.top()
+        for agent in document_container.take_agents():
+            counted[0] += 1
+            top.add(agent)
+    report.records = counted[0]
+    return report

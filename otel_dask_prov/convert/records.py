@@ -1,0 +1,82 @@
+"""PROV records as plain tuples: what the mapping produces and every writer consumes.
+
+A :class:`Record` is one PROV statement, independent of any serialization::
+
+    Record("used", None, ("run:task.sum-1.5bf7a640e81c5b66", "run:value.inc-1.df17c12f53e703e0",
+                          datetime(2026, 11, 22, 5, 8, 7, tzinfo=timezone.utc)), ())
+
+* ``kind`` is the PROV-N keyword (``"entity"``, ``"wasGeneratedBy"``, ...);
+* ``identifier`` is a qualified name (``"run:task...."``) or ``None`` for an
+  anonymous relation;
+* ``formal`` holds the formal attributes in PROV-N order (:data:`FORMAL`):
+  qualified names, :class:`~datetime.datetime` for times, ``None`` for ``-``;
+* ``attributes`` holds the other attributes as ``(name, value)`` pairs. A name
+  may repeat (several ``prov:type`` values), never with a list as value. Values
+  are ``str``, ``bool``, ``int``, finite ``float``, UTC
+  :class:`~datetime.datetime` or :class:`QName`.
+
+The streaming writers (:mod:`.streaming`) turn records into text directly; the
+``prov`` library builds its document from the same records (:mod:`.formats`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Final, NamedTuple, Union
+
+
+class QName(str):
+    """A qualified name used as an attribute *value* (``prov:type='dask:Worker'``), not text."""
+
+    __slots__ = ()
+
+
+Value = Union[str, bool, int, float, datetime, QName]
+Attributes = tuple[tuple[str, Value], ...]
+
+
+class Record(NamedTuple):
+    """One PROV statement (see the module documentation)."""
+
+    kind: str
+    identifier: str | None
+    formal: tuple[str | datetime | None, ...]
+    attributes: Attributes
+
+
+FORMAL: Final[dict[str, tuple[str, ...]]] = {
+    "entity": (),
+    "activity": ("prov:startTime", "prov:endTime"),
+    "agent": (),
+    "wasGeneratedBy": ("prov:entity", "prov:activity", "prov:time"),
+    "used": ("prov:activity", "prov:entity", "prov:time"),
+    "wasInformedBy": ("prov:informed", "prov:informant"),
+    "wasStartedBy": ("prov:activity", "prov:trigger", "prov:starter", "prov:time"),
+    "wasEndedBy": ("prov:activity", "prov:trigger", "prov:ender", "prov:time"),
+    "wasInvalidatedBy": ("prov:entity", "prov:activity", "prov:time"),
+    "wasDerivedFrom": (
+        "prov:generatedEntity", "prov:usedEntity", "prov:activity", "prov:generation",
+        "prov:usage",
+    ),
+    "wasAttributedTo": ("prov:entity", "prov:agent"),
+    "wasAssociatedWith": ("prov:activity", "prov:agent", "prov:plan"),
+    "actedOnBehalfOf": ("prov:delegate", "prov:responsible", "prov:activity"),
+    "wasInfluencedBy": ("prov:influencee", "prov:influencer"),
+    "hadMember": ("prov:collection", "prov:entity"),
+}
+"""PROV-N keyword -> its formal attributes, in PROV-N order (PROV-DM, W3C 2013)."""
+
+ELEMENTS: Final = frozenset({"entity", "activity", "agent"})
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def utc(unix_nanos: int) -> datetime:
+    """A UTC datetime from nanoseconds since the epoch (truncated to microseconds)."""
+    return _EPOCH + timedelta(microseconds=unix_nanos // 1000)
+
+
+def merge_attributes(first: Attributes, second: Attributes) -> Attributes:
+    """The pairs of *first* followed by those of *second* that *first* lacks."""
+    seen = set(first)
+    return first + tuple(pair for pair in second if pair not in seen)

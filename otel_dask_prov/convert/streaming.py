@@ -1,0 +1,338 @@
+"""Streaming PROV-JSON and PROV-N writers: records in, text out, no document in memory.
+
+Both writers take :class:`~.records.Record` tuples and write them as text
+directly; the ``prov`` library reads the result back into the same document it
+would have built from those records (``tests/test_convert_streaming.py``
+checks this on every fixture). Memory does not grow with the number of
+finished traces: a bundle is built in a spooled temporary file (kept in memory
+while small, on disk beyond :data:`SPOOL_BYTES`) and copied to the output when
+its trace is complete. PROV-JSON groups the records of a container by kind, so
+a JSON bundle keeps one spool per kind.
+
+Writers mirror the ``prov`` 3.2 serializers' encoding: typed literals as
+``{"$": "...", "type": "xsd:int"}`` in PROV-JSON and ``"..." %% xsd:int`` in
+PROV-N (``xsd:int``, ``xsd:long`` or ``xsd:integer`` by magnitude, as ``prov``
+does), qualified-name values as ``xsd:QName``, times in ISO 8601 with their
+UTC offset. Repeated attribute names must be adjacent in a record (the mapping
+guarantees it); PROV-JSON writes their values as one array.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
+from typing import IO, Any, Final, Iterable, Protocol
+
+from .records import ELEMENTS, FORMAL, QName, Record, Value
+
+SPOOL_BYTES: Final = 4 << 20
+"""A bundle (or one kind of record in a JSON bundle) stays in memory up to this size."""
+
+_INT32: Final = 2**31 - 1
+_INT64: Final = 2**63 - 1
+
+PREDEFINED: Final = frozenset({"prov", "xsd"})
+
+
+def xsd_integer_type(value: int) -> str:
+    """The XSD type ``prov`` gives a Python int: xsd:int, xsd:long or xsd:integer."""
+    if -_INT32 - 1 <= value <= _INT32:
+        return "xsd:int"
+    if -_INT64 - 1 <= value <= _INT64:
+        return "xsd:long"
+    return "xsd:integer"
+
+
+class RecordSink(Protocol):
+    """Where the mapping sends the records of one container."""
+
+    def add(self, record: Record) -> None: ...
+
+
+class DocumentWriter(Protocol):
+    """What the conversion drives: the streaming writers here, or ``prov`` (:mod:`.formats`).
+
+    ``start`` takes the document's own records known before any trace is read;
+    ``top`` is the document's container (for a flattened document);
+    ``open_bundle``/``close_bundle`` bracket the records of one trace.
+    """
+
+    def start(self, header: Iterable[Record]) -> None: ...
+
+    def top(self) -> RecordSink: ...
+
+    def open_bundle(self, identifier: str) -> RecordSink: ...
+
+    def close_bundle(self, bundle: Any) -> None: ...
+
+    def finish(self) -> None: ...
+
+
+class Spool:
+    """Text kept in memory up to :data:`SPOOL_BYTES` characters, then in a temporary file."""
+
+    __slots__ = ("_parts", "_size", "_file")
+
+    def __init__(self) -> None:
+        self._parts: list[str] = []
+        self._size = 0
+        self._file: IO[str] | None = None
+
+    def __len__(self) -> int:
+        """Characters written so far (a bound, not an exact count, once spilled)."""
+        return self._size + (1 if self._file is not None else 0)
+
+    def write(self, text: str) -> None:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size > SPOOL_BYTES:
+            self._spill()
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed in copy_to/close
+                "w+", encoding="utf-8", errors="backslashreplace")
+        self._file.write("".join(self._parts))
+        self._parts.clear()
+        self._size = 0
+
+    def copy_to(self, out: IO[str]) -> None:
+        """Write everything to *out* and free the spool."""
+        if self._file is not None:
+            self._spill()
+            self._file.seek(0)
+            shutil.copyfileobj(self._file, out, 1 << 20)
+            self._file.close()
+            self._file = None
+        else:
+            out.write("".join(self._parts))
+        self._parts.clear()
+        self._size = 0
+
+
+# --------------------------------------------------------------------------
+# PROV-JSON
+# --------------------------------------------------------------------------
+def json_value(value: Value) -> str:
+    """One attribute value in PROV-JSON."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)  # type: ignore[no-any-return]
+    if kind is QName:
+        return '{"$": %s, "type": "xsd:QName"}' % _json_string(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return '{"$": "%d", "type": "%s"}' % (value, xsd_integer_type(value))  # type: ignore[arg-type]
+    if kind is float:
+        return '{"$": "%r", "type": "xsd:double"}' % value
+    if kind is datetime:
+        return '{"$": "%s", "type": "xsd:dateTime"}' % value.isoformat()  # type: ignore[union-attr]
+    raise TypeError(f"not a PROV attribute value: {value!r}")
+
+
+def json_members(record: Record) -> str:
+    """The ``"name": value`` members of one record's JSON object, comma-separated."""
+    parts = []
+    for name, value in zip(FORMAL[record.kind], record.formal):
+        if value is not None:
+            parts.append('"%s": "%s"' % (name, value.isoformat() if type(value) is datetime
+                                         else value))  # type: ignore[union-attr]
+    previous = None
+    values: list[str] = []
+    for name, value in record.attributes:
+        if name != previous:
+            if values:
+                parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
+                                           else "[" + ", ".join(values) + "]"))
+            previous, values = name, []
+        values.append(json_value(value))
+    if values:
+        parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
+                                   else "[" + ", ".join(values) + "]"))
+    return ", ".join(parts)
+
+
+class JsonContainer:
+    """The records of one PROV-JSON container (the document's own, or one bundle's)."""
+
+    def __init__(self, identifier: str | None = None) -> None:
+        self.identifier = identifier
+        self._sections: dict[str, Spool] = {}
+        self._blank = 0
+
+    def add(self, record: Record) -> None:
+        section = self._sections.get(record.kind)
+        if section is None:
+            section = self._sections[record.kind] = Spool()
+        identifier = record.identifier
+        if identifier is None:
+            self._blank += 1
+            identifier = f"_:id{self._blank}"
+        section.write('%s"%s": {%s}' % (",\n" if len(section) else "", identifier,
+                                        json_members(record)))
+
+    def write_to(self, out: IO[str], indent: str, more: bool) -> None:
+        """Write a ``"kind": {...}`` member per kind; *more* if other members follow."""
+        sections = list(self._sections.items())
+        for position, (kind, section) in enumerate(sections):
+            out.write(f'{indent}"{kind}": {{\n')
+            section.copy_to(out)
+            last = position == len(sections) - 1
+            out.write("\n" + indent + ("}\n" if last and not more else "},\n"))
+        self._sections.clear()
+
+
+class ProvJsonWriter:
+    """PROV-JSON, one bundle per trace, or everything in the document when *flatten*."""
+
+    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool) -> None:
+        self.out = out
+        self.namespaces = {p: uri for p, uri in namespaces.items() if p not in PREDEFINED}
+        self.flatten = flatten
+        self.document = JsonContainer()
+        self._bundles = 0
+
+    def start(self, header: Iterable[Record]) -> None:
+        for record in header:
+            self.document.add(record)
+        if not self.flatten:
+            self._open()
+            self.document.write_to(self.out, "  ", more=True)
+            self.out.write('  "bundle": {\n')
+
+    def _open(self) -> None:
+        prefixes = ", ".join(f"{_json_string(prefix)}: {_json_string(uri)}"
+                             for prefix, uri in self.namespaces.items())
+        # the header records always follow, so the prefix member always takes a comma
+        self.out.write("{\n  \"prefix\": {%s},\n" % prefixes)
+
+    def top(self) -> RecordSink:
+        """The document's own container (records of a flattened document)."""
+        return self.document
+
+    def open_bundle(self, identifier: str) -> JsonContainer:
+        return JsonContainer(identifier)
+
+    def close_bundle(self, bundle: JsonContainer) -> None:
+        out = self.out
+        if self._bundles:
+            out.write(",\n")
+        self._bundles += 1
+        out.write(f'    "{bundle.identifier}": {{\n')
+        bundle.write_to(out, "      ", more=False)
+        out.write("    }")
+
+    def finish(self) -> None:
+        if self.flatten:
+            self._open()
+            self.document.write_to(self.out, "  ", more=False)
+            self.out.write("}\n")
+        else:
+            self.out.write("\n  }\n}\n")
+
+
+# --------------------------------------------------------------------------
+# PROV-N
+# --------------------------------------------------------------------------
+def provn_string(text: str) -> str:
+    """A PROV-N string literal, triple-quoted when it spans lines (as ``prov`` writes it)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    if "\n" in escaped:
+        return f'"""{escaped}"""'
+    return '"' + escaped.replace("\r", "\\r") + '"'
+
+
+def provn_value(value: Value) -> str:
+    """One attribute value in PROV-N."""
+    kind = type(value)
+    if kind is str:
+        return provn_string(value)  # type: ignore[arg-type]
+    if kind is QName:
+        return f"'{value}'"
+    if kind is bool:
+        return '"true" %% xsd:boolean' if value else '"false" %% xsd:boolean'
+    if kind is int:
+        datatype = xsd_integer_type(value)  # type: ignore[arg-type]
+        return str(value) if datatype == "xsd:int" else f'"{value}" %% {datatype}'
+    if kind is float:
+        return '"%r" %%%% xsd:double' % value
+    if kind is datetime:
+        return f'"{value.isoformat()}" %% xsd:dateTime'  # type: ignore[union-attr]
+    raise TypeError(f"not a PROV attribute value: {value!r}")
+
+
+def provn_statement(record: Record) -> str:
+    """One record as a PROV-N expression."""
+    items = []
+    for value in record.formal:
+        if value is None:
+            items.append("-")
+        elif type(value) is datetime:
+            items.append(value.isoformat())  # type: ignore[union-attr]
+        else:
+            items.append(value)  # type: ignore[arg-type]
+    if record.attributes:
+        items.append("[" + ", ".join(f"{name}={provn_value(value)}"
+                                     for name, value in record.attributes) + "]")
+    identifier = record.identifier
+    if record.kind in ELEMENTS:
+        return f"{record.kind}({', '.join([identifier, *items])})"  # type: ignore[list-item]
+    lead = f"{identifier}; " if identifier else ""
+    return f"{record.kind}({lead}{', '.join(items)})"
+
+
+class _ProvNLines:
+    """Statements written one per line with an indent, to a stream."""
+
+    def __init__(self, out: IO[str] | Spool, indent: str) -> None:
+        self.out = out
+        self.indent = indent
+
+    def add(self, record: Record) -> None:
+        self.out.write(self.indent + provn_statement(record) + "\n")
+
+
+class ProvNBundle(_ProvNLines):
+    """A bundle being written to its own spool until its trace is complete."""
+
+    def __init__(self, identifier: str) -> None:
+        self.spool = Spool()
+        super().__init__(self.spool, "    ")
+        self.identifier = identifier
+
+
+class ProvNWriter:
+    """PROV-N, one bundle per trace, or everything in the document when *flatten*."""
+
+    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool) -> None:
+        self.out = out
+        self.namespaces = {p: uri for p, uri in namespaces.items() if p not in PREDEFINED}
+        self.flatten = flatten
+        self.document = _ProvNLines(out, "  ")
+
+    def start(self, header: Iterable[Record]) -> None:
+        out = self.out
+        out.write("document\n")
+        for prefix, uri in self.namespaces.items():
+            out.write(f"  prefix {prefix} <{uri}>\n")
+        out.write("\n")
+        for record in header:
+            self.document.add(record)
+
+    def top(self) -> RecordSink:
+        return self.document
+
+    def open_bundle(self, identifier: str) -> ProvNBundle:
+        return ProvNBundle(identifier)
+
+    def close_bundle(self, bundle: ProvNBundle) -> None:
+        out = self.out
+        out.write(f"  bundle {bundle.identifier}\n")
+        bundle.spool.copy_to(out)
+        out.write("  endBundle\n")
+
+    def finish(self) -> None:
+        self.out.write("endDocument\n")
