@@ -141,7 +141,7 @@ def test_results_do_not_depend_on_where_the_reader_cuts_the_file(
 # -- documents that cannot be read: one ProvDocumentError, with the line ------------
 UNREADABLE: list[tuple[str, str, str]] = [
     ("empty.json", "", "{path}: the file is empty; expected a PROV-JSON object"),
-    ("array.json", '[{"activity": {}}]', "{path}:1: expected a PROV-JSON object, found a JSON array"),
+    ("array.json", '[{"activity": {}}]', "{path}:1: expected a PROV-JSON object, found an array"),
     ("truncated.json", '{"activity": {"ex:a": {"prov:startTime": "2024-',
      "{path}: the file ends early: unterminated string starting at"),
     ("cut.json", '{\n "activity": {\n  "ex:a": {}', "{path}: the file ends early: expecting ',' or '}' after a value"),

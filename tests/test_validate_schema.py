@@ -94,7 +94,7 @@ def test_records_sharing_an_id_are_checked_one_by_one(tmp_path: Path) -> None:
     "document, expected",
     [
         ({"prefix": {"ex": 7}}, "prefix: does not match the PROV-JSON schema: ex must be string"),
-        ({"activity": []}, "activity: the value of 'activity' must be an object, not a array"),
+        ({"activity": []}, "activity: the value of 'activity' must be an object, not an array"),
         ({"bundle": {"ex:b": "none"}}, "bundle: a bundle must be an object, not a string (in bundle ex:b)"),
         ({"bundle": {"ex:b": {"bundle": {}}}}, "bundle: bundles cannot be nested (in bundle ex:b)"),
         ({"used": {"ex:u": {"prov:entity": "ex:e", "prov:time": 5}}},

@@ -92,7 +92,7 @@ def read_events(stream: TextIO, path: str, record_kinds: frozenset[str]) -> Iter
         except ProvDocumentError:
             raise not_json from None
         raise scanner.error(
-            f"expected a PROV-JSON object, found a JSON {_json_type(value)}", at_start=True
+            f"expected a PROV-JSON object, found {_json_type(value)}", at_start=True
         )
     yield from _container(scanner, None, record_kinds)
     scanner.expect_end()
@@ -118,7 +118,7 @@ def _container(scanner: _Scanner, bundle: str | None, record_kinds: frozenset[st
 def _records(scanner: _Scanner, bundle: str | None, kind: str) -> Iterator[Event]:
     if scanner.peek() != "{":
         found = _json_type(scanner.value())
-        yield Misplaced(bundle, kind, f"the value of {kind!r} must be an object, not a {found}")
+        yield Misplaced(bundle, kind, f"the value of {kind!r} must be an object, not {found}")
         return
     for record_id in scanner.object_keys():
         value = scanner.value()
@@ -132,12 +132,12 @@ def _records(scanner: _Scanner, bundle: str | None, kind: str) -> Iterator[Event
 def _bundles(scanner: _Scanner, record_kinds: frozenset[str]) -> Iterator[Event]:
     if scanner.peek() != "{":
         found = _json_type(scanner.value())
-        yield Misplaced(None, "bundle", f"the value of 'bundle' must be an object, not a {found}")
+        yield Misplaced(None, "bundle", f"the value of 'bundle' must be an object, not {found}")
         return
     for bundle_id in scanner.object_keys():
         if scanner.peek() != "{":
             found = _json_type(scanner.value())
-            yield Misplaced(bundle_id, "bundle", f"a bundle must be an object, not a {found}")
+            yield Misplaced(bundle_id, "bundle", f"a bundle must be an object, not {found}")
             continue
         yield BundleStart(bundle_id)
         yield from _container(scanner, bundle_id, record_kinds)
@@ -145,15 +145,16 @@ def _bundles(scanner: _Scanner, record_kinds: frozenset[str]) -> Iterator[Event]
 
 
 def _json_type(value: Any) -> str:
+    """The kind of a JSON value, with its article: ``"an array"``, ``"null"``, ..."""
     if isinstance(value, dict):
-        return "object"
+        return "an object"
     if isinstance(value, list):
-        return "array"
+        return "an array"
     if isinstance(value, str):
-        return "string"
+        return "a string"
     if isinstance(value, bool):
-        return "boolean"
-    return "null" if value is None else "number"
+        return "a boolean"
+    return "null" if value is None else "a number"
 
 
 class _Scanner:
