@@ -18,7 +18,11 @@ import pytest
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.local_cluster import DaskProcesses
 from tests.support.cluster import REPO_ROOT
-from tests.support.oldenv import OLDEST_DISTRIBUTED, OldEnvUnavailable, old_distributed_env
+from tests.support.oldenv import (
+    OLDEST_DISTRIBUTED,
+    OldEnvUnavailable,
+    old_distributed_env,
+)
 from tests.support.traces import Span, read_spans
 
 pytestmark = pytest.mark.slow

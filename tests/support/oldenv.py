@@ -66,7 +66,7 @@ class OldEnv:
         """Run this file's client program in the virtualenv; return what it printed."""
         done = subprocess.run(
             [str(self.python), __file__, str(scheduler_file), str(marker)],
-            capture_output=True, text=True, timeout=timeout, env=_clean_env(),
+            capture_output=True, text=True, timeout=timeout, env=_clean_env(), check=False,
             cwd=scheduler_file.parent,
         )
         if done.returncode != 0:
@@ -141,7 +141,7 @@ def _project_hash(repo_root: Path) -> str:
 
 def _pip(path: Path, *args: str) -> None:
     command = [str(path / "bin" / "python"), "-m", "pip", "--disable-pip-version-check", *args]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT,
+    done = subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT, check=False,
                           env=_clean_env())
     if done.returncode == 0:
         return
@@ -158,7 +158,7 @@ def _pypi_reachable(path: Path) -> bool:
         done = subprocess.run(
             [str(path / "bin" / "python"), "-m", "pip", "download", "--no-deps", "--dest", tmp,
              "--timeout", "15", "--retries", "1", f"distributed=={OLDEST_DISTRIBUTED}"],
-            capture_output=True, timeout=120, env=_clean_env(),
+            capture_output=True, timeout=120, env=_clean_env(), check=False,
         )
     return done.returncode == 0
 
