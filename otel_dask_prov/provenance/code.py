@@ -1,0 +1,194 @@
+"""Code provenance: which function a task ran, and which notebook cell submitted it.
+
+For each task the worker records the function it actually called
+(``code.function.name`` = ``module.qualname``), where it was defined
+(``code.file.path``, ``code.line.number``) and a digest of it
+(``dask.task.function.digest``). The digest is computed once per function
+object per worker process and cached, so a task costs one dictionary lookup.
+
+Why on the worker, not the scheduler: the scheduler's event loop is the one
+resource every task of the cluster shares, while workers run in parallel and
+already run a wrapper on the executing thread; and the worker's copy of the
+function is the one that ran.
+
+The digest says what it was computed from:
+
+* ``source-sha256:<hex>``: the function's source text, for functions the worker
+  imports from a module (``inspect.getsource``);
+* ``bytecode-sha256:<hex>``: its compiled code (instructions, constants, names,
+  recursively), for functions shipped by value from the client (``__main__``,
+  notebooks, lambdas), whose source file may not exist on the worker or may have
+  changed since. Bytecode digests are only comparable under one Python version.
+
+Builtins and other callables without Python code get a name but no digest.
+
+>>> def double(x):
+...     return 2 * x
+>>> describe_function(double)[attr.CODE_FUNCTION_NAME]
+'otel_dask_prov.provenance.code.double'
+>>> notebook_cell("<ipython-input-3-5b7a2d3e01c4>")
+'In[3]'
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import re
+import sys
+import types
+from typing import Any, Callable
+
+from .. import attributes as attr
+
+try:  # dask >= 2024.12: graphs of Task objects; fused tasks run _execute_subgraph
+    from dask._task_spec import _execute_subgraph
+except ImportError:  # pragma: no cover - older dask
+    _execute_subgraph = None
+
+try:
+    from dask.utils import apply as _dask_apply
+except ImportError:  # pragma: no cover
+    _dask_apply = None
+
+_IPYTHON_INPUT = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")
+_IPYKERNEL_CELL = re.compile(r"[\\/]ipykernel_\d+[\\/](\d+)\.py$")
+
+MAX_CACHED_FUNCTIONS = 4096
+"""The cache of digests is cleared when it holds this many functions."""
+
+
+def notebook_cell(filename: str | None) -> str | None:
+    """The Jupyter cell a code filename names, or ``None`` for ordinary files.
+
+    IPython names cell code ``<ipython-input-N-hash>`` (``"In[N]"`` here);
+    ipykernel writes each cell to ``/tmp/ipykernel_<pid>/<hash>.py``, the hash
+    being that of the cell's source (``"ipykernel:<hash>"`` here).
+    """
+    if not filename:
+        return None
+    match = _IPYTHON_INPUT.match(filename)
+    if match:
+        return f"In[{match.group(1)}]"
+    match = _IPYKERNEL_CELL.search(filename)
+    if match:
+        return f"ipykernel:{match.group(1)}"
+    return None
+
+
+def resolve_call(task: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
+    """``(function, args, kwargs)`` of the user call a Dask task makes.
+
+    Looks through Dask's own wrappers: fused tasks (the last call of the fused
+    chain), ``dask.utils.apply`` and ``functools.partial``; legacy
+    ``(func, *args)`` tuples are understood too. The function is ``None`` for
+    nodes that call nothing (data, aliases).
+    """
+    func = getattr(task, "func", None)
+    args: tuple[Any, ...] = getattr(task, "args", ())
+    kwargs: dict[str, Any] = getattr(task, "kwargs", None) or {}
+    if func is None and isinstance(task, tuple) and task and callable(task[0]):
+        func, args = task[0], task[1:]
+    if _execute_subgraph is not None and func is _execute_subgraph and len(args) >= 2:
+        inner, output_key = args[0], args[1]
+        node = inner.get(output_key) if isinstance(inner, dict) else None
+        if node is not None:
+            return resolve_call(node)
+    if _dask_apply is not None and func is _dask_apply and args and callable(args[0]):
+        func, args = args[0], args[1:]
+    while isinstance(func, functools.partial):
+        func = func.func
+    return func, args, kwargs
+
+
+def task_function(task: Any) -> Callable[..., Any] | None:
+    """The user function a Dask task calls (see :func:`resolve_call`)."""
+    return resolve_call(task)[0]
+
+
+def function_name(func: Any) -> str:
+    """``module.qualname`` of *func* (of its type for other callables)."""
+    target = func if hasattr(func, "__qualname__") or hasattr(func, "__name__") else type(func)
+    name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) or repr(target)
+    module = getattr(target, "__module__", None)
+    return f"{module}.{name}" if module else str(name)
+
+
+def _code_object(func: Any) -> types.CodeType | None:
+    func = getattr(func, "__func__", func)  # bound methods
+    code = getattr(func, "__code__", None)
+    return code if isinstance(code, types.CodeType) else None
+
+
+def _hash_code(code: types.CodeType, digest: Any) -> None:
+    digest.update(code.co_code)
+    for names in (code.co_names, code.co_varnames, code.co_freevars, code.co_cellvars):
+        digest.update(repr(names).encode())
+    for constant in code.co_consts:
+        if isinstance(constant, types.CodeType):
+            _hash_code(constant, digest)
+        else:
+            digest.update(repr(constant).encode())
+
+
+def _imported_from_a_module(func: Any) -> bool:
+    module_name = getattr(func, "__module__", None)
+    module = sys.modules.get(module_name) if module_name else None
+    return (module is not None and module_name != "__main__"
+            and getattr(module, "__file__", None) is not None)
+
+
+def function_digest(func: Any) -> str | None:
+    """``source-sha256:<hex>`` or ``bytecode-sha256:<hex>`` of *func* (see module doc)."""
+    if _imported_from_a_module(func):
+        try:
+            source = inspect.getsource(func)
+        except (OSError, TypeError):
+            source = None
+        if source:
+            return "source-sha256:" + hashlib.sha256(source.encode()).hexdigest()
+    code = _code_object(func)
+    if code is None:
+        return None
+    digest = hashlib.sha256()
+    _hash_code(code, digest)
+    return "bytecode-sha256:" + digest.hexdigest()
+
+
+def describe_function(func: Any) -> dict[str, Any]:
+    """Span attributes naming *func*: name, digest, file and first line when known."""
+    attributes: dict[str, Any] = {attr.CODE_FUNCTION_NAME: function_name(func)}
+    digest = function_digest(func)
+    if digest is not None:
+        attributes[attr.TASK_FUNCTION_DIGEST] = digest
+    code = _code_object(func)
+    if code is not None:
+        attributes[attr.CODE_FILE_PATH] = code.co_filename
+        attributes[attr.CODE_LINE_NUMBER] = code.co_firstlineno
+        cell = notebook_cell(code.co_filename)
+        if cell is not None:
+            attributes[attr.NOTEBOOK_CELL] = cell
+    return attributes
+
+
+class FunctionCache:
+    """:func:`describe_function` results, computed once per function object."""
+
+    def __init__(self) -> None:
+        self._known: dict[Any, dict[str, Any]] = {}
+
+    def attributes(self, task: Any) -> dict[str, Any] | None:
+        """Attributes of the function *task* calls (``None`` when it calls none)."""
+        func = task_function(task)
+        if func is None:
+            return None
+        try:
+            known = self._known.get(func)
+        except TypeError:  # an unhashable callable: describe it every time
+            return describe_function(func)
+        if known is None:
+            if len(self._known) >= MAX_CACHED_FUNCTIONS:
+                self._known.clear()
+            known = self._known[func] = describe_function(func)
+        return known
