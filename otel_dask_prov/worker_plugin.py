@@ -23,6 +23,7 @@ from . import task_thread
 from .export import SpanPipeline
 from .plugin_base import TracingPluginBase
 from .ids import attempt_span_id, parse_traceparent
+from .provenance.worker import WorkerProvenance
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
 from .settings import Settings, resolve_settings
@@ -60,7 +61,8 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
         )
         self.pipeline = SpanPipeline(self.settings, resource)
         self.pipeline.start()
-        task_thread.install(self)
+        self.provenance = WorkerProvenance(self.settings, worker, self.pipeline)
+        task_thread.install(self, self.provenance.recorder)
         self._worker_name = str(worker.name)
         self._active = True
 
@@ -69,6 +71,7 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
             return
         self._active = False
         task_thread.uninstall(self)
+        self.provenance.close()
         self.pipeline.shutdown()
         self._report_errors(f"worker {worker.address}")
 
@@ -123,4 +126,5 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
                     ts.exception_text)
             if self.settings.record_tracebacks:
                 record.stacktrace = ts.traceback_text
+        self.provenance.complete(record, observation)
         self.pipeline.put(record)
