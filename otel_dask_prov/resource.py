@@ -14,6 +14,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.version import __version__ as sdk_version
 
 from . import attributes as attr
+from .provenance.deployment import process_attributes
 from .settings import Settings
 from .version import __version__
 
@@ -48,6 +49,7 @@ def build_resource(
         "telemetry.sdk.language": "python",
         "telemetry.sdk.version": sdk_version,
     }
+    attributes.update(process_attributes(settings))
     attributes.update(extra or {})
     attributes.update(settings.resource_attributes)
     if settings.service_name:
