@@ -16,6 +16,7 @@ from opentelemetry.trace import SpanContext
 
 from . import attributes as attr
 from .ids import execution_span_id
+from .provenance.code import notebook_cell
 from .span_data import EventData, LinkData, SpanData
 
 _EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
@@ -65,7 +66,7 @@ class ComputationRecord:
     __slots__ = (
         "trace_id", "span_id", "parent", "start", "end", "client", "task_count",
         "keys", "code", "code_filename", "code_lineno", "dask_span_id", "dask_span_name",
-        "erred_tasks", "prefixes", "unfinished",
+        "erred_tasks", "prefixes", "unfinished", "extra",
     )
 
     def __init__(self, trace_id: int, span_id: int, parent: SpanContext | None, start: float,
@@ -86,6 +87,8 @@ class ComputationRecord:
         self.erred_tasks = 0
         self.prefixes: dict[str, None] = {}
         self.unfinished = False
+        self.extra: Mapping[str, Any] = {}
+        """More attributes (the client's description: ``dask.client.*``)."""
 
     def to_span_data(self) -> list[SpanData]:
         attributes: dict[str, Any] = {
@@ -104,8 +107,10 @@ class ComputationRecord:
             attr.COMPUTATION_CODE_LINENO: self.code_lineno,
             attr.DASK_SPAN_ID: self.dask_span_id,
             attr.DASK_SPAN_NAME: self.dask_span_name,
+            attr.NOTEBOOK_CELL: notebook_cell(self.code_filename),
         }
         attributes.update({k: v for k, v in optional.items() if v is not None})
+        attributes.update(self.extra)
         if self.unfinished:
             attributes[attr.TASK_OUTCOME] = attr.OUTCOME_UNFINISHED
         error = f"{self.erred_tasks} task(s) erred" if self.erred_tasks else None
