@@ -36,6 +36,7 @@ from .ids import (
     new_trace_id,
     parse_traceparent,
 )
+from .provenance.client import ClientRegistry
 from .records import AttemptRecord, ComputationRecord
 from .resource import build_resource
 from .settings import Settings, resolve_settings
@@ -94,6 +95,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.scheduler = scheduler
         self._keys: dict[Key, _KeyState] = {}
         self._open_computations: dict[int, _Computation] = {}
+        self._clients = ClientRegistry()
         if not self.settings.enabled:
             return
         resource = build_resource(
@@ -121,6 +123,14 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self._report_errors("the scheduler")
 
     # -- hooks ----------------------------------------------------------
+    def log_event(self, topic: str, msg: Any) -> None:
+        if self._active:
+            self._clients.event(topic, msg)  # a client describing itself (provenance.client)
+
+    def remove_client(self, scheduler: Any, client: str) -> None:
+        if self._active:
+            self._clients.forget(client)
+
     def update_graph(
         self,
         scheduler: Any,
@@ -200,7 +210,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             trace_id, new_span_id(), parent, time(), client, len(new),
             [str(key) for key in list(keys)[: attr.MAX_LISTED_KEYS]],
         )
-        self._describe_code(scheduler, record, new[0])
+        self._describe_code(scheduler, record, new[0], self.settings.record_code)
+        record.extra = self._clients.attributes(client)
         computation = _Computation(record, len(new))
         self._open_computations[trace_id] = computation
         traceparent = format_traceparent(trace_id, record.span_id)
@@ -218,7 +229,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                 state.counted = False
 
     @staticmethod
-    def _describe_code(scheduler: Any, record: ComputationRecord, ts: Any) -> None:
+    def _describe_code(scheduler: Any, record: ComputationRecord, ts: Any,
+                       with_code: bool) -> None:
         spans = scheduler.extensions.get("spans")
         span = spans.spans.get(ts.group.span_id) if spans is not None else None
         if span is None:
@@ -226,7 +238,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         record.dask_span_id = str(span.id)
         record.dask_span_name = "/".join(str(part) for part in span.name)
         codes = span.code
-        if codes and codes[-1]:
+        if with_code and codes and codes[-1]:
             frame = codes[-1][-1]
             record.code = frame.code
             record.code_filename = frame.filename
