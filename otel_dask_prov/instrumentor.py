@@ -53,7 +53,7 @@ PRELOAD_ROLES = ("scheduler", "worker")
 
 NFRAMES_KEY = "distributed.diagnostics.computations.nframes"
 
-_INSTRUMENTS = ("distributed >= 2024.4.1",)
+_INSTRUMENTS = ("distributed >= 2023.7.1",)
 
 
 def _as_list(value: Any) -> list[Any]:
