@@ -58,7 +58,7 @@ def test_skew_option_sets_the_tolerance() -> None:
         ("trace.json", '{"resourceSpans": []}\n{"resourceSpans": []}\n', ":2: column 1: more data after"),
         ("broken.provn", "document\n  used(\n", ": not a readable PROV-N document: "),
     ],
-    ids=lambda value: value if value.endswith(("json", "provn")) else "",
+    ids=["truncated", "not-json", "trace-lines", "broken-provn"],
 )
 def test_unreadable_input_exits_2_with_one_line_and_no_traceback(
     tmp_path: Path, name: str, content: str, message: str
