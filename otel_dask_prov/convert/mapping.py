@@ -331,10 +331,9 @@ class TraceMapper:
                                           (PROV_TYPE, _ROLE_TYPES["client"]),
                                           (dask.CLIENT_ID, str(client_id))))
             emit(Record("wasAssociatedWith", None, (computation, client, graph), ()))
-            emit(Record("wasAssociatedWith", None, (computation, scheduler, None), ()))
             emit(Record("actedOnBehalfOf", None, (scheduler, client, computation), ()))
-        else:
-            emit(Record("wasAssociatedWith", None, (computation, scheduler, graph), ()))
+        # the scheduler ran the computation by the graph: the plan of both associations
+        emit(Record("wasAssociatedWith", None, (computation, scheduler, graph), ()))
         for prefix in a.get(attr.COMPUTATION_PREFIXES) or ():
             self._plan(span.span_id, str(prefix), None)
 
