@@ -7,8 +7,8 @@ nest so that each measures as little of the others as possible::
 
     code identity, arguments      (before; the first digest of a function reads its source)
     Yappi profile                 (start / stop)
-    files opened                  (start / stop)
     I/O counters                  (snapshot / snapshot)
+    files opened                  (start / stop)
     time window for Darshan       (time / time)
         task function
     result hash                   (after everything else)
@@ -28,7 +28,7 @@ from .. import attributes as attr
 from ..settings import Settings
 from . import task_io
 from .arguments import render_arguments
-from .code import FunctionCache
+from .code import FunctionCache, task_function
 from .files import FileRecorder
 from .redaction import Redactor
 
@@ -97,13 +97,13 @@ class TaskRecorder:
                 attributes[attr.TASK_ARGUMENTS] = render_arguments(
                     task, self.argument_max_bytes, self.redactor)
             if self.profiler is not None:
-                skipped = self.profiler.start()
+                skipped = self.profiler.start(task_function(task))
                 profiling = skipped is None
                 if skipped is not None:
                     attributes[attr.PROFILE_SKIPPED] = skipped
+            io_before = self.io.snapshot() if self.io is not None else None
             if self.files is not None:
                 self.files.start()
-            io_before = self.io.snapshot() if self.io is not None else None
             window_start = time() if self.windows else None
             return attributes, profiling, io_before, window_start
         except Exception as error:  # noqa: BLE001 - never raise into Dask
