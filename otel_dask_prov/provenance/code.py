@@ -13,12 +13,17 @@ function is the one that ran.
 
 The digest says what it was computed from:
 
-* ``source-sha256:<hex>``: the function's source text, for functions the worker
-  imports from a module (``inspect.getsource``);
+* ``source-sha256:<hex>``: the function's source text (``inspect.getsource``),
+  for functions imported by name from a module, which Dask ships by reference
+  and every process loads from its own installed copy;
 * ``bytecode-sha256:<hex>``: its compiled code (instructions, constants, names,
   recursively), for functions shipped by value from the client (``__main__``,
-  notebooks, lambdas), whose source file may not exist on the worker or may have
-  changed since. Bytecode digests are only comparable under one Python version.
+  notebooks, lambdas, closures), whose source file may not exist on the worker
+  or may have changed since. Bytecode digests are only comparable under one
+  Python version.
+
+The basis depends only on the function, so the client computes the same digest
+as the workers.
 
 Builtins and other callables without Python code get a name but no digest.
 
@@ -132,16 +137,28 @@ def _hash_code(code: types.CodeType, digest: Any) -> None:
             digest.update(repr(constant).encode())
 
 
-def _imported_from_a_module(func: Any) -> bool:
+def _importable_by_name(func: Any) -> bool:
+    """Whether *func* is ``module.qualname`` of a module this process imported.
+
+    That is when Dask (cloudpickle) ships a function by reference, so the
+    answer is the same on the client and on every worker.
+    """
+    func = getattr(func, "__func__", func)
     module_name = getattr(func, "__module__", None)
-    module = sys.modules.get(module_name) if module_name else None
-    return (module is not None and module_name != "__main__"
-            and getattr(module, "__file__", None) is not None)
+    qualname = getattr(func, "__qualname__", None)
+    if not module_name or not qualname or module_name == "__main__" or "<" in qualname:
+        return False
+    found: Any = sys.modules.get(module_name)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+        if found is None:
+            return False
+    return getattr(found, "__func__", found) is func
 
 
 def function_digest(func: Any) -> str | None:
     """``source-sha256:<hex>`` or ``bytecode-sha256:<hex>`` of *func* (see module doc)."""
-    if _imported_from_a_module(func):
+    if _importable_by_name(func):
         try:
             source = inspect.getsource(func)
         except (OSError, TypeError):
