@@ -3,8 +3,9 @@
 The executing thread starts Yappi for itself only (``profile_threads=False``)
 just before the task function and stops it just after, then keeps the
 ``yappi_top`` functions with the largest total time among the task function and
-everything it called (Dask's own work around the call, such as measuring the
-result's size, is left out). The execution span gets them as JSON in
+everything it called, builtins and C functions included (Dask's own work around
+the call, such as measuring the result's size, is left out). The execution span
+gets them as JSON in
 ``dask.profile.yappi``::
 
     [{"name": "slow_sum", "file": "/src/analysis.py", "line": 12,
@@ -71,7 +72,7 @@ class YappiProfiler:
         yappi.clear_stats()
         if yappi.get_clock_type() != self.clock:
             yappi.set_clock_type(self.clock)
-        yappi.start(builtins=False, profile_threads=False)
+        yappi.start(builtins=True, profile_threads=False)
         return None
 
     def _under_root(self, stats: Any) -> list[Any]:
