@@ -123,6 +123,7 @@ def read_log(path: str | os.PathLike[str]) -> DarshanLog:
     start, end = _job_times(job)
     log = DarshanLog(str(path), int(job.get("jobid", 0)),
                      str(job.get("metadata", {}).get("lib_ver", "")), start, end)
+    report.read_name_records()
     names = report.name_records
     for module, wanted in COUNTERS.items():
         if module not in report.modules:

@@ -1,0 +1,143 @@
+"""Reading Darshan logs and attributing DXT segments to task executions.
+
+The ``darshan`` package ships real logs: ``dxt.darshan`` (POSIX counters and DXT
+POSIX segments of a one-process Java application) and
+``sample-dxt-simple.darshan`` (an MPI-IO program with DXT MPI-IO tracing). The
+Darshan *runtime* (the ``libdarshan.so`` a worker would run under) is not
+installable here, so these tests cover the reading, the attribution and the
+spans on those logs; ``test_provenance_opt_in`` covers a worker whose runtime is
+missing.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from otel_dask_prov import attributes as attr
+from otel_dask_prov.provenance.darshan import (
+    MAX_FILE_EVENTS,
+    Segment,
+    TaskWindow,
+    attribute_segments,
+    counter_attribute,
+    find_log,
+    log_spans,
+    read_log,
+)
+
+darshan = pytest.importorskip("darshan", reason="needs the darshan package (pip install darshan)")
+
+CLASSLIB = "/jre/lib/classlib.properties"
+
+
+def example_log(package: str, name: str) -> Path:
+    return Path(str(importlib.resources.files(package) / name))
+
+
+@pytest.fixture(scope="module")
+def dxt_log():
+    return read_log(example_log("darshan.examples.example_logs", "dxt.darshan"))
+
+
+def window(start: float, end: float, number: int) -> TaskWindow:
+    return TaskWindow(start, end, 1000 + number, trace_id=0xABC0 + number,
+                      execution_span_id=0xE0 + number, key=f"task-{number}",
+                      prefix="task", run_id=number)
+
+
+def inside(segments: list[Segment], start: float, end: float) -> list[Segment]:
+    return [s for s in segments if start <= s.start and s.end <= end]
+
+
+def test_the_job_of_a_log(dxt_log) -> None:
+    assert dxt_log.job_id == 1537455
+    assert dxt_log.runtime_version == "3.2.0-pre1"
+    assert dxt_log.start == 1587455133 and dxt_log.end == 1587456601
+
+
+def test_dxt_segments_add_up_to_the_posix_counters_of_each_file(dxt_log) -> None:
+    moved: dict[tuple[str, str], int] = defaultdict(int)
+    for segment in dxt_log.segments:
+        assert segment.module == "DXT_POSIX"
+        assert dxt_log.start <= segment.start <= segment.end <= dxt_log.end
+        moved[(segment.path, segment.operation)] += segment.length
+    posix = {c.path: c.counters for c in dxt_log.files if c.module == "POSIX"}
+    assert moved and {path for path, _ in moved} <= set(posix)
+    for (path, operation), length in moved.items():
+        counter = "POSIX_BYTES_READ" if operation == "read" else "POSIX_BYTES_WRITTEN"
+        assert posix[path][counter] == length, path
+    classlib = next(path for path in posix if path.endswith(CLASSLIB))
+    assert posix[classlib]["POSIX_READS"] == 18
+
+
+def test_mpi_io_counters_and_dxt_mpi_io_segments_are_read() -> None:
+    log = read_log(example_log("darshan.tests.input", "sample-dxt-simple.darshan"))
+    modules = {c.module for c in log.files}
+    assert {"POSIX", "MPI-IO"} <= modules
+    assert any(c.counters.get("MPIIO_BYTES_WRITTEN", 0) > 0 for c in log.files
+               if c.module == "MPI-IO")
+    assert {s.module for s in log.segments} == {"DXT_POSIX", "DXT_MPIIO"}
+
+
+def test_each_segment_goes_to_the_one_window_that_contains_it(dxt_log) -> None:
+    first_burst = (dxt_log.start + 0.005, dxt_log.start + 0.006)
+    overlap = (dxt_log.start + 0.08, dxt_log.start + 0.09)
+    windows = [window(*first_burst, 0), window(*overlap, 1), window(*overlap, 2)]
+    attribution = attribute_segments(dxt_log.segments, windows)
+
+    expected = inside(dxt_log.segments, *first_burst)
+    assert len([s for s in expected if s.path.endswith(CLASSLIB)]) == 9
+    assert attribution.by_window[0] == expected
+    assert 1 not in attribution.by_window and 2 not in attribution.by_window
+    assert attribution.ambiguous == len(inside(dxt_log.segments, *overlap)) > 0
+    assert attribution.outside == len(dxt_log.segments) - len(expected) - attribution.ambiguous
+
+
+def test_the_spans_of_a_log(dxt_log) -> None:
+    first_burst = (dxt_log.start + 0.005, dxt_log.start + 0.006)
+    windows = [window(*first_burst, 0)]
+    worker = {attr.WORKER_ADDRESS: "tcp://127.0.0.1:1234", attr.WORKER_NAME: "worker-0"}
+    shift = 0.25
+    worker_span, task_span = log_spans(dxt_log, windows, worker, clock_shift=shift)
+
+    paths = {c.path for c in dxt_log.files}
+    assert worker_span.name == attr.DARSHAN_SPAN_NAME and worker_span.parent_span_id is None
+    assert worker_span.attributes[attr.RECORD_TYPE] == attr.RECORD_WORKER
+    assert worker_span.attributes[attr.WORKER_NAME] == "worker-0"
+    assert worker_span.attributes[attr.DARSHAN_FILE_COUNT] == len(paths)
+    assert worker_span.attributes[attr.DARSHAN_SEGMENTS] == len(dxt_log.segments)
+    attributed = inside(dxt_log.segments, *first_burst)
+    assert worker_span.attributes[attr.DARSHAN_UNATTRIBUTED_SEGMENTS] == (
+        len(dxt_log.segments) - len(attributed))
+    assert worker_span.attributes[counter_attribute("POSIX_BYTES_READ")] == sum(
+        c.counters["POSIX_BYTES_READ"] for c in dxt_log.files if c.module == "POSIX")
+    assert len(worker_span.events) == min(len(dxt_log.files), MAX_FILE_EVENTS)
+    event = worker_span.events[0]
+    assert event[0] == attr.DARSHAN_FILE_EVENT
+    assert event[2][attr.FILE_PATH] in paths and event[2][attr.DARSHAN_MODULE] == "POSIX"
+
+    assert task_span.name == attr.darshan_task_span_name("task")
+    assert (task_span.trace_id, task_span.parent_span_id) == (0xABC0, 0xE0)
+    assert task_span.attributes[attr.RECORD_TYPE] == attr.RECORD_DARSHAN_TASK_IO
+    assert task_span.attributes[attr.TASK_KEY] == "task-0"
+    assert task_span.attributes[attr.DARSHAN_SEGMENTS] == len(attributed)
+    assert task_span.attributes[attr.IO_READ_BYTES] == sum(
+        s.length for s in attributed if s.operation == "read")
+    assert task_span.attributes[attr.IO_FILES] == sorted({s.path for s in attributed})
+    assert task_span.start == int((min(s.start for s in attributed) + shift) * 1e9)
+
+
+def test_the_log_of_a_process_is_found_by_pid_under_the_log_path(tmp_path: Path) -> None:
+    dated = tmp_path / "2026" / "11" / "22"
+    dated.mkdir(parents=True)
+    mine = dated / "user_python3_id4242-4242_11-22-3600-123_1.darshan"
+    other = dated / "user_python3_id4243-4243_11-22-3600-456_1.darshan"
+    for path in (mine, other):
+        path.write_bytes(b"")
+    assert find_log(4242, {"DARSHAN_LOGPATH": str(tmp_path)}, timeout=0) == mine
+    assert find_log(4244, {"DARSHAN_LOGPATH": str(tmp_path)}, timeout=0) is None
+    assert find_log(1, {"DARSHAN_LOGFILE": str(other)}, timeout=0) == other
