@@ -156,12 +156,11 @@ def serialize(document: Any, format_name: str) -> str | bytes:
     if format_name == "provn":
         return document.serialize(format="provn")  # type: ignore[no-any-return]
     from prov.dot import prov_to_dot
-    from prov.model import ProvWarning
 
     with warnings.catch_warnings():
         # a relation without its optional second element (wasStartedBy with no
         # trigger) is valid PROV, which prov.dot draws with a blank node, and says so
-        warnings.filterwarnings("ignore", ".*drawing the relation to a blank node", ProvWarning)
+        warnings.filterwarnings("ignore", ".*drawing the relation to a blank node")
         graph = prov_to_dot(document)
     if format_name == "dot":
         return graph.to_string()  # type: ignore[no-any-return]

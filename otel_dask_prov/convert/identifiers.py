@@ -42,6 +42,9 @@ _SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
+_known: dict[str, str] = {}
+
+
 def safe_name(text: str) -> str:
     """*text* if it is usable in a local part, else a readable rewrite plus a digest.
 
@@ -50,11 +53,19 @@ def safe_name(text: str) -> str:
     >>> safe_name("('x-1f2e', 0, 1)")
     'x-1f2e_0_1_db10c1ba'
     """
+    known = _known.get(text)
+    if known is not None:
+        return known
     if _SAFE.fullmatch(text) and not text.endswith("."):
-        return text
-    readable = _UNSAFE_RUN.sub("_", text).strip("_.")
-    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-    return f"{readable}_{digest}" if readable else digest
+        name = text
+    else:
+        readable = _UNSAFE_RUN.sub("_", text).strip("_.")
+        digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
+        name = f"{readable}_{digest}" if readable else digest
+    if len(_known) >= 65536:  # a key is asked about a few times, close together
+        _known.clear()
+    _known[text] = name
+    return name
 
 
 def _run(local: str) -> str:

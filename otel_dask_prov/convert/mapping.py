@@ -76,20 +76,31 @@ _RAN = frozenset({attr.OUTCOME_SUCCESS, attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED
 """Outcomes of an attempt that certainly ran its function on a worker."""
 _RAISED = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
 
-_ACTIVITY_ATTRIBUTES: Final = {
-    attr.TASK_ATTEMPT: dask.ATTEMPT,
-    attr.TASK_RUN_ID: dask.RUN_ID,
-    attr.TASK_OUTCOME: dask.OUTCOME,
-    attr.TASK_RERUN_REASON: dask.RERUN_REASON,
-    attr.TASK_EXCEPTION_BLAME: dask.EXCEPTION_BLAME,
-    attr.TASK_FUSED: dask.FUSED,
-    attr.THREAD_ID: dask.THREAD,
-    attr.THREAD_NAME: dask.THREAD_NAME,
-    attr.IO_READ_BYTES: dask.IO_READ_BYTES,
-    attr.IO_WRITE_BYTES: dask.IO_WRITE_BYTES,
-}
-"""Span attribute -> activity attribute, for attributes copied as they are
-(``dask.task.duration.<action>`` become ``dask:duration<Action>`` in seconds)."""
+_ACTIVITY_ATTRIBUTES: Final = (
+    (attr.TASK_ATTEMPT, dask.ATTEMPT),
+    (attr.TASK_RUN_ID, dask.RUN_ID),
+    (attr.TASK_OUTCOME, dask.OUTCOME),
+    (attr.TASK_RERUN_REASON, dask.RERUN_REASON),
+    (attr.TASK_EXCEPTION_BLAME, dask.EXCEPTION_BLAME),
+    (attr.TASK_FUSED, dask.FUSED),
+    (attr.THREAD_ID, dask.THREAD),
+    (attr.THREAD_NAME, dask.THREAD_NAME),
+    (attr.IO_READ_BYTES, dask.IO_READ_BYTES),
+    (attr.IO_WRITE_BYTES, dask.IO_WRITE_BYTES),
+    *(
+        (attr.TASK_DURATION_PREFIX + action.replace("-", "_"),
+         dask.DURATION_PREFIX + "".join(word.title() for word in action.split("-")))
+        for action in attr.PHASE_ACTIONS
+    ),
+)
+"""Span attribute -> activity attribute, copied as they are; ``dask.task.duration.<action>``
+(seconds per worker phase) becomes ``dask:duration<Action>``."""
+
+_RESULT_ATTRIBUTES: Final = (
+    (attr.TASK_RESULT_TYPE, dask.TYPE),
+    (attr.TASK_RESULT_NBYTES, dask.NBYTES),
+    (attr.TASK_RESULT_HASH, dask.HASH),
+)
 
 _RESOURCE_ATTRIBUTES: Final = (
     (attr.SERVICE_INSTANCE_ID, dask.INSTANCE_ID),
@@ -128,35 +139,24 @@ def _pairs(source: dict[str, Any], table: Iterable[tuple[str, str]]) -> list[tup
     return pairs
 
 
-_duration_names: dict[str, str] = {}
-
-
-def _duration_name(name: str) -> str:
-    """``dask.task.duration.disk_read`` -> ``dask:durationDiskRead``."""
-    known = _duration_names.get(name)
-    if known is None:
-        words = name[len(attr.TASK_DURATION_PREFIX):].replace("-", "_").split("_")
-        known = _duration_names[name] = dask.DURATION_PREFIX + "".join(
-            word.title() for word in words)
-    return known
-
-
-def _activity_pairs(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
-    """Activity attributes copied from a task's span attributes, in their order."""
+def _lookup(table: Iterable[tuple[str, str]], first: dict[str, Any],
+            second: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(prov name, value)`` for each ``(span name, prov name)`` of *table* found in
+    *first*, else in *second*; values made PROV values, empty ones left out."""
     pairs = []
-    table = _ACTIVITY_ATTRIBUTES
-    for name, value in attributes.items():
-        target = table.get(name)
-        if target is None:
-            if not name.startswith(attr.TASK_DURATION_PREFIX) or type(value) is not float:
+    for span_name, prov_name in table:
+        value = first.get(span_name)
+        if value is None:
+            value = second.get(span_name)
+            if value is None:
                 continue
-            target = _duration_name(name)
-        if type(value) is not str and type(value) is not int:
+        kind = type(value)
+        if kind is not str and kind is not int:
             value = typed(value)
             if value is None:
                 continue
         if value != "":
-            pairs.append((target, value))
+            pairs.append((prov_name, value))
     return pairs
 
 
@@ -433,8 +433,7 @@ class TraceMapper:
         group = a.get(attr.TASK_GROUP)
         if group and group != prefix:
             pairs.append((dask.GROUP, str(group)))
-        merged = a | {name: value for name, value in e.items() if name not in a} if e else a
-        pairs.extend(_activity_pairs(merged))
+        pairs.extend(_lookup(_ACTIVITY_ATTRIBUTES, a, e))
         if execution is not None:
             pairs.append((dask.WORKER_START_TIME, utc(execution.start)))
             pairs.append((dask.WORKER_END_TIME, utc(execution.end)))
@@ -464,9 +463,7 @@ class TraceMapper:
         if outcome == attr.OUTCOME_SUCCESS:
             value = ids.value_id(key, span_id)
             value_pairs: list[tuple[str, Any]] = [(PROV_TYPE, _TASK_OUTPUT), (dask.KEY, key)]
-            value_pairs.extend(_pairs(merged, ((attr.TASK_RESULT_TYPE, dask.TYPE),
-                                               (attr.TASK_RESULT_NBYTES, dask.NBYTES),
-                                               (attr.TASK_RESULT_HASH, dask.HASH))))
+            value_pairs.extend(_lookup(_RESULT_ATTRIBUTES, a, e))
             emit(Record("entity", value, (), tuple(value_pairs)))
             emit(Record("wasGeneratedBy", None, (value, task, end), ()))
             for used in inputs:

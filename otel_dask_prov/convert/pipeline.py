@@ -197,8 +197,7 @@ def _convert(
         for rank, unit in enumerate(index.order()):
             wanted = {index.traces[position].trace_id: position for position in holds[unit]}
             try:
-                requests = readers.requests_of(reader.read(unit)) or []
-                for span in readers.iter_spans(requests, catalog.resolve, wanted):
+                for span in readers.iter_spans(reader.read(unit), catalog.resolve, wanted):
                     position = wanted[span.trace_id]
                     trace = open_traces.get(position) or open_trace(position)
                     trace.mapper.add(span)

@@ -30,27 +30,21 @@ import binascii
 import json
 import re
 from datetime import datetime, timezone
-from typing import Any, Callable, Container, Iterator
+from typing import Any, Callable, Container
+
+import msgspec
 
 from .. import attributes as attr
+from . import otlp
 from .model import ATTEMPT, COMPUTATION, EXECUTION, MAPPED_KINDS, Resource, Span
 
 
-try:
-    from orjson import loads as _fast_loads
-except ImportError:  # pragma: no cover - orjson is an optional accelerator
-    _fast_loads = json.loads
-
-
 def loads(data: bytes | str) -> Any:
-    """Decode JSON text, with ``orjson`` when it is installed (2x faster).
-
-    ``orjson`` refuses some JSON the standard library reads (unpaired surrogate
-    escapes); for those, and for the error message, the standard library decides.
-    """
+    """Decode JSON text of any shape; the standard library has the last word (and message)
+    on what ``msgspec`` refuses, such as unpaired surrogate escapes."""
     try:
-        return _fast_loads(data)
-    except ValueError:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError:
         return json.loads(data)
 
 
@@ -264,53 +258,86 @@ def _sdk_spans(spans: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------
+# Units: one JSON value (a line, or a document) as OTLP requests
+# --------------------------------------------------------------------------
+def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
+    if isinstance(data, (bytes, str)):
+        try:
+            return [decoder.decode(data)]
+        except msgspec.ValidationError:  # valid JSON of another shape: the general way
+            data = loads(data)
+        except msgspec.DecodeError:  # malformed, or JSON that only the standard library takes
+            data = json.loads(data)
+    found = requests_of(data)
+    if found is None:
+        return None
+    try:  # other shapes are few and small: re-encoded, then decoded as the usual shape
+        return [decoder.decode(msgspec.json.encode(request)) for request in found]
+    except msgspec.ValidationError as error:
+        raise InvalidUnit(f"not an OTLP trace request: {error}") from None
+
+
+def full_requests(data: bytes | Any) -> list[otlp.Request] | None:
+    """The OTLP requests in one unit (JSON text or an already decoded value).
+
+    ``None`` for OTLP of another signal; :class:`InvalidUnit` for anything
+    that is not trace data, :class:`ValueError` for JSON that is malformed.
+    """
+    return _requests(data, otlp.FULL)
+
+
+def scan_requests(data: bytes | Any) -> list[otlp.ScanRequest] | None:
+    """Like :func:`full_requests`, decoding only what the first pass needs."""
+    return _requests(data, otlp.SCAN)
+
+
+# --------------------------------------------------------------------------
 # Values and ids
 # --------------------------------------------------------------------------
-def _decode_value(value: dict[str, Any]) -> Any:
-    """An OTLP ``AnyValue`` as a Python value (arrays as tuples)."""
-    for kind, item in value.items():
-        if kind == "stringValue":
-            return item
-        if kind == "intValue":
-            return int(item)
-        if kind == "doubleValue":
-            return float(item)
-        if kind == "boolValue":
-            return item if isinstance(item, bool) else str(item).lower() == "true"
-        if kind == "arrayValue":
-            return tuple(_decode_value(element) for element in (item or {}).get("values") or ())
-        if kind == "kvlistValue":
-            return json.dumps(decode_attributes((item or {}).get("values")), sort_keys=True)
-        if kind == "bytesValue":
-            return str(item)
-    return None
+def _decode_value(value: otlp.AnyValue) -> Any:
+    """An OTLP ``AnyValue`` as a Python value (arrays as tuples), None if it has none."""
+    if value.string_value is not None:
+        return value.string_value
+    if value.int_value is not None:
+        return int(value.int_value)
+    if value.double_value is not None:
+        return float(value.double_value)
+    if value.bool_value is not None:
+        flag = value.bool_value
+        return flag if isinstance(flag, bool) else flag.lower() == "true"
+    if value.array_value is not None:
+        return tuple(_decode_value(element) for element in value.array_value.values)
+    if value.kvlist_value is not None:
+        return json.dumps(decode_attributes(value.kvlist_value.values), sort_keys=True)
+    return value.bytes_value
 
 
-def decode_attributes(items: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """An OTLP ``KeyValue`` list as a dict; values that are not set are left out."""
-    if not items:
-        return {}
+def decode_attributes(items: list[otlp.KeyValue] | msgspec.Raw) -> dict[str, Any]:
+    """OTLP ``KeyValue`` structs (or their raw JSON) as a dict; unset values are left out."""
+    if isinstance(items, msgspec.Raw):
+        try:
+            items = otlp.ATTRIBUTES.decode(items)
+        except msgspec.ValidationError as error:
+            raise InvalidUnit(f"attributes are not OTLP key-values: {error}") from None
     decoded = {
-        item.get("key", ""): value["stringValue"] if "stringValue" in value
-        else _decode_value(value)
-        for item in items
-        for value in (item.get("value") or _UNSET,)
+        item.key: text if (text := item.value.string_value) is not None
+        else _decode_value(item.value)
+        for item in items if item.value is not None
     }
     if None in decoded.values():
         return {key: value for key, value in decoded.items() if value is not None}
     return decoded
 
 
-_UNSET: dict[str, Any] = {}
-
-
 _HEX = re.compile(r"[0-9a-fA-F]+")
-_LOWER_HEX = re.compile(r"[0-9a-f]+")
+
+
+_LOWER_HEX_DIGITS = "0123456789abcdef"
 
 
 def normalize_id(value: Any, size: int, what: str) -> str:
     """A trace (*size* 16) or span (*size* 8) id as lowercase hex, from hex or base64."""
-    if type(value) is str and len(value) == size * 2 and _LOWER_HEX.fullmatch(value):
+    if type(value) is str and len(value) == size * 2 and not value.strip(_LOWER_HEX_DIGITS):
         return value
     if not isinstance(value, str) or not value:
         raise InvalidUnit(f"a span without a {what}")
@@ -343,54 +370,54 @@ def _nanos(value: Any, what: str) -> int:
 _STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
 
 
-def _status(raw: dict[str, Any] | None) -> tuple[int, str]:
-    if not raw:
+def _status(status: otlp.Status | None) -> tuple[int, str]:
+    if status is None:
         return 0, ""
-    code = raw.get("code", 0)
+    code = status.code
     if isinstance(code, str):
-        code = _STATUS_NAMES.get(code, 0) if not code.isdigit() else int(code)
-    return int(code), str(raw.get("message") or "")
+        code = int(code) if code.isdigit() else _STATUS_NAMES.get(code, 0)
+    return code, status.message
+
+
+_KINDS: dict[str, str | None] = {}
 
 
 def span_kind(name: str) -> str | None:
     """The record type a span name announces, if the mapping uses it."""
+    try:
+        return _KINDS[name]
+    except KeyError:
+        pass
     if name.startswith(attr.TASK_SPAN_PREFIX):
-        return ATTEMPT
-    if name.startswith(attr.EXECUTION_SPAN_PREFIX):
-        return EXECUTION
-    if name == attr.COMPUTATION_SPAN_NAME:
-        return COMPUTATION
-    return None
+        kind: str | None = ATTEMPT
+    elif name.startswith(attr.EXECUTION_SPAN_PREFIX):
+        kind = EXECUTION
+    elif name == attr.COMPUTATION_SPAN_NAME:
+        kind = COMPUTATION
+    else:
+        kind = None
+    if len(_KINDS) < 100_000:  # span names are few; never let odd input grow this
+        _KINDS[name] = kind
+    return kind
 
 
 # --------------------------------------------------------------------------
 # Walking a request
 # --------------------------------------------------------------------------
-def _scope_spans(resource_spans: dict[str, Any]) -> list[dict[str, Any]]:
-    found = resource_spans.get("scopeSpans")
-    if found is None:
-        found = resource_spans.get("instrumentationLibrarySpans") or ()
-    return found  # type: ignore[no-any-return]
+_RECORD_TYPE_BYTES = f'"{attr.RECORD_TYPE}"'.encode()
 
 
-def _scope_name(scope_spans: dict[str, Any]) -> str:
-    scope = scope_spans.get("scope") or scope_spans.get("instrumentationLibrary") or {}
-    return str(scope.get("name") or "")
-
-
-def resource_spans_of(request: dict[str, Any]) -> list[dict[str, Any]]:
-    found = request.get("resourceSpans")
-    if not isinstance(found, list):
-        raise InvalidUnit("resourceSpans is not a list")
-    return found
+def _has_record_type(span: otlp.Span | otlp.ScanSpan) -> bool:
+    return _RECORD_TYPE_BYTES in bytes(span.attributes)
 
 
 class Walk:
-    """What one request holds, span by span, for both passes of the conversion.
+    """What requests hold, span by span, for both passes of the conversion.
 
-    ``on_span(resource_attributes, raw_span, kind)`` is called for each of our
-    spans whose name announces a mapped kind; ``foreign`` and ``other`` count
-    the spans of other instrumentations and our spans the mapping does not use.
+    ``on_span(resource, span, kind)`` is called for each of our spans whose name
+    announces a mapped kind, with ``on_resource(attributes)`` of its resource;
+    :attr:`foreign` and :attr:`other` count the spans of other instrumentations
+    and our spans that the mapping does not use.
     """
 
     __slots__ = ("foreign", "other", "foreign_scopes")
@@ -402,49 +429,48 @@ class Walk:
 
     def run(
         self,
-        request: dict[str, Any],
-        on_resource: Callable[[list[dict[str, Any]] | None], Any],
-        on_span: Callable[[Any, dict[str, Any], str], None],
+        request: otlp.Request | otlp.ScanRequest,
+        on_resource: Callable[[list[otlp.KeyValue]], Any],
+        on_span: Callable[[Any, Any, str], None],
     ) -> None:
-        for resource_spans in resource_spans_of(request):
+        for resource_spans in request.resource_spans:
             resource_context = None
-            for scope_spans in _scope_spans(resource_spans):
-                spans = scope_spans.get("spans") or ()
-                scope = _scope_name(scope_spans)
+            for scope_spans in resource_spans.scopes():
+                spans = scope_spans.spans
+                scope = scope_spans.scope.name if scope_spans.scope is not None else ""
                 if scope and scope != attr.INSTRUMENTATION_SCOPE:
                     self.foreign += len(spans)
                     self.foreign_scopes.add(scope)
                     continue
-                for raw in spans:
-                    kind = span_kind(str(raw.get("name", "")))
-                    if not scope and not _has_record_type(raw):
+                for span in spans:
+                    if not scope and not _has_record_type(span):
                         self.foreign += 1
                         self.foreign_scopes.add("(no scope)")
                         continue
+                    kind = span_kind(span.name)
                     if kind is None:
                         self.other += 1
                         continue
                     if resource_context is None:
+                        resource = resource_spans.resource
                         resource_context = on_resource(
-                            (resource_spans.get("resource") or {}).get("attributes"))
-                    on_span(resource_context, raw, kind)
+                            resource.attributes if resource is not None else [])
+                    on_span(resource_context, span, kind)
 
 
-def _has_record_type(raw: dict[str, Any]) -> bool:
-    return any(item.get("key") == attr.RECORD_TYPE for item in raw.get("attributes") or ())
+def scan_span(span: otlp.ScanSpan) -> tuple[str, int]:
+    """Trace id and end time of a span, for the first pass."""
+    return (normalize_id(span.trace_id, 16, "trace id"),
+            _nanos(span.end_time_unix_nano, "end time"))
 
 
-# --------------------------------------------------------------------------
-# Full decoding (second pass)
-# --------------------------------------------------------------------------
-def decode_span(
-    raw: dict[str, Any], kind: str, resource: Resource, wanted: Container[str]
-) -> Span | None:
-    """The :class:`Span` for *raw* if its trace is in *wanted* and its kind is mapped."""
-    trace = normalize_id(raw.get("traceId"), 16, "trace id")
+def decode_span(span: otlp.Span, kind: str, resource: Resource,
+                wanted: Container[str]) -> Span | None:
+    """The :class:`~.model.Span` for *span* if its trace is in *wanted* and its kind is mapped."""
+    trace = normalize_id(span.trace_id, 16, "trace id")
     if trace not in wanted:
         return None
-    attributes = decode_attributes(raw.get("attributes"))
+    attributes = decode_attributes(span.attributes)
     declared = attributes.get(attr.RECORD_TYPE)
     if declared is not None and declared != kind:
         if declared not in MAPPED_KINDS:
@@ -452,20 +478,20 @@ def decode_span(
         kind = declared
     processing = None
     exception = None
-    for event in raw.get("events") or ():
-        name = event.get("name")
+    for event in span.events:
+        name = event.name
         if name == "processing":
-            processing = _nanos(event.get("timeUnixNano"), "event time")
+            processing = _nanos(event.time_unix_nano, "event time")
         elif name == attr.EXCEPTION_EVENT:
-            exception = decode_attributes(event.get("attributes"))
-    code, message = _status(raw.get("status"))
+            exception = decode_attributes(event.attributes)
+    code, message = _status(span.status)
     return Span(
         trace,
-        normalize_id(raw.get("spanId"), 8, "span id"),
-        _optional_id(raw.get("parentSpanId")),
+        normalize_id(span.span_id, 8, "span id"),
+        _optional_id(span.parent_span_id),
         kind,
-        _nanos(raw.get("startTimeUnixNano"), "start time"),
-        _nanos(raw.get("endTimeUnixNano"), "end time"),
+        _nanos(span.start_time_unix_nano, "start time"),
+        _nanos(span.end_time_unix_nano, "end time"),
         attributes,
         processing,
         exception,
@@ -475,28 +501,20 @@ def decode_span(
     )
 
 
-def scan_span(raw: dict[str, Any]) -> tuple[str, int]:
-    """Trace id and end time of *raw*, checking what the second pass will need."""
-    trace = normalize_id(raw.get("traceId"), 16, "trace id")
-    normalize_id(raw.get("spanId"), 8, "span id")
-    _nanos(raw.get("startTimeUnixNano"), "start time")
-    return trace, _nanos(raw.get("endTimeUnixNano"), "end time")
-
-
 def iter_spans(
-    requests: list[dict[str, Any]],
-    resource_of: Callable[[list[dict[str, Any]] | None], Resource],
+    requests: list[otlp.Request],
+    resource_of: Callable[[list[otlp.KeyValue]], Resource],
     wanted: Container[str],
-) -> Iterator[Span]:
+) -> list[Span]:
     """Every mapped span of a trace in *wanted*, in the order of *requests*."""
     found: list[Span] = []
 
-    def on_span(resource: Resource, raw: dict[str, Any], kind: str) -> None:
-        span = decode_span(raw, kind, resource, wanted)
-        if span is not None:
-            found.append(span)
+    def on_span(resource: Resource, span: otlp.Span, kind: str) -> None:
+        decoded = decode_span(span, kind, resource, wanted)
+        if decoded is not None:
+            found.append(decoded)
 
     walk = Walk()
     for request in requests:
         walk.run(request, resource_of, on_span)
-    return iter(found)
+    return found

@@ -36,7 +36,7 @@ from typing import IO, Any, BinaryIO, Callable
 from ..errors import NoTraceDataError, TraceFormatError
 from . import readers
 from .progress import Progress
-from .model import ATTEMPT, COMPUTATION, Resource
+from .model import EXECUTION, Resource
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 """Files a directory is searched for; files named explicitly are read whatever their name."""
@@ -181,7 +181,7 @@ class ResourceCatalog:
     def __init__(self, resources: dict[str, Resource]) -> None:
         self.resources = resources
 
-    def resolve(self, items: list[dict[str, Any]] | None) -> Resource:
+    def resolve(self, items: list[Any]) -> Resource:
         attributes = readers.decode_attributes(items)
         key = resource_key(attributes)
         resource = self.resources.get(key)
@@ -275,10 +275,6 @@ def open_decompressed(path: Path) -> tuple[IO[bytes], _Gunzip | None]:
     return io.BufferedReader(gunzip, 1 << 20), gunzip
 
 
-class _NotATraceFile(Exception):
-    """The first unit of a file found in a directory is not trace data: skip the file."""
-
-
 class _Scanner:
     """Builds an :class:`Index` unit by unit."""
 
@@ -349,7 +345,14 @@ class _Scanner:
             if not line.strip():
                 continue
             try:
-                value = readers.loads(line)
+                requests = readers.scan_requests(line)
+            except readers.InvalidUnit as error:
+                if not parsed_any and not file.explicit:
+                    self._warn(f"{file.shown}: skipped, {error}")
+                    return
+                self._invalid(file, line_number, str(error))
+                parsed_any = True
+                continue
             except ValueError as error:
                 if not parsed_any and line_number == 1 and self._scan_document(number, file):
                     return
@@ -360,13 +363,13 @@ class _Scanner:
                     return
                 self._invalid(file, line_number, f"malformed JSON: {_json_reason(error)}")
                 continue
-            try:
-                useful = self._scan_unit(number, file, value, line_number,
-                                         start if store is None else stored, len(line),
-                                         first=not parsed_any)
-            except _NotATraceFile:
-                return
             parsed_any = True
+            try:
+                useful = self._index_unit(number, file, requests, line_number,
+                                          start if store is None else stored, len(line))
+            except readers.InvalidUnit as error:
+                self._invalid(file, line_number, str(error))
+                continue
             if useful and store is not None:
                 store.write(line)
                 stored += len(line)
@@ -378,45 +381,41 @@ class _Scanner:
             return False
         file.layout = "document"
         try:
-            self._scan_unit(number, file, values, 1, _WHOLE, 0, first=True)
-        except _NotATraceFile:
-            pass
+            self._index_unit(number, file, readers.scan_requests(values), 1, _WHOLE, 0)
+        except readers.InvalidUnit as error:
+            if not file.explicit:
+                self._warn(f"{file.shown}: skipped, {error}")
+            else:
+                self._invalid(file, 1, str(error))
         return True
 
-    def _scan_unit(
-        self, number: int, file: InputFile, value: Any, line: int, offset: int, length: int,
-        first: bool,
+    def _index_unit(
+        self, number: int, file: InputFile, requests: list[Any] | None, line: int,
+        offset: int, length: int,
     ) -> bool:
         """Index one unit; True if it holds spans the second pass needs."""
         index = self.index
         index.stats.units += 1
+        if requests is None:
+            index.stats.non_trace_units += 1
+            return False
         found: dict[str, dict[str, int]] = {}
         latest = 0
 
-        def on_span(resource: Resource, raw: dict[str, Any], kind: str) -> None:
+        def on_span(resource: Resource, span: Any, kind: str) -> None:
             nonlocal latest
-            trace, end = readers.scan_span(raw)
-            side = SCHEDULER_SIDE if kind in (ATTEMPT, COMPUTATION) else WORKER_SIDE
+            trace, end = readers.scan_span(span)
+            side = SCHEDULER_SIDE if kind is not EXECUTION else WORKER_SIDE
             holders = found.setdefault(trace, {})
             holders[resource.key] = holders.get(resource.key, 0) | side
             if not resource.role:
                 resource.role = "scheduler" if side == SCHEDULER_SIDE else "worker"
-            latest = max(latest, end)
+            if end > latest:
+                latest = end
 
         walk = readers.Walk()
-        try:
-            requests = readers.requests_of(value)
-            if requests is None:
-                index.stats.non_trace_units += 1
-                return False
-            for request in requests:
-                walk.run(request, self.catalog.resolve, on_span)
-        except readers.InvalidUnit as error:
-            if first and not file.explicit:
-                self._warn(f"{file.shown}: skipped, {error}")
-                raise _NotATraceFile() from None
-            self._invalid(file, line, str(error))
-            return False
+        for request in requests:
+            walk.run(request, self.catalog.resolve, on_span)
         stats = index.stats
         stats.foreign_spans += walk.foreign
         stats.foreign_scopes |= walk.foreign_scopes
@@ -552,18 +551,19 @@ class UnitReader:
         self.index = index
         self._open: dict[int, BinaryIO] = {}
 
-    def read(self, unit: int) -> Any:
+    def read(self, unit: int) -> list[Any]:
+        """The OTLP requests of *unit*, decoded in full."""
         index = self.index
         number = index.unit_file[unit]
         file = index.files[number]
         offset = index.unit_offset[unit]
         if offset == _WHOLE:
-            return _json_values(_read_text(file))
+            return readers.full_requests(_json_values(_read_text(file))) or []
         handle = self._open.get(number)
         if handle is None:
             handle = self._open[number] = open(file.store or file.path, "rb")
         handle.seek(offset)
-        return readers.loads(handle.read(index.unit_length[unit]))
+        return readers.full_requests(handle.read(index.unit_length[unit])) or []
 
     def where(self, unit: int) -> tuple[str, int]:
         index = self.index

@@ -129,27 +129,41 @@ def json_value(value: Value) -> str:
     if kind is float:
         return '{"$": "%r", "type": "xsd:double"}' % value
     if kind is datetime:
-        return '{"$": "%s", "type": "xsd:dateTime"}' % value.isoformat()  # type: ignore[union-attr]
+        return '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)  # type: ignore[arg-type]
     raise TypeError(f"not a PROV attribute value: {value!r}")
+
+
+_iso_texts: dict[datetime, str] = {}
+
+
+def iso(moment: datetime) -> str:
+    """``moment.isoformat()``, remembered: one time appears in several records of a task."""
+    text = _iso_texts.get(moment)
+    if text is None:
+        if len(_iso_texts) >= 4096:
+            _iso_texts.clear()
+        text = _iso_texts[moment] = moment.isoformat()
+    return text
+
+
+_FORMAL_JSON: dict[str, tuple[str, ...]] = {
+    kind: tuple('"%s": "%%s"' % name for name in names) for kind, names in FORMAL.items()}
 
 
 def json_members(record: Record) -> str:
     """The ``"name": value`` members of one record's JSON object, comma-separated."""
-    parts = []
-    for name, value in zip(FORMAL[record.kind], record.formal):
-        if value is not None:
-            parts.append('"%s": "%s"' % (name, value.isoformat() if type(value) is datetime
-                                         else value))  # type: ignore[union-attr]
-    previous = None
-    values: list[str] = []
-    for name, value in record.attributes:
-        if name != previous:
-            if values:
+    parts = [template % (iso(value) if type(value) is datetime else value)
+             for template, value in zip(_FORMAL_JSON[record.kind], record.formal)
+             if value is not None]
+    attributes = record.attributes
+    if attributes:
+        previous, values = attributes[0][0], []
+        for name, value in attributes:
+            if name != previous:
                 parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
                                            else "[" + ", ".join(values) + "]"))
-            previous, values = name, []
-        values.append(json_value(value))
-    if values:
+                previous, values = name, []
+            values.append(json_value(value))
         parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
                                    else "[" + ", ".join(values) + "]"))
     return ", ".join(parts)
@@ -260,7 +274,7 @@ def provn_value(value: Value) -> str:
     if kind is float:
         return '"%r" %%%% xsd:double' % value
     if kind is datetime:
-        return f'"{value.isoformat()}" %% xsd:dateTime'  # type: ignore[union-attr]
+        return f'"{iso(value)}" %% xsd:dateTime'  # type: ignore[arg-type]
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
@@ -271,7 +285,7 @@ def provn_statement(record: Record) -> str:
         if value is None:
             items.append("-")
         elif type(value) is datetime:
-            items.append(value.isoformat())  # type: ignore[union-attr]
+            items.append(iso(value))  # type: ignore[arg-type]
         else:
             items.append(value)  # type: ignore[arg-type]
     if record.attributes:
