@@ -12,8 +12,6 @@ the root span of every computation that client submits, as
 
     client = Client("tcp://scheduler:8786")
     otel_dask_prov.provenance.record_client(client)
-
-(``otel_dask_prov.install(client)`` is meant to do this for you.)
 """
 
 from __future__ import annotations
