@@ -172,4 +172,3 @@ def test_the_client_registry_keeps_descriptions_and_ignores_other_events() -> No
                                          "dask.client.process.pid": 7}
     registry.forget("c1")
     assert registry.attributes("c1") == {}
-
