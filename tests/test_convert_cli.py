@@ -11,6 +11,8 @@ from pathlib import Path
 
 import prov
 
+from otel_dask_prov.convert import convert
+
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 RUN = FIXTURES / "plain"
 COMMAND = [sys.executable, "-m", "otel_dask_prov.cli"]
@@ -75,3 +77,15 @@ def test_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     assert done.returncode == 0
     assert b"\rreading" in shown and b"\rconverting" in shown and b"100%" in shown
     assert json.loads((tmp_path / "run.json").read_text())["bundle"]
+
+
+def test_converted_runs_pass_otel_prov_validate(tmp_path: Path) -> None:
+    """Every real run, bundled and flattened, as PROV-JSON and PROV-N, is valid PROV."""
+    documents = []
+    for scenario in ("plain", "erred", "retry", "worker-killed", "fused"):
+        for flatten, suffix in ((False, "json"), (True, "provn")):
+            path = tmp_path / f"{scenario}-{'flat' if flatten else 'bundled'}.{suffix}"
+            convert([FIXTURES / scenario], path, flatten=flatten)
+            documents.append(str(path))
+    done = otel_prov("validate", *documents)
+    assert done.returncode == 0, done.stdout + done.stderr
