@@ -1,0 +1,68 @@
+"""The tracing configurations the benchmarks compare.
+
+* ``none``: no plugin at all (the baseline);
+* ``file``: the default, OTLP JSON lines to a local file per process;
+* ``otlp``: OTLP over gRPC to the real collector (``benchmarks/collector.yaml``);
+* ``all``: the default plus every optional feature that is off by default,
+  found in :data:`otel_dask_prov.settings.SETTINGS` (so features added later
+  are benchmarked without editing this file), except Yappi and Darshan;
+* ``yappi``: the default plus per-task Yappi profiles, reported separately.
+
+Darshan is left out: it needs the workers to run under the Darshan runtime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from otel_dask_prov.settings import SETTINGS, SETTINGS_BY_NAME
+
+SEPARATE_FEATURES = ("yappi", "darshan")
+"""Optional boolean settings that ``all`` leaves out (measured apart, or needing a runtime)."""
+
+
+def optional_features() -> dict[str, bool]:
+    """Every boolean setting that is off by default, turned on (but :data:`SEPARATE_FEATURES`)."""
+    return {
+        setting.name: True
+        for setting in SETTINGS
+        if setting.type_name == "boolean" and setting.default is False
+        and setting.name not in SEPARATE_FEATURES
+    }
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One way of running the cluster: with or without tracing, and which settings."""
+
+    name: str
+    description: str
+    traced: bool = True
+    otlp: bool = False
+    """Export over OTLP/gRPC to a collector started for the run (else the local file)."""
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    """Settings beyond the defaults, as ``install()`` keyword arguments."""
+
+    def preload_args(self) -> list[str]:
+        """The same settings as trailing ``--otel-...`` options of ``--preload otel_dask_prov``."""
+        args: list[str] = []
+        for name, value in self.settings.items():
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            # One token each: `dask worker` would take a separate value for its
+            # positional scheduler address.
+            args.append(f"{SETTINGS_BY_NAME[name].option}={text}")
+        return args
+
+
+def configurations() -> dict[str, Configuration]:
+    """Every configuration by name, in the order they are reported."""
+    features = optional_features()
+    found = [Configuration("none", "no tracing", traced=False),
+             Configuration("file", "default: OTLP JSON lines to a local file"),
+             Configuration("otlp", "OTLP/gRPC to the real collector", otlp=True),
+             Configuration("all", "local file + " + ", ".join(sorted(features)), settings=features)]
+    if "yappi" in SETTINGS_BY_NAME:
+        found.append(Configuration("yappi", "local file + yappi per-task profiles",
+                                   settings={"yappi": True}))
+    return {configuration.name: configuration for configuration in found}
