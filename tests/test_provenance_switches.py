@@ -15,7 +15,7 @@ from tests.support.traces import read_spans
 def test_switching_provenance_off_leaves_only_the_core_attributes(tmp_path: Path) -> None:
     off = dict(record_code=False, task_io=False, record_environment=False)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                      dashboard_address=None) as cluster, Client(cluster) as client:
+                      dashboard_address=":0") as cluster, Client(cluster) as client:
         otel_dask_prov.install(client, output_dir=str(tmp_path), **off)
         assert client.submit(write_known_bytes, str(tmp_path / "x"), 10, key="w").result() == 10
     spans = read_spans([tmp_path])
