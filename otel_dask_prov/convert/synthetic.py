@@ -21,7 +21,7 @@ import json
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import IO, Any, Callable, Iterable, Sequence
 
 from .. import attributes as attr
 from ..ids import attempt_span_id, execution_span_id
@@ -103,12 +103,13 @@ def _resource(role: str, number: int, worker: str | None) -> dict[str, Any]:
 
 
 class _Writer:
-    """Collects the spans of each process and cuts them into OTLP JSON lines."""
+    """Cuts the spans of each process into OTLP JSON lines as batches fill, like an exporter."""
 
-    def __init__(self, workers: int, batch: int) -> None:
+    def __init__(self, workers: int, batch: int, write_line: Callable[[str, str], None]) -> None:
         self.batch = batch
+        self.write_line = write_line
         self.addresses = [f"tcp://10.0.1.{n + 1}:40000" for n in range(workers)]
-        self.spans: dict[str, list[tuple[int, dict[str, Any]]]] = {"dask-scheduler.jsonl": []}
+        self.spans: dict[str, list[dict[str, Any]]] = {"dask-scheduler.jsonl": []}
         self.resources = {"dask-scheduler.jsonl": _resource("scheduler", 0, None)}
         for number, address in enumerate(self.addresses):
             name = f"dask-worker-{number}.jsonl"
@@ -116,23 +117,26 @@ class _Writer:
             self.resources[name] = _resource("worker", number + 1, address)
 
     def add(self, file: str, span: dict[str, Any]) -> None:
-        self.spans[file].append((int(span["endTimeUnixNano"]), span))
+        pending = self.spans[file]
+        pending.append(span)
+        if len(pending) >= self.batch:
+            self._flush(file)
 
-    def lines(self) -> dict[str, list[str]]:
-        files = {}
-        for file, spans in self.spans.items():
-            spans.sort(key=lambda item: item[0])
-            lines = []
-            for start in range(0, len(spans), self.batch):
-                request = {"resourceSpans": [{
-                    "resource": self.resources[file],
-                    "scopeSpans": [{"scope": {"name": attr.INSTRUMENTATION_SCOPE,
-                                              "version": __version__},
-                                    "spans": [span for _, span in spans[start:start + self.batch]]}],
-                }]}
-                lines.append(json.dumps(request, separators=(",", ":")) + "\n")
-            files[file] = lines
-        return files
+    def _flush(self, file: str) -> None:
+        pending = self.spans[file]
+        pending.sort(key=lambda span: int(span["endTimeUnixNano"]))
+        request = {"resourceSpans": [{
+            "resource": self.resources[file],
+            "scopeSpans": [{"scope": {"name": attr.INSTRUMENTATION_SCOPE, "version": __version__},
+                            "spans": pending}],
+        }]}
+        self.write_line(file, json.dumps(request, separators=(",", ":")) + "\n")
+        self.spans[file] = []
+
+    def close(self) -> None:
+        for file, pending in self.spans.items():
+            if pending:
+                self._flush(file)
 
 
 def _span(trace: int, span: int, parent: int | None, name: str, start: int, end: int,
@@ -169,10 +173,25 @@ def generate(
 
     *tasks* must list every task after its dependencies.
     """
+    files: dict[str, list[str]] = {}
+    stream(tasks, lambda file, line: files.setdefault(file, []).append(line),
+           workers=workers, seed=seed, batch=batch, trace_id=trace_id)
+    return dict(sorted(files.items()))
+
+
+def stream(
+    tasks: Iterable[SyntheticTask],
+    write_line: Callable[[str, str], None],
+    workers: int = 2,
+    seed: int = 0,
+    batch: int = 512,
+    trace_id: int | None = None,
+) -> None:
+    """Like :func:`generate`, handing each line to ``write_line(file name, line)`` as it is cut."""
     rng = random.Random(seed)
     trace = trace_id if trace_id is not None else rng.getrandbits(128) | 1
     root = rng.getrandbits(64) | 1
-    writer = _Writer(workers, batch)
+    writer = _Writer(workers, batch, write_line)
     produced: dict[str, tuple[int, int, int]] = {}
     """key -> (span id, end time, worker) of its successful attempt."""
     failed: dict[str, tuple[str, str]] = {}
@@ -313,7 +332,7 @@ def generate(
     writer.add("dask-scheduler.jsonl", _span(
         trace, root, None, attr.COMPUTATION_SPAN_NAME, computation_start, clock, computation,
         error=f"{erred} task(s) erred" if erred else None))
-    return writer.lines()
+    writer.close()
 
 
 def _execution(writer: _Writer, trace: int, task: SyntheticTask, prefix: str, attempt: int,
@@ -354,12 +373,18 @@ def _execution(writer: _Writer, trace: int, task: SyntheticTask, prefix: str, at
 
 
 def write(directory: Path, tasks: Iterable[SyntheticTask], **options: Any) -> list[Path]:
-    """:func:`generate` into files under *directory*; returns their paths."""
+    """The files of one computation of *tasks* under *directory*, written as they are cut."""
     directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, lines in generate(tasks, **options).items():
-        path = directory / name
-        with open(path, "w", encoding="utf-8") as stream:
-            stream.writelines(lines)
-        paths.append(path)
-    return paths
+    opened: dict[str, IO[str]] = {}
+
+    def write_line(name: str, line: str) -> None:
+        if name not in opened:
+            opened[name] = open(directory / name, "w", encoding="utf-8")
+        opened[name].write(line)
+
+    try:
+        stream(tasks, write_line, **options)
+    finally:
+        for handle in opened.values():
+            handle.close()
+    return sorted(directory / name for name in opened)
