@@ -33,7 +33,7 @@ def to_document(paths: Sequence[PathLike], flatten: bool = False,
     analysis with the ``prov`` API.
     """
     builder = DocumentBuilder(NAMESPACES, flatten)
-    run(list(paths), lambda index: builder, flatten, skip_invalid)
+    run(list(paths), lambda: builder, flatten, skip_invalid)
     return builder.document
 
 
@@ -100,7 +100,7 @@ def _in_child(target: str | None, paths: Sequence[PathLike], format_name: str, f
               skip_invalid: bool, meter: Progress) -> ConversionReport:
     writers: list[WriterProcess] = []
 
-    def writer_for(index: object) -> WriterProcess:
+    def writer_for() -> WriterProcess:
         writers.append(WriterProcess(format_name, target, NAMESPACES, flatten))
         return writers[0]
 
@@ -115,9 +115,9 @@ def _in_child(target: str | None, paths: Sequence[PathLike], format_name: str, f
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
                skip_invalid: bool, meter: Progress) -> ConversionReport:
     if format_name in STREAMING:
-        return run(list(paths), lambda index: streaming_writer(
+        return run(list(paths), lambda: streaming_writer(
             format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter)
     builder = DocumentBuilder(NAMESPACES, flatten)
-    report = run(list(paths), lambda index: builder, flatten, skip_invalid, meter)
+    report = run(list(paths), lambda: builder, flatten, skip_invalid, meter)
     stream.write(serialize(builder.document, format_name))
     return report

@@ -127,19 +127,20 @@ class _OpenTrace:
 
 def run(
     paths: list[str | os.PathLike[str]],
-    writer_for: Callable[[Index], DocumentWriter],
+    writer_for: Callable[[], DocumentWriter],
     flatten: bool,
     skip_invalid: bool = False,
     progress: Progress | None = None,
 ) -> ConversionReport:
-    """Convert *paths* with the writer ``writer_for(index)`` returns; see the module doc."""
+    """Convert *paths* with the writer ``writer_for()`` makes once the inputs are indexed
+    (so that unreadable input fails before any output is started)."""
     progress = progress or Progress(enabled=False)
     index = scan(paths, skip_invalid, progress)
     try:
-        writer = writer_for(index)
+        writer = writer_for()
         writer.start(header_records(index, flatten))
         progress.phase("converting", len(index.unit_time))
-        report = _convert(index, writer, flatten, progress)
+        report = _convert(index, writer, flatten, skip_invalid, progress)
         writer.finish()
         progress.end()
     finally:
@@ -156,7 +157,8 @@ def run(
 
 
 def _convert(
-    index: Index, writer: DocumentWriter, flatten: bool, progress: Progress
+    index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
+    progress: Progress,
 ) -> ConversionReport:
     report = ConversionReport()
     holds = index.traces_by_unit()
@@ -202,8 +204,10 @@ def _convert(
                     trace = open_traces.get(position) or open_trace(position)
                     trace.mapper.add(span)
             except (readers.InvalidUnit, ValueError, TypeError, KeyError) as error:
-                path, line = reader.where(unit)
-                raise TraceFormatError(path, line, f"cannot convert: {error}") from None
+                if not skip_invalid:
+                    path, line = reader.where(unit)
+                    raise TraceFormatError(path, line, f"cannot convert: {error}") from None
+                index.stats.skipped_lines += 1
             for position in holds[unit]:
                 if index.traces[position].last_rank == rank and position in open_traces:
                     close_trace(position)

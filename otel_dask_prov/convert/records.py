@@ -11,7 +11,8 @@ A :class:`Record` is one PROV statement, independent of any serialization::
 * ``formal`` holds the formal attributes in PROV-N order (:data:`FORMAL`):
   qualified names, :class:`~datetime.datetime` for times, ``None`` for ``-``;
 * ``attributes`` holds the other attributes as ``(name, value)`` pairs. A name
-  may repeat (several ``prov:type`` values), never with a list as value. Values
+  may repeat (several ``prov:type`` values), in adjacent pairs, never with a list
+  as value. Values
   are ``str``, ``bool``, ``int``, finite ``float``, UTC
   :class:`~datetime.datetime` or :class:`QName`.
 
@@ -77,6 +78,17 @@ def utc(unix_nanos: int) -> datetime:
 
 
 def merge_attributes(first: Attributes, second: Attributes) -> Attributes:
-    """The pairs of *first* followed by those of *second* that *first* lacks."""
+    """The pairs of *first* and those of *second* that *first* lacks, each new pair
+    placed after the last pair of its name (writers rely on names being adjacent)."""
+    merged = list(first)
     seen = set(first)
-    return first + tuple(pair for pair in second if pair not in seen)
+    for pair in second:
+        if pair in seen:
+            continue
+        seen.add(pair)
+        names = [name for name, _ in merged]
+        if pair[0] in names:
+            merged.insert(len(names) - names[::-1].index(pair[0]), pair)
+        else:
+            merged.append(pair)
+    return tuple(merged)
