@@ -5,7 +5,8 @@
   process (next to the client), the workers in their own processes.
 * ``processes``: real ``dask scheduler`` / ``dask worker`` processes
   (:class:`~otel_dask_prov.local_cluster.DaskProcesses`), each with
-  ``--preload otel_dask_prov`` and the configuration as ``--otel-...`` options.
+  ``--preload otel_dask_prov`` and the configuration as ``DASK_OTEL_DASK_PROV__*``
+  variables.
 
 Both give the client, the process ids of the scheduler and of the workers, and
 the native ids of the tracing threads in each of them.
@@ -107,12 +108,11 @@ def _local(configuration: Configuration, workdir: Path,
 def _processes(configuration: Configuration, workdir: Path,
                collector: Collector | None) -> Iterator[Harness]:
     python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))
-    env = {"PYTHONPATH": python_path}
+    env = {"PYTHONPATH": python_path, **configuration.environment()}
     if collector is not None:
         env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.grpc_endpoint
     cluster = DaskProcesses(workdir, n_workers=N_WORKERS, nthreads=THREADS_PER_WORKER, env=env,
-                            preload=configuration.traced,
-                            preload_args=configuration.preload_args())
+                            preload=configuration.traced)
     try:
         cluster.start()
     except Exception as error:

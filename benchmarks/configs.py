@@ -44,15 +44,17 @@ class Configuration:
     settings: Mapping[str, Any] = field(default_factory=dict)
     """Settings beyond the defaults, as ``install()`` keyword arguments."""
 
-    def preload_args(self) -> list[str]:
-        """The same settings as trailing ``--otel-...`` options of ``--preload otel_dask_prov``."""
-        args: list[str] = []
-        for name, value in self.settings.items():
-            text = str(value).lower() if isinstance(value, bool) else str(value)
-            # One token each: `dask worker` would take a separate value for its
-            # positional scheduler address.
-            args.append(f"{SETTINGS_BY_NAME[name].option}={text}")
-        return args
+    def environment(self) -> dict[str, str]:
+        """The same settings as ``DASK_OTEL_DASK_PROV__<NAME>`` variables of Dask processes.
+
+        (Not trailing ``--otel-...`` preload options: ``dask worker --scheduler-file``
+        takes the first of them for its positional scheduler address.)
+        """
+        return {
+            f"DASK_OTEL_DASK_PROV__{name.upper()}":
+                str(value).lower() if isinstance(value, bool) else str(value)
+            for name, value in self.settings.items()
+        }
 
 
 def configurations() -> dict[str, Configuration]:

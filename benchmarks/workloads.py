@@ -118,7 +118,7 @@ SIZES: dict[str, dict[str, int]] = {
     "full": {"map": 20_000, "array_side": 3000, "tree": 4096, "large": 50_000,
              "memory": 100_000, "delivery": 50_000, "hotpath": 10_000},
     "quick": {"map": 500, "array_side": 600, "tree": 128, "large": 1_000,
-              "memory": 2_000, "delivery": 1_000, "hotpath": 2_000},
+              "memory": 1_500, "delivery": 1_000, "hotpath": 1_000},
     "smoke": {"map": 200, "array_side": 300, "tree": 64, "large": 250,
               "memory": 500, "delivery": 500, "hotpath": 250},
 }
