@@ -4,9 +4,8 @@ Generates a synthetic computation of N tasks (a map and a tree reduction, as
 the plugins would trace it: one scheduler file, one file per worker, ~3 spans
 per task plus phases) and converts it, each run in a fresh process:
 
-* ``streaming``: what ``otel-prov convert -o out.json`` does: the streaming
-  PROV-JSON writer, in a second process (``parallel=True``);
-* ``one-core``: the same in one process (the library's default);
+* ``streaming``: what ``otel-prov convert -o out.json`` does (the streaming
+  PROV-JSON writer);
 * ``prov``: the same records built into a ``prov`` document, then written as
   PROV-JSON by ``prov`` (the reference model), only up to ``--prov-limit`` tasks.
 
@@ -38,7 +37,7 @@ if {mode!r} == "prov":
     document.serialize({output!r}, format="json")
     records = len(document.get_records()) + sum(len(b.get_records()) for b in document.bundles)
 else:
-    report = convert([{traces!r}], {output!r}, format="json", parallel={mode!r} == "streaming")
+    report = convert([{traces!r}], {output!r}, format="json")
     records = report.records
 seconds = time.perf_counter() - start
 own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -85,7 +84,7 @@ def main() -> None:
     for tasks in arguments.tasks:
         traces = traces_for(tasks, arguments.workdir)
         results = {}
-        modes = ["streaming", "one-core"] + (["prov"] if tasks <= arguments.prov_limit else [])
+        modes = ["streaming"] + (["prov"] if tasks <= arguments.prov_limit else [])
         for mode in modes:
             results[mode] = result = measure(mode, traces, arguments.workdir / "out.json")
             print(f"{tasks:>9} {mode:>10} {result['records']:>9.0f} {result['seconds']:>8.1f} "

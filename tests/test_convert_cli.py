@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pty
@@ -91,15 +90,3 @@ def test_converted_runs_pass_otel_prov_validate(tmp_path: Path) -> None:
     done = otel_prov("validate", *documents)
     assert done.returncode == 0, done.stdout + done.stderr
 
-
-def test_the_writer_process_writes_what_the_library_writes(tmp_path: Path) -> None:
-    """The command writes PROV-JSON and PROV-N from a second process, byte for byte the same."""
-    for flatten in (False, True):
-        for suffix in ("json", "provn"):
-            path = tmp_path / f"run-{flatten}.{suffix}"
-            done = otel_prov("convert", str(FIXTURES / "worker-killed"), "-o", str(path), "-q",
-                             *(["--flatten"] if flatten else []))
-            assert done.returncode == 0, done.stderr
-            in_process = io.StringIO()
-            convert([FIXTURES / "worker-killed"], in_process, format=suffix, flatten=flatten)
-            assert path.read_text() == in_process.getvalue()

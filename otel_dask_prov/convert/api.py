@@ -18,7 +18,6 @@ from .formats import (
     serialize,
     streaming_writer,
 )
-from .parallel import WriterProcess, available
 from .pipeline import NAMESPACES, ConversionReport, run
 from .progress import Progress
 
@@ -44,7 +43,6 @@ def convert(
     flatten: bool = False,
     skip_invalid: bool = False,
     progress: bool = False,
-    parallel: bool = False,
 ) -> ConversionReport:
     """Convert the trace files (or directories) *paths* into one PROV document.
 
@@ -52,10 +50,6 @@ def convert(
     one of :data:`~.formats.FORMATS` (default: implied by the output's extension,
     else PROV-JSON). A file output is written under a temporary name and renamed
     when complete, so a failed conversion never leaves half a document.
-
-    With *parallel*, PROV-JSON and PROV-N to a path or to stdout are written by
-    a forked process (:mod:`.parallel`) while this one maps spans: for
-    processes without other threads, such as the command line.
     """
     target = None if output is None or output == "-" else output
     shown = str(target) if isinstance(target, (str, os.PathLike)) else None
@@ -64,52 +58,27 @@ def convert(
     if format_name in ALWAYS_FLAT:
         flatten = True
     meter = Progress(enabled=progress)
-    forked = parallel and format_name in STREAMING and available() and (
-        target is None or isinstance(target, (str, os.PathLike)))
     if isinstance(target, (str, os.PathLike)):
-        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter, forked)
-    if forked:
-        sys.stdout.flush()
-        return _in_child(None, paths, format_name, flatten, skip_invalid, meter)
+        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter)
     stream = target if target is not None else (
         sys.stdout.buffer if format_name in BINARY else sys.stdout)
     return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
 
 
 def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
-             skip_invalid: bool, meter: Progress, forked: bool) -> ConversionReport:
+             skip_invalid: bool, meter: Progress) -> ConversionReport:
     directory = path.parent if str(path.parent) else Path(".")
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
     try:
-        if forked:
-            os.close(handle)
-            report = _in_child(temporary, paths, format_name, flatten, skip_invalid, meter)
-        else:
-            binary = format_name in BINARY
-            with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                           errors=None if binary else "backslashreplace") as stream:
-                report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+        binary = format_name in BINARY
+        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
+                       errors=None if binary else "backslashreplace") as stream:
+            report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return report
-
-
-def _in_child(target: str | None, paths: Sequence[PathLike], format_name: str, flatten: bool,
-              skip_invalid: bool, meter: Progress) -> ConversionReport:
-    writers: list[WriterProcess] = []
-
-    def writer_for() -> WriterProcess:
-        writers.append(WriterProcess(format_name, target, NAMESPACES, flatten))
-        return writers[0]
-
-    try:
-        return run(list(paths), writer_for, flatten, skip_invalid, meter)
-    except BaseException:
-        for writer in writers:
-            writer.abort()
-        raise
 
 
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,

@@ -38,7 +38,7 @@ def convert_command(paths: tuple[str, ...], output: str, format_name: str | None
       otel-prov convert traces/ -o run.svg
     """
     report = convert(list(paths), output=output, format=format_name, flatten=flatten,
-                     skip_invalid=skip_invalid, progress=not quiet, parallel=True)
+                     skip_invalid=skip_invalid, progress=not quiet)
     for warning in report.warnings:
         click.echo(f"otel-prov: warning: {warning}", err=True)
     if not quiet:
