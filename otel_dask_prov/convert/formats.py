@@ -165,5 +165,7 @@ def serialize(document: Any, format_name: str) -> str | bytes:
     if format_name == "dot":
         return graph.to_string()  # type: ignore[no-any-return]
     check_program(format_name)
-    rendered: bytes = graph.create(prog="dot", format=format_name)
-    return rendered if format_name in BINARY else rendered.decode("utf-8")
+    rendered: str | bytes = graph.create(prog="dot", format=format_name)
+    if format_name in BINARY or isinstance(rendered, str):
+        return rendered
+    return rendered.decode("utf-8")

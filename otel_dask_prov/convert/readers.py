@@ -141,6 +141,8 @@ _ARRAY_ATTRIBUTES = frozenset({
 
 def _jaeger_tag(tag: dict[str, Any]) -> tuple[str, Any]:
     key, value, kind = tag.get("key", ""), tag.get("value"), tag.get("type", "string")
+    if value is None:
+        return key, None
     if kind == "int64":
         value = int(value)
     elif kind == "float64":

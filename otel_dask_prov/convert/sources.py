@@ -35,8 +35,8 @@ from typing import IO, Any, BinaryIO, Callable
 
 from ..errors import NoTraceDataError, TraceFormatError
 from . import readers
-from .progress import Progress
 from .model import EXECUTION, Resource
+from .progress import Progress
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
 """Files a directory is searched for; files named explicitly are read whatever their name."""
@@ -199,7 +199,7 @@ class ResourceCatalog:
 class _HashingReader(io.RawIOBase):
     """A raw binary reader that hashes and counts what passes through it."""
 
-    def __init__(self, raw: BinaryIO, on_bytes: Callable[[int], None]) -> None:
+    def __init__(self, raw: io.BufferedReader, on_bytes: Callable[[int], None]) -> None:
         self.raw = raw
         self.sha256 = hashlib.sha256()
         self.count = 0
@@ -574,8 +574,8 @@ class UnitReader:
             handle.close()
         self._open.clear()
 
-    def __enter__(self) -> "UnitReader":
+    def __enter__(self) -> UnitReader:
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()

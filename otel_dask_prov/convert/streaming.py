@@ -25,7 +25,7 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
 from typing import IO, Any, Final, Iterable, Protocol
 
-from .records import ELEMENTS, FORMAL, QName, Record, Value
+from .records import ELEMENTS, FORMAL, QName, Record
 
 SPOOL_BYTES: Final = 4 << 20
 """A bundle (or one kind of record in a JSON bundle) stays in memory up to this size."""
@@ -115,8 +115,8 @@ class Spool:
 # --------------------------------------------------------------------------
 # PROV-JSON
 # --------------------------------------------------------------------------
-def json_value(value: Value) -> str:
-    """One attribute value in PROV-JSON."""
+def json_value(value: Any) -> str:
+    """One attribute value (a :data:`~.records.Value`) in PROV-JSON."""
     kind = type(value)
     if kind is str:
         return _json_string(value)  # type: ignore[no-any-return]
@@ -125,11 +125,11 @@ def json_value(value: Value) -> str:
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
-        return '{"$": "%d", "type": "%s"}' % (value, xsd_integer_type(value))  # type: ignore[arg-type]
+        return '{"$": "%d", "type": "%s"}' % (value, xsd_integer_type(value))
     if kind is float:
         return '{"$": "%r", "type": "xsd:double"}' % value
     if kind is datetime:
-        return '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)  # type: ignore[arg-type]
+        return '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
@@ -157,7 +157,8 @@ def json_members(record: Record) -> str:
              if value is not None]
     attributes = record.attributes
     if attributes:
-        previous, values = attributes[0][0], []
+        previous = attributes[0][0]
+        values: list[str] = []
         for name, value in attributes:
             if name != previous:
                 parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
@@ -259,22 +260,22 @@ def provn_string(text: str) -> str:
     return '"' + escaped.replace("\r", "\\r") + '"'
 
 
-def provn_value(value: Value) -> str:
-    """One attribute value in PROV-N."""
+def provn_value(value: Any) -> str:
+    """One attribute value (a :data:`~.records.Value`) in PROV-N."""
     kind = type(value)
     if kind is str:
-        return provn_string(value)  # type: ignore[arg-type]
+        return provn_string(value)
     if kind is QName:
         return f"'{value}'"
     if kind is bool:
         return '"true" %% xsd:boolean' if value else '"false" %% xsd:boolean'
     if kind is int:
-        datatype = xsd_integer_type(value)  # type: ignore[arg-type]
+        datatype = xsd_integer_type(value)
         return str(value) if datatype == "xsd:int" else f'"{value}" %% {datatype}'
     if kind is float:
         return '"%r" %%%% xsd:double' % value
     if kind is datetime:
-        return f'"{iso(value)}" %% xsd:dateTime'  # type: ignore[arg-type]
+        return f'"{iso(value)}" %% xsd:dateTime'
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 

@@ -215,24 +215,6 @@ def stream(
         base = {attr.RECORD_TYPE: attr.RECORD_TASK_ATTEMPT, attr.TASK_KEY: task.key,
                 attr.TASK_PREFIX: prefix, attr.TASK_GROUP: prefix}
 
-        def attempt_span(number: int, span_id: int, start: int, end: int, outcome: str,
-                         state: str, extra: dict[str, Any], events: list[dict[str, Any]],
-                         error: str | None = None) -> None:
-            attributes = {**base, attr.TASK_ATTEMPT: number, attr.TASK_STATE: state,
-                          attr.TASK_OUTCOME: outcome, attr.TASK_RETRIES_LEFT: 0,
-                          attr.COMPUTATION_ID: f"{trace:032x}"}
-            if dependencies:
-                attributes[attr.TASK_DEPENDENCIES] = [dep for dep, _ in dependencies]
-                attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = [ref for _, ref in dependencies]
-            if previous is not None:
-                attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{previous:016x}"
-            attributes.update(extra)
-            if reason is not None:
-                attributes[attr.TASK_RERUN_REASON] = reason
-            writer.add("dask-scheduler.jsonl", _span(
-                trace, span_id, root, attr.task_span_name(prefix), start, end, attributes,
-                events, error))
-
         if culprit is not None:
             # a dependency failed: released while waiting, then erred without running
             blamed, text = culprit
@@ -252,7 +234,9 @@ def stream(
                     error = f"ValueError: {text}"
                 else:
                     events.append(_transition("released", clock, "waiting"))
-                attempt_span(number, span_id, start, clock, outcome, state, extra, events, error)
+                _attempt_span(writer, trace, root, prefix, base, dependencies, previous, reason,
+                              number, span_id, start, clock, outcome, state, extra, events,
+                              error)
                 previous, reason = span_id, "resubmitted"
             failed[task.key] = culprit
             erred += 1
@@ -305,7 +289,8 @@ def stream(
                 error = attr.OUTCOME_RETRIED
             else:
                 error = attr.OUTCOME_WORKER_LOST
-            attempt_span(attempt, span_id, waiting, end, outcome, state, extra, events, error)
+            _attempt_span(writer, trace, root, prefix, base, dependencies, previous, reason,
+                          attempt, span_id, waiting, end, outcome, state, extra, events, error)
             if outcome != attr.OUTCOME_WORKER_LOST:
                 _execution(writer, trace, task, prefix, span_id, run_id, worker, address,
                            outcome, begin, compute_start, finish, transfer, text)
@@ -333,6 +318,27 @@ def stream(
         trace, root, None, attr.COMPUTATION_SPAN_NAME, computation_start, clock, computation,
         error=f"{erred} task(s) erred" if erred else None))
     writer.close()
+
+
+def _attempt_span(writer: _Writer, trace: int, root: int, prefix: str, base: dict[str, Any],
+                  dependencies: list[tuple[str, str]], previous: int | None, reason: str | None,
+                  number: int, span_id: int, start: int, end: int, outcome: str, state: str,
+                  extra: dict[str, Any], events: list[dict[str, Any]],
+                  error: str | None = None) -> None:
+    """The scheduler's span of one attempt."""
+    attributes = {**base, attr.TASK_ATTEMPT: number, attr.TASK_STATE: state,
+                  attr.TASK_OUTCOME: outcome, attr.TASK_RETRIES_LEFT: 0,
+                  attr.COMPUTATION_ID: f"{trace:032x}"}
+    if dependencies:
+        attributes[attr.TASK_DEPENDENCIES] = [dep for dep, _ in dependencies]
+        attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = [ref for _, ref in dependencies]
+    if previous is not None:
+        attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{previous:016x}"
+    attributes.update(extra)
+    if reason is not None:
+        attributes[attr.TASK_RERUN_REASON] = reason
+    writer.add("dask-scheduler.jsonl", _span(
+        trace, span_id, root, attr.task_span_name(prefix), start, end, attributes, events, error))
 
 
 def _execution(writer: _Writer, trace: int, task: SyntheticTask, prefix: str, attempt: int,
