@@ -87,6 +87,10 @@ _ACTIVITY_ATTRIBUTES: Final = (
     (attr.THREAD_NAME, dask.THREAD_NAME),
     (attr.IO_READ_BYTES, dask.IO_READ_BYTES),
     (attr.IO_WRITE_BYTES, dask.IO_WRITE_BYTES),
+    (attr.IO_READ_CALLS, dask.IO_READ_CALLS),
+    (attr.IO_WRITE_CALLS, dask.IO_WRITE_CALLS),
+    (attr.IO_STORAGE_READ_BYTES, dask.IO_STORAGE_READ_BYTES),
+    (attr.IO_STORAGE_WRITE_BYTES, dask.IO_STORAGE_WRITE_BYTES),
     *(
         (attr.TASK_DURATION_PREFIX + action.replace("-", "_"),
          dask.DURATION_PREFIX + "".join(word.title() for word in action.split("-")))
@@ -109,7 +113,37 @@ _RESOURCE_ATTRIBUTES: Final = (
     (attr.DASK_VERSION, dask.DASK_VERSION),
     (attr.DISTRIBUTED_VERSION, dask.DISTRIBUTED_VERSION),
     (attr.TOOL_VERSION, dask.TOOL_VERSION),
+    (attr.OS_TYPE, dask.OS_TYPE),
+    (attr.OS_VERSION, dask.OS_VERSION),
+    (attr.HOST_ARCH, dask.HOST_ARCH),
+    (attr.PROCESS_RUNTIME_NAME, dask.RUNTIME_NAME),
+    (attr.PROCESS_RUNTIME_VERSION, dask.RUNTIME_VERSION),
+    (attr.PROCESS_EXECUTABLE_PATH, dask.EXECUTABLE),
+    (attr.PACKAGES_DIGEST, dask.PACKAGES_DIGEST),
+    (attr.VCS_REVISION, dask.VCS_REVISION),
+    (attr.VCS_BRANCH, dask.VCS_BRANCH),
+    (attr.VCS_REPOSITORY_URL, dask.VCS_REPOSITORY),
+    (attr.VCS_DIRTY, dask.VCS_DIRTY),
 )
+"""Attributes of a process (its resource) that describe its agent."""
+
+_PLAN_ATTRIBUTES: Final = (
+    (attr.TASK_FUNCTION, dask.FUNCTION),
+    (attr.TASK_FUNCTION_DIGEST, dask.FUNCTION_DIGEST),
+    (attr.CODE_FILE_PATH, dask.CODE_FILENAME),
+    (attr.CODE_LINE_NUMBER, dask.CODE_LINENO),
+    (attr.NOTEBOOK_CELL, dask.NOTEBOOK_CELL),
+)
+"""Attributes of an execution that say which code its prefix's plan is."""
+
+
+def _process_pairs(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Agent attributes from a process's resource attributes, key package versions last."""
+    pairs = _lookup(_RESOURCE_ATTRIBUTES, attributes, {})
+    pairs.extend(sorted(
+        (dask.PACKAGE, f"{name[len(attr.PACKAGE_VERSION_PREFIX):]}=={version}")
+        for name, version in attributes.items() if name.startswith(attr.PACKAGE_VERSION_PREFIX)))
+    return pairs
 
 
 def typed(value: Any) -> Any:
@@ -166,13 +200,15 @@ def _lookup(table: Iterable[tuple[str, str]], first: dict[str, Any],
 class Container:
     """The records of one PROV container that must be stated once.
 
-    Agents are merged by id (their attributes united) and handed out by
-    :meth:`take_agents` when the container is complete.
+    Agents and plans are described by many spans: their attributes are united
+    by id and the records handed out by :meth:`take_merged` when the container
+    is complete.
     """
 
     def __init__(self) -> None:
         self._declared: set[str] = set()
         self._agents: dict[str, Attributes] = {}
+        self._plans: dict[str, Attributes] = {}
 
     def once(self, identifier: str) -> bool:
         """True the first time *identifier* is asked about."""
@@ -186,11 +222,21 @@ class Container:
         self._agents[identifier] = (
             attributes if known is None else merge_attributes(known, attributes))
 
-    def take_agents(self) -> list[Record]:
-        agents = [Record("agent", identifier, (), attributes)
+    def plan(self, identifier: str, attributes: Attributes) -> None:
+        known = self._plans.get(identifier)
+        if known != attributes:
+            self._plans[identifier] = (
+                attributes if known is None else merge_attributes(known, attributes))
+
+    def take_merged(self) -> list[Record]:
+        """The agent and plan records, once the container has every span."""
+        merged = [Record("agent", identifier, (), attributes)
                   for identifier, attributes in self._agents.items()]
+        merged.extend(Record("entity", identifier, (), attributes)
+                      for identifier, attributes in self._plans.items())
         self._agents.clear()
-        return agents
+        self._plans.clear()
+        return merged
 
 
 class TraceContext:
@@ -327,25 +373,28 @@ class TraceMapper:
         client_id = a.get(attr.CLIENT_ID)
         if client_id:
             client = ids.agent_id("client", str(client_id))
+            described = {name[len(attr.CLIENT_PREFIX):]: value for name, value in a.items()
+                         if name.startswith(attr.CLIENT_PREFIX)}
             self.container.agent(client, ((PROV_TYPE, SOFTWARE_AGENT),
                                           (PROV_TYPE, _ROLE_TYPES["client"]),
-                                          (dask.CLIENT_ID, str(client_id))))
+                                          (dask.CLIENT_ID, str(client_id)),
+                                          *_process_pairs(described)))
             emit(Record("wasAssociatedWith", None, (computation, client, graph), ()))
             emit(Record("actedOnBehalfOf", None, (scheduler, client, computation), ()))
         # the scheduler ran the computation by the graph: the plan of both associations
         emit(Record("wasAssociatedWith", None, (computation, scheduler, graph), ()))
         for prefix in a.get(attr.COMPUTATION_PREFIXES) or ():
-            self._plan(span.span_id, str(prefix), None)
+            self._plan(span.span_id, str(prefix), {}, {})
 
-    def _plan(self, computation_span: str, prefix: str, function: Any) -> str:
+    def _plan(self, computation_span: str, prefix: str, execution: dict[str, Any],
+              attempt: dict[str, Any]) -> str:
+        """The plan of *prefix* in a computation, described by the code an execution ran."""
         plan = ids.plan_id(computation_span, prefix)
         if self.container.once(plan):
-            pairs: list[tuple[str, Any]] = [
-                (PROV_TYPE, PLAN), (PROV_TYPE, _TASK_PLAN), (dask.PREFIX, prefix)]
-            if function:
-                pairs.append((dask.FUNCTION, str(function)))
-            self.emit(Record("entity", plan, (), tuple(pairs)))
             self.emit(Record("hadMember", None, (ids.graph_id(computation_span), plan), ()))
+        self.container.plan(plan, (
+            (PROV_TYPE, PLAN), (PROV_TYPE, _TASK_PLAN), (dask.PREFIX, prefix),
+            *_lookup(_PLAN_ATTRIBUTES, execution, attempt)))
         return plan
 
     # -- agents --------------------------------------------------------------
@@ -377,7 +426,7 @@ class TraceMapper:
                           str(address)))
         if role == "worker":
             pairs.extend(_pairs(resource_attributes, ((attr.WORKER_NAME, dask.WORKER_NAME),)))
-        pairs.extend(_pairs(resource_attributes, _RESOURCE_ATTRIBUTES))
+        pairs.extend(_process_pairs(resource_attributes))
         self.container.agent(identifier, tuple(pairs))
         return identifier
 
@@ -447,7 +496,7 @@ class TraceMapper:
         computation_span = attempt.parent_id if attempt is not None else None
         plan = None
         if computation_span is not None:
-            plan = self._plan(computation_span, prefix, a.get(attr.TASK_FUNCTION))
+            plan = self._plan(computation_span, prefix, e, a)
             emit(Record("wasStartedBy", None,
                         (task, None, ids.computation_id(computation_span), start), ()))
         if executed:

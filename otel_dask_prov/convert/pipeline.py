@@ -190,7 +190,7 @@ def _convert(
         trace = open_traces.pop(position)
         trace.mapper.finish()
         if document_container is None:
-            for agent in trace.container.take_agents():
+            for agent in trace.container.take_merged():
                 counted[0] += 1
                 trace.sink.add(agent)
             writer.close_bundle(trace.sink)
@@ -214,7 +214,7 @@ def _convert(
             progress.advance()
     if document_container is not None:
         top = writer.top()
-        for agent in document_container.take_agents():
+        for agent in document_container.take_merged():
             counted[0] += 1
             top.add(agent)
     report.records = counted[0]
