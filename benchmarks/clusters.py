@@ -18,8 +18,8 @@ import contextlib
 import os
 import shutil
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import dask.config
 from distributed import Client, LocalCluster

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Self
 
 from otel_dask_prov import attributes as attr
 
@@ -71,7 +72,7 @@ class Collector:
         assert self.process is not None
         return self.process.pid
 
-    def start(self, timeout: float = 30.0) -> "Collector":
+    def start(self, timeout: float = 30.0) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {
             **os.environ,
@@ -109,7 +110,7 @@ class Collector:
             self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "Collector":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -13,8 +13,9 @@ Darshan is left out: it needs the workers to run under the Darshan runtime.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from otel_dask_prov.settings import SETTINGS, SETTINGS_BY_NAME
 

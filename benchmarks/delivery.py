@@ -12,9 +12,9 @@ the collector's file is counted.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 from otel_dask_prov import attributes as attr
 

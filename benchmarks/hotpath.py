@@ -26,9 +26,10 @@ from __future__ import annotations
 import functools
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from distributed import Client, LocalCluster
 
@@ -119,7 +120,8 @@ def _instrument(cluster: LocalCluster, report: HotPathReport, capture: _Capture)
     """Wrap the plugins and pipelines of *cluster*; return the pipelines."""
     pipelines = []
     scheduler_plugin = cluster.scheduler.plugins[PLUGIN_NAME]
-    targets = [("scheduler", scheduler_plugin, SCHEDULER_PROBES)]
+    targets: list[tuple[str, Any, tuple[str, ...]]] = [
+        ("scheduler", scheduler_plugin, SCHEDULER_PROBES)]
     targets += [("worker", worker.plugins[PLUGIN_NAME], WORKER_PROBES)
                 for worker in cluster.workers.values()]
     for side, plugin, probes in targets:

@@ -10,9 +10,9 @@ difference between the growths with and without tracing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .clusters import running
 from .configs import Configuration

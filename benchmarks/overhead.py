@@ -16,9 +16,9 @@ up, and every workload is run once. For each run it records:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from distributed import Client
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from .delivery import DeliveryResult
 from .hotpath import HotPathReport
@@ -23,7 +24,7 @@ def summarize_overhead(measurements: Sequence[Measurement]) -> list[dict[str, An
     groups: dict[tuple[str, str, str], list[Measurement]] = defaultdict(list)
     for measurement in measurements:
         groups[(measurement.kind, measurement.workload, measurement.config)].append(measurement)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for (kind, workload, config), runs in groups.items():
         walls = [run.wall for run in runs]
         rows.append({
@@ -97,7 +98,7 @@ def summarize_memory(measurements: Sequence[MemoryMeasurement]) -> dict[str, Any
         for config, runs in by_config.items()
     }
     if "none" in summary:
-        for config, row in summary.items():
+        for row in summary.values():
             row["tracing_growth_min"] = row["growth_min"] - summary["none"]["growth_min"]
             row["tracing_growth_median"] = row["growth_median"] - summary["none"]["growth_median"]
     return summary

@@ -9,9 +9,10 @@ The task functions live here so that worker processes can import them
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from operator import add
-from typing import Any, Callable
+from typing import Any
 
 from dask.delayed import Delayed
 from distributed import Client, wait
