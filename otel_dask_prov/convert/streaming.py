@@ -73,18 +73,17 @@ class DocumentWriter(Protocol):
 class Spool:
     """Text kept in memory up to :data:`SPOOL_BYTES` characters, then in a temporary file."""
 
-    __slots__ = ("_parts", "_size", "_file")
+    __slots__ = ("_parts", "_size", "_file", "empty")
 
     def __init__(self) -> None:
         self._parts: list[str] = []
         self._size = 0
         self._file: IO[str] | None = None
-
-    def __len__(self) -> int:
-        """Characters written so far (a bound, not an exact count, once spilled)."""
-        return self._size + (1 if self._file is not None else 0)
+        self.empty = True
+        """Nothing was written yet."""
 
     def write(self, text: str) -> None:
+        self.empty = False
         self._parts.append(text)
         self._size += len(text)
         if self._size > SPOOL_BYTES:
@@ -164,7 +163,7 @@ def json_members(record: Record) -> str:
                 parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
                                            else "[" + ", ".join(values) + "]"))
                 previous, values = name, []
-            values.append(json_value(value))
+            values.append(_json_string(value) if type(value) is str else json_value(value))
         parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
                                    else "[" + ", ".join(values) + "]"))
     return ", ".join(parts)
@@ -186,7 +185,7 @@ class JsonContainer:
         if identifier is None:
             self._blank += 1
             identifier = f"_:id{self._blank}"
-        section.write('%s"%s": {%s}' % (",\n" if len(section) else "", identifier,
+        section.write('%s"%s": {%s}' % ("" if section.empty else ",\n", identifier,
                                         json_members(record)))
 
     def write_to(self, out: IO[str], indent: str, more: bool) -> None:
