@@ -43,10 +43,12 @@ them: a malformed line stops the conversion before anything is written, unless
 ``skip_invalid``), once to convert them in time order across files.
 
 Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
-:mod:`.model` (the normalized span), :mod:`.mapping` (the PROV mapping),
-:mod:`.records` (records as tuples), :mod:`.identifiers` (record ids),
-:mod:`.streaming` and :mod:`.formats` (writers), :mod:`.pipeline` (the run),
-:mod:`.synthetic` (synthetic traces for tests and benchmarks).
+:mod:`.otlp` (OTLP JSON as typed structs), :mod:`.model` (the normalized span),
+:mod:`.mapping` (the PROV mapping), :mod:`.records` (records as tuples),
+:mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`
+(writers), :mod:`.pipeline` (the run), :mod:`.api` and :mod:`.command` (the
+library call and the command line), :mod:`.compare` (differences between two
+documents), :mod:`.synthetic` (synthetic traces for tests and benchmarks).
 """
 
 from .api import convert, to_document
