@@ -89,3 +89,14 @@ class InvalidProvDocumentError(OtelDaskProvError):
             f"{violations} violation{'s' if violations != 1 else ''} in"
             f" {invalid_documents} of {documents} document{'s' if documents != 1 else ''}"
         )
+
+
+class OutputError(OtelDaskProvError):
+    """The output of a command cannot be written (a missing directory, a full disk, a closed pipe)."""
+
+    exit_code = 2
+
+    def __init__(self, target: str, reason: str) -> None:
+        self.target = target
+        self.reason = reason
+        super().__init__(f"cannot write {target}: {reason}")

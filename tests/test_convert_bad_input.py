@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from otel_dask_prov.convert.synthetic import map_reduce, write
+
 BROKEN = Path(__file__).parent / "fixtures" / "traces" / "broken"
 
 CASES = [
@@ -42,6 +44,8 @@ CASES = [
      "otel-prov: warning: with-config-file/config.json: skipped, not OpenTelemetry or Jaeger"),
     ("missing file", ["missing.jsonl"], 2,
      "otel-prov: missing.jsonl: no such file or directory"),
+    ("output directory missing", ["not-a-trace.json", "-o", "missing/run.json"], 2,
+     "otel-prov: cannot write missing/run.json: No such file or directory"),
     ("unknown format", ["-f", "yaml", "empty.jsonl"], 2,
      "otel-prov: unknown output format 'yaml'; supported formats: json, provn, xml, jsonld, "
      "trig, turtle, dot, svg, png"),
@@ -76,3 +80,17 @@ def test_a_failed_conversion_leaves_no_output_file(tmp_path: Path) -> None:
     done = run([str(BROKEN / "malformed-line.jsonl"), "-o", str(tmp_path / "run.json")], tmp_path)
     assert done.returncode == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path: Path) -> None:
+    """``otel-prov convert ... | head``: the closed pipe is said in one line."""
+    write(tmp_path, map_reduce(400))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "otel_dask_prov.cli", "convert", str(tmp_path), "-f", "provn"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.read(100).startswith(b"document")
+    process.stdout.close()
+    error = process.stderr.read().decode()
+    assert process.wait(timeout=120) == 2
+    assert error == "otel-prov: cannot write the standard output: the reading end was closed\n"

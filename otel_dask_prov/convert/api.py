@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Any, Sequence
 
+from ..errors import OutputError
 from .formats import (
     ALWAYS_FLAT,
     BINARY,
@@ -62,13 +63,20 @@ def convert(
         return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter)
     stream = target if target is not None else (
         sys.stdout.buffer if format_name in BINARY else sys.stdout)
-    return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+    try:
+        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
+        _quiet_stdout()
+        raise OutputError("the standard output", "the reading end was closed") from None
 
 
 def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
              skip_invalid: bool, meter: Progress) -> ConversionReport:
     directory = path.parent if str(path.parent) else Path(".")
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as error:
+        raise OutputError(str(path), error.strerror or str(error)) from None
     try:
         binary = format_name in BINARY
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
@@ -79,6 +87,13 @@ def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: b
         Path(temporary).unlink(missing_ok=True)
         raise
     return report
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so that exiting does not try to flush into a closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
