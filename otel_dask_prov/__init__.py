@@ -52,16 +52,18 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
 from . import attributes
 from .errors import ConfigurationError, OtelDaskProvError
-from .scheduler_plugin import TracingSchedulerPlugin
 from .settings import SETTINGS, Settings, register_config_defaults, resolve_settings
 from .version import __version__
-from .worker_plugin import TracingWorkerPlugin
+
+if TYPE_CHECKING:
+    from .scheduler_plugin import TracingSchedulerPlugin
+    from .worker_plugin import TracingWorkerPlugin
 
 __all__ = [
     "ConfigurationError",
@@ -82,6 +84,20 @@ logger = logging.getLogger("otel_dask_prov")
 
 register_config_defaults()
 
+_LAZY = {
+    "TracingSchedulerPlugin": ".scheduler_plugin",
+    "TracingWorkerPlugin": ".worker_plugin",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the plugins (and so ``distributed``) only when used: ``otel-prov`` starts fast."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 def install(client: Any, **options: Any) -> None:
     """Trace every computation of *client*'s cluster from now on.
@@ -91,15 +107,24 @@ def install(client: Any, **options: Any) -> None:
     are settings (``endpoint=``, ``output_dir=``, ...), validated here first.
     It also asks the client to send the calling code with each submission
     (``distributed.diagnostics.computations.nframes``), so that the computation
-    span can say which code submitted it.
+    span can say which code submitted it, and describes the client's process
+    (host, git revision of its working directory, ...) to the scheduler.
     """
     import dask.config
 
-    resolve_settings(_check_filesystem=False, **options)
-    if not dask.config.get("distributed.diagnostics.computations.nframes", 0):
+    from .provenance import record_client
+    from .scheduler_plugin import TracingSchedulerPlugin
+    from .worker_plugin import TracingWorkerPlugin
+
+    settings = resolve_settings(_check_filesystem=False, **options)
+    if settings.record_code and not dask.config.get(
+        "distributed.diagnostics.computations.nframes", 0
+    ):
         dask.config.set({"distributed.diagnostics.computations.nframes": 1})
     client.register_plugin(TracingSchedulerPlugin(**options))
     client.register_plugin(TracingWorkerPlugin(**options))
+    if settings.enabled:
+        record_client(client, **options)
 
 
 @contextlib.contextmanager
@@ -135,6 +160,9 @@ def _preload_options(command: click.Command) -> click.Command:
 def dask_setup(server: Any, **options: Any) -> Any:
     """Install the tracing plugin that fits *server* (a Scheduler or a Worker)."""
     from distributed import Nanny, Scheduler, Worker
+
+    from .scheduler_plugin import TracingSchedulerPlugin
+    from .worker_plugin import TracingWorkerPlugin
 
     given = {name: value for name, value in options.items() if value is not None}
     try:

@@ -52,7 +52,7 @@ def cli() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``otel-prov``; return the process exit code."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+        result = cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
     except OtelDaskProvError as error:
         click.echo(f"otel-prov: {error}", err=True)
         return error.exit_code
@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return error.exit_code
-    return 0
+    # Without standalone mode, click returns the code of ctx.exit(n) instead of raising.
+    return result if isinstance(result, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -287,6 +287,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         ts = self.scheduler.tasks.get(key)
         if ts is not None and ts.processing_on is not None:
             attempt.worker = ts.processing_on.address
+            attempt.worker_name = str(ts.processing_on.name)  # kept if the worker is lost
 
     def _close_attempt(
         self, key: Key, state: _KeyState, attempt: AttemptRecord, start: str, finish: str,

@@ -533,6 +533,10 @@ def config_defaults() -> dict[str, Any]:
     defaults: dict[str, Any] = {}
     for setting in SETTINGS:
         value = setting.default
+        if isinstance(value, Mapping):
+            # Registered as null: dask.config.update_defaults would otherwise replace a
+            # user's "key=value,..." string (DASK_OTEL_DASK_PROV__HEADERS) by the mapping.
+            value = None
         defaults[setting.config_key] = str(value) if isinstance(value, Path) else value
     return defaults
 
@@ -544,6 +548,7 @@ def config_schema() -> dict[str, Any]:
         entry: dict[str, Any] = {"description": setting.help}
         entry["type"] = [setting.type_name, "null"] if setting.default is None else setting.type_name
         if setting.type_name == "object":
+            entry["type"] = ["object", "string", "null"]  # a mapping, or "key=value,..." text
             entry["additionalProperties"] = {"type": "string"}
         properties[setting.config_key] = entry
     return {

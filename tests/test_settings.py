@@ -140,3 +140,10 @@ def test_dask_commands_stop_at_start_up_with_one_line(
     assert len(error_lines) == 1, done.stderr
     assert error_lines[0].startswith(expected)
     assert "Traceback" not in done.stderr
+
+
+def test_a_mapping_setting_given_as_text_in_the_dask_config_survives(tmp_path: Path) -> None:
+    with dask.config.set({"otel-dask-prov.headers": "authorization=Bearer%20t0k3n"}):
+        dask.config.update_defaults({"otel-dask-prov": config_defaults()})  # as on import
+        settings = resolve_settings({}, output_dir=str(tmp_path))
+    assert dict(settings.headers) == {"authorization": "Bearer t0k3n"}

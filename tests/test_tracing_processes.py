@@ -222,6 +222,7 @@ def test_a_worker_killed_mid_task_leaves_a_recorded_loss_and_a_new_attempt(tmp_p
         attr.OUTCOME_WORKER_LOST, attr.OUTCOME_SUCCESS]
     lost, rerun = attempts
     assert lost.attributes[attr.WORKER_ADDRESS] == victim
+    assert lost.attributes[attr.WORKER_NAME] == info["name"]
     assert rerun.attributes[attr.WORKER_ADDRESS] != victim
     assert rerun.attributes[attr.TASK_RERUN_REASON] == "worker-lost"
     assert "tracing error" not in cluster.logs()
