@@ -64,6 +64,7 @@ FORMAL: Final[dict[str, tuple[str, ...]]] = {
     "actedOnBehalfOf": ("prov:delegate", "prov:responsible", "prov:activity"),
     "wasInfluencedBy": ("prov:influencee", "prov:influencer"),
     "hadMember": ("prov:collection", "prov:entity"),
+    "specializationOf": ("prov:specificEntity", "prov:generalEntity"),
 }
 """PROV-N keyword -> its formal attributes, in PROV-N order (PROV-DM, W3C 2013)."""
 
