@@ -54,8 +54,8 @@ from .. import prov_vocabulary as dask
 from . import identifiers as ids
 from .model import ATTEMPT, COMPUTATION, EXECUTION, Resource, Span
 from .records import Attributes, QName, Record, merge_attributes, utc
-from .taskdata import activity_pairs, task_data_records
 from .sources import SCHEDULER_SIDE, WORKER_SIDE
+from .taskdata import activity_pairs, task_data_records
 
 PROV_TYPE: Final = "prov:type"
 PROV_LABEL: Final = "prov:label"

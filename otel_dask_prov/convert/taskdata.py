@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, Final
+from typing import Any, Final
 
 from .. import attributes as attr
 from .. import prov_vocabulary as dask
@@ -119,6 +120,7 @@ def _arguments(text: str, key: str, span: str, task: str,
         if "omitted" in item:
             continue  # counted on the activity (activity_pairs)
         position, name = item.get("position"), item.get("name")
+        described: tuple[str, Any]
         if isinstance(position, int):
             role, described = str(position), (dask.POSITION, position)
         elif isinstance(name, str):
