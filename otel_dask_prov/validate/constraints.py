@@ -239,11 +239,11 @@ class ScopeChecker:
         shown = (format_time(t) if not math.isnan(t) else "?" for t in (start, end))
         return " to ".join(shown)
 
-    def _check_generation(self, identifier: str, record: dict[str, Any], time: float) -> Iterator[Violation]:
-        entity, activity = _text(record, "prov:entity"), _text(record, "prov:activity")
-        if entity is None:
-            return
-        relation = f"wasGeneratedBy({entity}, {activity or '-'})"
+    def _check_within_activity(
+        self, identifier: str, record: dict[str, Any], relation: str, time: float,
+        activity: str | None,
+    ) -> Iterator[Violation]:
+        """A usage or generation must happen while its activity runs (within the skew)."""
         outside = self._outside_activity(time, activity)
         if outside is not None:
             start, end, distance = outside
@@ -252,6 +252,13 @@ class ScopeChecker:
                 f"{relation} at {_shown(record, 'prov:time')} is {distance:.6g} s outside the activity"
                 f" ({self._interval(start, end)}){self._tolerance()}",
             )
+
+    def _check_generation(self, identifier: str, record: dict[str, Any], time: float) -> Iterator[Violation]:
+        entity, activity = _text(record, "prov:entity"), _text(record, "prov:activity")
+        if entity is None:
+            return
+        relation = f"wasGeneratedBy({entity}, {activity or '-'})"
+        yield from self._check_within_activity(identifier, record, relation, time, activity)
         code = self._codes[entity]
         first = self._generator[code]
         if code in self._regenerated and activity is not None and self._codes[activity] != first:
@@ -266,14 +273,7 @@ class ScopeChecker:
         if entity is None:
             return
         relation = f"used({activity or '-'}, {entity})"
-        outside = self._outside_activity(used_at, activity)
-        if outside is not None:
-            start, end, distance = outside
-            yield self._violation(
-                identifier,
-                f"{relation} at {_shown(record, 'prov:time')} is {distance:.6g} s outside the activity"
-                f" ({self._interval(start, end)}){self._tolerance()}",
-            )
+        yield from self._check_within_activity(identifier, record, relation, used_at, activity)
         problem = self._used_before_generation(entity, activity, used_at)
         if problem is not None:
             yield self._violation(identifier, f"{relation}{problem}")
