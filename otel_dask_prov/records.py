@@ -15,7 +15,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from opentelemetry.trace import SpanContext
 
 from . import attributes as attr
-from .ids import execution_span_id
+from .ids import attempt_span_id, execution_span_id
 from .provenance.code import notebook_cell
 from .span_data import EventData, LinkData, SpanData
 
@@ -237,17 +237,16 @@ class ExecutionRecord:
     """
 
     __slots__ = (
-        "trace_id", "attempt_span_id", "key", "prefix", "run_id", "worker", "worker_name",
+        "trace_id", "key", "prefix", "run_id", "worker", "worker_name",
         "outcome", "startstops", "start", "end", "thread_id", "thread_native_id",
         "thread_name", "result_type", "nbytes", "exception_type", "exception_message",
         "stacktrace", "extra",
     )
 
-    def __init__(self, trace_id: int, attempt_span_id: int, key: str, prefix: str,
+    def __init__(self, trace_id: int, key: str, prefix: str,
                  run_id: int, worker: str, worker_name: str | None, outcome: str,
                  startstops: Sequence[Mapping[str, Any]], start: float, end: float) -> None:
         self.trace_id = trace_id
-        self.attempt_span_id = attempt_span_id
         self.key = key
         self.prefix = prefix
         self.run_id = run_id
@@ -296,7 +295,8 @@ class ExecutionRecord:
             error = f"{self.exception_type}: {message}"
         spans = [
             SpanData(attr.execution_span_name(self.prefix), self.trace_id, span_id,
-                     self.attempt_span_id, _ns(self.start), _ns(self.end), attributes, events,
+                     attempt_span_id(self.trace_id, self.key, self.run_id, 0),
+                     _ns(self.start), _ns(self.end), attributes, events,
                      error=error)
         ]
         for index, entry in enumerate(self.startstops):

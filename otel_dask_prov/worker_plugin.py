@@ -2,9 +2,10 @@
 
 When a task leaves the ``executing`` state, :class:`TracingWorkerPlugin` reads
 the task's ``otel_dask_prov`` annotation (the computation's ``traceparent``,
-set by the scheduler plugin) and its ``run_id``, derives the parent span id
-exactly as the scheduler does (:func:`otel_dask_prov.ids.attempt_span_id`), and
-queues an :class:`~otel_dask_prov.records.ExecutionRecord`: the execution span
+set by the scheduler plugin) and its ``run_id``, and queues an
+:class:`~otel_dask_prov.records.ExecutionRecord`. On the export thread that
+record derives its parent span id exactly as the scheduler does
+(:func:`otel_dask_prov.ids.attempt_span_id`) and becomes the execution span,
 with the executing thread and the outcome, and one child span per
 ``startstops`` entry (transfer, compute, disk-read, disk-write). Tasks without
 the annotation (tracing off on the scheduler, or a computation not sampled) are
@@ -22,7 +23,7 @@ from . import attributes as attr
 from . import task_thread
 from .export import SpanPipeline
 from .plugin_base import TracingPluginBase
-from .ids import attempt_span_id, parse_traceparent
+from .ids import parse_traceparent
 from .provenance.worker import WorkerProvenance
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
@@ -92,7 +93,7 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
         if parent is None:
             return
         key_text = str(key)
-        startstops = [dict(entry) for entry in ts.startstops]
+        startstops = list(ts.startstops)  # Dask appends entries; it never changes one
         if startstops:
             start = min(entry["start"] for entry in startstops)
             end = max(entry["stop"] for entry in startstops)
@@ -100,7 +101,6 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
             start = end = self.worker.scheduler_delay + time()
         record = ExecutionRecord(
             parent.trace_id,
-            attempt_span_id(parent.trace_id, key_text, ts.run_id, 0),
             key_text,
             ts.prefix,
             ts.run_id,
