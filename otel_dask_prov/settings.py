@@ -345,8 +345,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "max_queue_size",
         200_000,
-        "Most finished task records held in memory waiting for export; past it, "
-        "records go straight to the spill file instead of waiting.",
+        "Finished task records held in memory before an export starts early (without "
+        "waiting for `export-interval`). Records are never dropped here.",
         _parse_positive_int,
         env=("OTEL_BSP_MAX_QUEUE_SIZE",),
         type_name="integer",
