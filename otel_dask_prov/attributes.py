@@ -328,14 +328,45 @@ DARSHAN_FILE_EVENT: Final = "darshan.file"
 """Span event: one file seen by one Darshan module, with its counters."""
 DARSHAN_MODULE: Final = "dask.darshan.module"
 DARSHAN_COUNTER_PREFIX: Final = "dask.darshan."
-"""``dask.darshan.<counter name in lower case>``, e.g. ``dask.darshan.posix_bytes_read``."""
+"""``dask.darshan.<counter name in lower case>``, e.g. ``dask.darshan.posix_bytes_read``
+(:func:`darshan_counter_attribute`)."""
+DARSHAN_COUNTER_MODULES: Final = ("posix_", "stdio_", "mpiio_")
+"""How the names of the counters we keep begin (POSIX, STDIO and MPI-IO interfaces)."""
 DARSHAN_FILE_COUNT: Final = "dask.darshan.file_count"
 DARSHAN_SEGMENTS: Final = "dask.darshan.segments"
 DARSHAN_UNATTRIBUTED_SEGMENTS: Final = "dask.darshan.unattributed_segments"
 """DXT segments in no task's time window, or in the windows of several tasks
 (DXT segments carry no thread id)."""
+DARSHAN_SEGMENT_EVENT: Final = "darshan.segment"
+"""Span event on a ``darshan-io`` span: one DXT read or write, at its start time, with
+:data:`DARSHAN_MODULE`, :data:`FILE_PATH` and the attributes below."""
+DARSHAN_OPERATION: Final = "dask.darshan.operation"
+"""``read`` or ``write``."""
+DARSHAN_OFFSET: Final = "dask.darshan.offset"
+DARSHAN_LENGTH: Final = "dask.darshan.length"
+DARSHAN_END_TIME: Final = "dask.darshan.end_time_unix_nano"
+"""When the read or write ended (nanoseconds since the epoch, the span's clock)."""
+DARSHAN_SEGMENTS_OMITTED: Final = "dask.darshan.segments_omitted"
+"""Segments of an execution past the per-span cap: counted, without an event."""
+TASK_ATTEMPT_SPAN_ID: Final = "dask.task.attempt_span_id"
+"""Span id (16 hex digits) of the attempt span an execution belongs to, on spans
+under the execution span (``darshan-io``), so that readers need not look it up."""
 
 
 def darshan_task_span_name(prefix: str) -> str:
     """Name of the span of the Darshan DXT segments attributed to one execution."""
     return DARSHAN_TASK_SPAN_PREFIX + prefix
+
+
+def darshan_counter_attribute(counter: str) -> str:
+    """``POSIX_BYTES_READ`` -> ``dask.darshan.posix_bytes_read``."""
+    return DARSHAN_COUNTER_PREFIX + counter.lower()
+
+
+def darshan_counter(attribute: str) -> str | None:
+    """The Darshan counter an attribute carries (``dask.darshan.posix_reads`` ->
+    ``POSIX_READS``), or ``None`` for other attributes."""
+    if not attribute.startswith(DARSHAN_COUNTER_PREFIX):
+        return None
+    name = attribute[len(DARSHAN_COUNTER_PREFIX):]
+    return name.upper() if name.startswith(DARSHAN_COUNTER_MODULES) else None

@@ -18,12 +18,13 @@ from pathlib import Path
 import pytest
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov.ids import attempt_span_id
 from otel_dask_prov.provenance.darshan import (
     MAX_FILE_EVENTS,
+    MAX_SEGMENT_EVENTS,
     Segment,
     TaskWindow,
     attribute_segments,
-    counter_attribute,
     find_log,
     log_spans,
     read_log,
@@ -113,7 +114,7 @@ def test_the_spans_of_a_log(dxt_log) -> None:
     attributed = inside(dxt_log.segments, *first_burst)
     assert worker_span.attributes[attr.DARSHAN_UNATTRIBUTED_SEGMENTS] == (
         len(dxt_log.segments) - len(attributed))
-    assert worker_span.attributes[counter_attribute("POSIX_BYTES_READ")] == sum(
+    assert worker_span.attributes[attr.darshan_counter_attribute("POSIX_BYTES_READ")] == sum(
         c.counters["POSIX_BYTES_READ"] for c in dxt_log.files if c.module == "POSIX")
     assert len(worker_span.events) == min(len(dxt_log.files), MAX_FILE_EVENTS)
     event = worker_span.events[0]
@@ -129,6 +130,46 @@ def test_the_spans_of_a_log(dxt_log) -> None:
         s.length for s in attributed if s.operation == "read")
     assert task_span.attributes[attr.IO_FILES] == sorted({s.path for s in attributed})
     assert task_span.start == int((min(s.start for s in attributed) + shift) * 1e9)
+    assert task_span.attributes[attr.TASK_ATTEMPT_SPAN_ID] == (
+        f"{attempt_span_id(0xABC0, 'task-0', 0, 0):016x}")
+    assert attr.DARSHAN_SEGMENTS_OMITTED not in task_span.attributes
+
+
+def test_each_attributed_segment_is_an_event_with_offset_length_and_times(dxt_log) -> None:
+    first_burst = (dxt_log.start + 0.005, dxt_log.start + 0.006)
+    shift = 0.25
+    _, task_span = log_spans(dxt_log, [window(*first_burst, 0)], {}, clock_shift=shift)
+
+    events = [e for e in task_span.events if e[0] == attr.DARSHAN_SEGMENT_EVENT]
+    attributed = inside(dxt_log.segments, *first_burst)
+    assert len(events) == len(attributed) == 9
+    first = attributed[0]
+    _, when, values = events[0]
+    assert when == int((first.start + shift) * 1e9)
+    assert values == {attr.DARSHAN_MODULE: "DXT_POSIX", attr.FILE_PATH: first.path,
+                      attr.DARSHAN_OPERATION: "read", attr.DARSHAN_OFFSET: 0,
+                      attr.DARSHAN_LENGTH: 64,
+                      attr.DARSHAN_END_TIME: int((first.end + shift) * 1e9)}
+    assert [e[2][attr.DARSHAN_OFFSET] for e in events] == [0, 40, 41, 96, 114, 174, 175, 206, 218]
+
+
+def test_segments_past_the_cap_are_counted_not_listed(dxt_log) -> None:
+    whole_job = (dxt_log.start, dxt_log.end)
+    _, task_span = log_spans(dxt_log, [window(*whole_job, 0)], {})
+
+    events = [e for e in task_span.events if e[0] == attr.DARSHAN_SEGMENT_EVENT]
+    assert len(dxt_log.segments) > MAX_SEGMENT_EVENTS == len(events)
+    assert task_span.attributes[attr.DARSHAN_SEGMENTS] == len(dxt_log.segments)
+    assert task_span.attributes[attr.DARSHAN_SEGMENTS_OMITTED] == (
+        len(dxt_log.segments) - MAX_SEGMENT_EVENTS)
+    assert events[0][1] == int(dxt_log.segments[0].start * 1e9)
+
+
+def test_darshan_counter_attributes_name_their_counter() -> None:
+    assert attr.darshan_counter_attribute("MPIIO_BYTES_WRITTEN") == "dask.darshan.mpiio_bytes_written"
+    assert attr.darshan_counter("dask.darshan.mpiio_bytes_written") == "MPIIO_BYTES_WRITTEN"
+    assert attr.darshan_counter(attr.DARSHAN_JOB_ID) is None
+    assert attr.darshan_counter(attr.DARSHAN_OFFSET) is None
 
 
 def test_the_log_of_a_process_is_found_by_pid_under_the_log_path(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from .. import attributes as attr
-from ..ids import derived_span_id, new_span_id, new_trace_id
+from ..ids import attempt_span_id, derived_span_id, new_span_id, new_trace_id
 from ..span_data import EventData, SpanData
 
 COUNTERS: Mapping[str, tuple[str, ...]] = {
@@ -60,13 +60,10 @@ COUNTERS: Mapping[str, tuple[str, ...]] = {
 DXT_MODULES = ("DXT_POSIX", "DXT_MPIIO")
 MAX_FILE_EVENTS = 1000
 """``darshan.file`` events on the worker span; the file count says how many there were."""
+MAX_SEGMENT_EVENTS = 1000
+"""``darshan.segment`` events on one execution's span, the earliest; the others are counted."""
 MAX_WINDOWS = 100_000
 """Task windows kept per worker. Like DXT's own trace buffer, the earliest are kept."""
-
-
-def counter_attribute(counter: str) -> str:
-    """``POSIX_BYTES_READ`` -> ``dask.darshan.posix_bytes_read``."""
-    return attr.DARSHAN_COUNTER_PREFIX + counter.lower()
 
 
 # ---------------------------------------------------------------------------
@@ -219,6 +216,17 @@ def _file_event(when: float, module: str, path: str, values: Mapping[str, Any]) 
     return (attr.DARSHAN_FILE_EVENT, _ns(when), attributes)
 
 
+def _segment_event(segment: Segment, clock_shift: float) -> EventData:
+    return (attr.DARSHAN_SEGMENT_EVENT, _ns(segment.start + clock_shift), {
+        attr.DARSHAN_MODULE: segment.module,
+        attr.FILE_PATH: segment.path,
+        attr.DARSHAN_OPERATION: segment.operation,
+        attr.DARSHAN_OFFSET: segment.offset,
+        attr.DARSHAN_LENGTH: segment.length,
+        attr.DARSHAN_END_TIME: _ns(segment.end + clock_shift),
+    })
+
+
 def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribution) -> SpanData:
     """The worker-level span of *log*; *worker* holds the worker's address and name attributes."""
     totals: dict[str, float] = {}
@@ -229,7 +237,7 @@ def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribu
                 totals[name] = totals.get(name, 0) + value
         if len(events) < MAX_FILE_EVENTS:
             events.append(_file_event(log.start, counters.module, counters.path, {
-                counter_attribute(name): value for name, value in counters.counters.items()}))
+                attr.darshan_counter_attribute(name): value for name, value in counters.counters.items()}))
     attributes: dict[str, Any] = {
         attr.RECORD_TYPE: attr.RECORD_WORKER,
         **worker,
@@ -240,7 +248,7 @@ def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribu
         attr.DARSHAN_SEGMENTS: len(log.segments),
         attr.DARSHAN_UNATTRIBUTED_SEGMENTS: attribution.unattributed,
     }
-    attributes.update({counter_attribute(name): value for name, value in totals.items()})
+    attributes.update({attr.darshan_counter_attribute(name): value for name, value in totals.items()})
     return SpanData(attr.DARSHAN_SPAN_NAME, new_trace_id(), new_span_id(), None,
                     _ns(log.start), _ns(log.end), attributes, events)
 
@@ -249,6 +257,8 @@ def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
               clock_shift: float = 0.0) -> SpanData:
     """The span of the DXT *segments* of one execution, under its execution span.
 
+    It carries the totals, a ``darshan.file`` event per file and a
+    ``darshan.segment`` event per segment (the first :data:`MAX_SEGMENT_EVENTS`).
     *clock_shift* moves local times to the clock of the execution spans (the
     worker's ``scheduler_delay``), so that the span nests in its parent.
     """
@@ -273,6 +283,8 @@ def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
         attr.TASK_KEY: window.key,
         attr.TASK_PREFIX: window.prefix,
         attr.TASK_RUN_ID: window.run_id,
+        attr.TASK_ATTEMPT_SPAN_ID:
+            f"{attempt_span_id(window.trace_id, window.key, window.run_id, 0):016x}",
         attr.DARSHAN_LOG: log_path,
         attr.DARSHAN_SEGMENTS: len(segments),
         attr.IO_READ_BYTES: totals["read"][0],
@@ -281,8 +293,12 @@ def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
         attr.IO_WRITE_CALLS: totals["write"][1],
         attr.IO_FILES: sorted({path for _, path in per_file}),
     }
+    if len(segments) > MAX_SEGMENT_EVENTS:
+        attributes[attr.DARSHAN_SEGMENTS_OMITTED] = len(segments) - MAX_SEGMENT_EVENTS
     events = [_file_event(start, module, path, values)
               for (module, path), values in per_file.items()]
+    events.extend(_segment_event(segment, clock_shift)
+                  for segment in segments[:MAX_SEGMENT_EVENTS])
     span_id = derived_span_id(window.trace_id, window.key, window.run_id, "darshan")
     return SpanData(attr.darshan_task_span_name(window.prefix), window.trace_id, span_id,
                     window.execution_span_id, _ns(start), _ns(end), attributes, events)
