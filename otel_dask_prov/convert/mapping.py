@@ -52,6 +52,7 @@ from typing import Any, Callable, Final, Iterable
 from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
+from .darshan import DARSHAN_KINDS, darshan_records
 from .model import ATTEMPT, COMPUTATION, EXECUTION, Resource, Span
 from .records import Attributes, QName, Record, merge_attributes, utc
 from .sources import SCHEDULER_SIDE, WORKER_SIDE
@@ -309,6 +310,9 @@ class TraceMapper:
         elif kind == COMPUTATION:
             if self.container.once(ids.computation_id(span.span_id)):
                 self._computation(span)
+        elif kind in DARSHAN_KINDS:
+            for record in darshan_records(span, self._worker(None, span), self.container.once):
+                self.emit(record)
 
     def _add_attempt(self, span: Span) -> None:
         span_id = span.span_id

@@ -18,8 +18,11 @@ from .. import attributes as attr
 COMPUTATION: Final = attr.RECORD_COMPUTATION
 ATTEMPT: Final = attr.RECORD_TASK_ATTEMPT
 EXECUTION: Final = attr.RECORD_TASK_EXECUTION
-MAPPED_KINDS: Final = frozenset({COMPUTATION, ATTEMPT, EXECUTION})
-"""Record types the mapping turns into PROV; phase and worker spans are only counted."""
+WORKER_SPAN: Final = attr.RECORD_WORKER
+"""A worker-level span: the ``darshan`` span of a worker's Darshan log."""
+DARSHAN_TASK_IO: Final = attr.RECORD_DARSHAN_TASK_IO
+MAPPED_KINDS: Final = frozenset({COMPUTATION, ATTEMPT, EXECUTION, WORKER_SPAN, DARSHAN_TASK_IO})
+"""Record types the mapping turns into PROV; phase spans are only counted."""
 
 
 class Resource:
@@ -38,11 +41,11 @@ class Resource:
 
 
 class Span:
-    """One otel-dask-prov span of kind :data:`COMPUTATION`, :data:`ATTEMPT` or :data:`EXECUTION`."""
+    """One otel-dask-prov span of one of the :data:`MAPPED_KINDS`."""
 
     __slots__ = (
         "trace_id", "span_id", "parent_id", "kind", "start", "end", "attributes",
-        "processing", "exception", "status_code", "status_message", "resource",
+        "processing", "exception", "status_code", "status_message", "resource", "events",
     )
 
     def __init__(
@@ -59,6 +62,7 @@ class Span:
         status_code: int,
         status_message: str,
         resource: Resource,
+        events: tuple[tuple[str, int, dict[str, Any]], ...] = (),
     ) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
@@ -75,6 +79,8 @@ class Span:
         """0 unset, 1 ok, 2 error (OTLP numbering)."""
         self.status_message = status_message
         self.resource = resource
+        self.events = events
+        """``(name, time, attributes)`` of every event, kept only for Darshan spans."""
 
     def __repr__(self) -> str:
         return f"Span({self.kind}, {self.trace_id}/{self.span_id})"

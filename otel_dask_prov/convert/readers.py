@@ -34,7 +34,16 @@ import msgspec
 
 from .. import attributes as attr
 from . import otlp
-from .model import ATTEMPT, COMPUTATION, EXECUTION, MAPPED_KINDS, Resource, Span
+from .model import (
+    ATTEMPT,
+    COMPUTATION,
+    DARSHAN_TASK_IO,
+    EXECUTION,
+    MAPPED_KINDS,
+    WORKER_SPAN,
+    Resource,
+    Span,
+)
 from .shapes import InvalidUnit, loads, requests_of
 
 __all__ = ["InvalidUnit", "Walk", "decode_attributes", "decode_span", "full_requests",
@@ -179,6 +188,10 @@ def span_kind(name: str) -> str | None:
         kind = EXECUTION
     elif name == attr.COMPUTATION_SPAN_NAME:
         kind = COMPUTATION
+    elif name.startswith(attr.DARSHAN_TASK_SPAN_PREFIX):
+        kind = DARSHAN_TASK_IO
+    elif name == attr.DARSHAN_SPAN_NAME:
+        kind = WORKER_SPAN
     else:
         kind = None
     if len(_KINDS) < 100_000:  # span names are few; never let odd input grow this
@@ -270,6 +283,7 @@ def decode_span(span: otlp.Span, kind: str, resource: Resource,
         elif name == attr.EXCEPTION_EVENT:
             exception = decode_attributes(event.attributes)
     code, message = _status(span.status)
+    events = _all_events(span.events) if kind in _EVENTFUL_KINDS else ()
     return Span(
         trace,
         normalize_id(span.span_id, 8, "span id"),
@@ -283,7 +297,17 @@ def decode_span(span: otlp.Span, kind: str, resource: Resource,
         code,
         message,
         resource,
+        events,
     )
+
+
+_EVENTFUL_KINDS = frozenset({WORKER_SPAN, DARSHAN_TASK_IO})
+"""Kinds whose events the mapping reads (Darshan's files and segments)."""
+
+
+def _all_events(events: list[otlp.Event]) -> tuple[tuple[str, int, dict[str, Any]], ...]:
+    return tuple((event.name, _nanos(event.time_unix_nano, "event time"),
+                  decode_attributes(event.attributes)) for event in events)
 
 
 def iter_spans(

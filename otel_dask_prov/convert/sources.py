@@ -35,7 +35,7 @@ from typing import IO, Any, BinaryIO, Callable
 
 from ..errors import NoTraceDataError, TraceFormatError
 from . import readers
-from .model import EXECUTION, Resource
+from .model import ATTEMPT, COMPUTATION, Resource
 from .progress import Progress
 
 TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
@@ -44,7 +44,7 @@ TRACE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjso
 SCHEDULER_SIDE = 1
 """Mask bit: a resource wrote computation or attempt spans of a trace."""
 WORKER_SIDE = 2
-"""Mask bit: a resource wrote execution spans of a trace."""
+"""Mask bit: a resource wrote execution spans (or other worker spans) of a trace."""
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _WHOLE = -1
@@ -405,7 +405,7 @@ class _Scanner:
         def on_span(resource: Resource, span: Any, kind: str) -> None:
             nonlocal latest
             trace, end = readers.scan_span(span)
-            side = SCHEDULER_SIDE if kind is not EXECUTION else WORKER_SIDE
+            side = SCHEDULER_SIDE if kind is ATTEMPT or kind is COMPUTATION else WORKER_SIDE
             holders = found.setdefault(trace, {})
             holders[resource.key] = holders.get(resource.key, 0) | side
             if not resource.role:

@@ -1,0 +1,217 @@
+"""PROV records of a worker's Darshan log and of the DXT I/O of its task executions.
+
+The worker's ``darshan`` span (in a trace of its own) becomes:
+
+* the log, entity ``run:darshan-log.<digest>`` (``dask:DarshanLog``,
+  ``prov:Collection``, ``prov:location`` = the log's path), with the Darshan job
+  (``dask:darshanJobId``, ``dask:darshanVersion``, ``dask:startTime``,
+  ``dask:endTime``), the counts and the worker's counter totals under Darshan's
+  own names (``dask:POSIX_BYTES_READ``, ...); ``wasAttributedTo`` the worker agent;
+* per ``darshan.file`` event, entity ``run:darshan-file.<digest>.<module>.<path
+  digest>`` (``dask:DarshanFileRecord``: the file as the worker used it through
+  one interface, with that interface's counters), a ``specializationOf`` the
+  file ``run:path.<path digest>`` (``dask:File``, as :mod:`.taskdata` names it)
+  and a member of the log (``hadMember``).
+
+A ``darshan-io <prefix>`` span under an execution (in the computation's trace)
+becomes, for the task activity ``run:task.<key>.<attempt span>``:
+
+* per ``darshan.segment`` event, a read as ``used(task, run:path.<path digest>,
+  start)``, a write as the version it made, ``run:path.<path digest>.<attempt
+  span>.write-<n>`` (the *n*-th write of that file by the attempt),
+  ``wasGeneratedBy(version, task, end)`` and ``specializationOf`` the file;
+  both with ``dask:darshanModule``, ``dask:offset``, ``dask:length`` and the
+  segment's other end (``dask:endTime`` of a read, ``dask:startTime`` of a write);
+* entity ``run:darshan-io.<key>.<attempt span>`` (``dask:DarshanTaskIO``) with
+  the totals of the attempt's segments and how many had no event (the
+  recording's cap), ``wasDerivedFrom`` the log and ``wasInfluencedBy`` the task.
+
+``<digest>`` is of the worker process's resource key and the log's path, so the
+log has one id in every bundle that mentions it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, Final
+
+from .. import attributes as attr
+from .. import prov_vocabulary as dask
+from . import identifiers as ids
+from .model import DARSHAN_TASK_IO, WORKER_SPAN, Span
+from .records import QName, Record, utc
+from .taskdata import PROV_LOCATION, PROV_TYPE, path_id, path_version_id
+
+DARSHAN_KINDS: Final = frozenset({WORKER_SPAN, DARSHAN_TASK_IO})
+"""Span kinds this module maps."""
+
+_LOG = QName(dask.DARSHAN_LOG)
+_FILE_RECORD = QName(dask.DARSHAN_FILE_RECORD)
+_TASK_IO = QName(dask.DARSHAN_TASK_IO)
+_FILE = QName(dask.FILE)
+_COLLECTION = QName("prov:Collection")
+
+_LOG_ATTRIBUTES: Final = (
+    (attr.DARSHAN_JOB_ID, dask.DARSHAN_JOB_ID),
+    (attr.DARSHAN_RUNTIME_VERSION, dask.DARSHAN_VERSION),
+    (attr.DARSHAN_FILE_COUNT, dask.FILE_COUNT),
+    (attr.DARSHAN_SEGMENTS, dask.DARSHAN_SEGMENTS),
+    (attr.DARSHAN_UNATTRIBUTED_SEGMENTS, dask.DARSHAN_UNATTRIBUTED_SEGMENTS),
+)
+_TASK_IO_ATTRIBUTES: Final = (
+    (attr.DARSHAN_SEGMENTS, dask.DARSHAN_SEGMENTS),
+    (attr.DARSHAN_SEGMENTS_OMITTED, dask.DARSHAN_SEGMENTS_OMITTED),
+    (attr.IO_READ_BYTES, dask.IO_READ_BYTES),
+    (attr.IO_WRITE_BYTES, dask.IO_WRITE_BYTES),
+    (attr.IO_READ_CALLS, dask.IO_READ_CALLS),
+    (attr.IO_WRITE_CALLS, dask.IO_WRITE_CALLS),
+)
+
+
+def darshan_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Record]:
+    """The records of a ``darshan`` span or a ``darshan-io`` span.
+
+    *worker* is the id of the worker agent that wrote the span; *once* answers
+    whether an id shared by several spans (a file) is new in the container.
+    """
+    if span.kind == DARSHAN_TASK_IO:
+        return task_io_records(span, once)
+    if attr.DARSHAN_LOG in span.attributes:
+        return log_records(span, worker, once)
+    return []
+
+
+def log_id(span: Span) -> str:
+    """The id of the Darshan log a span names, the same for every span of its process."""
+    text = f"{span.resource.key}\n{span.attributes.get(attr.DARSHAN_LOG, '')}"
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    return f"{ids.RUN_PREFIX}:darshan-log.{digest}"
+
+
+def _value(value: Any) -> Any:
+    """*value* as a PROV value, or ``None`` (non-finite floats, arrays, nothing)."""
+    if isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return None
+
+
+def _pairs(source: dict[str, Any], table: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
+    pairs = []
+    for span_name, prov_name in table:
+        value = _value(source.get(span_name))
+        if value is not None and value != "":
+            pairs.append((prov_name, value))
+    return pairs
+
+
+def _counters(source: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(dask:<COUNTER>, value)`` for each Darshan counter in *source*; Darshan's
+    ``-1`` (not applicable) is left out."""
+    pairs = []
+    for name, value in source.items():
+        counter = attr.darshan_counter(name)
+        value = _value(value)
+        if counter is not None and value is not None and value >= 0:
+            pairs.append((dask.darshan_counter(counter), value))
+    return pairs
+
+
+def _file(path: str, once: Callable[[str], bool]) -> list[Record]:
+    """The file entity of *path*, if the container does not have it yet."""
+    general = path_id(path)
+    if not once(general):
+        return []
+    return [Record("entity", general, (), ((PROV_TYPE, _FILE), (PROV_LOCATION, path)))]
+
+
+# --------------------------------------------------------------------------
+# The worker's log
+# --------------------------------------------------------------------------
+def log_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Record]:
+    """The log of a ``darshan`` span, its per-file records, and the files."""
+    a = span.attributes
+    log = log_id(span)
+    records = [
+        Record("entity", log, (), (
+            (PROV_TYPE, _LOG), (PROV_TYPE, _COLLECTION),
+            (PROV_LOCATION, str(a[attr.DARSHAN_LOG])),
+            *_pairs(a, _LOG_ATTRIBUTES),
+            (dask.START_TIME, utc(span.start)), (dask.END_TIME, utc(span.end)),
+            *_counters(a))),
+        Record("wasAttributedTo", None, (log, worker), ()),
+    ]
+    log_digest = log.rpartition(".")[2]
+    for name, _, values in span.events:
+        if name != attr.DARSHAN_FILE_EVENT:
+            continue
+        path = str(values.get(attr.FILE_PATH, ""))
+        module = str(values.get(attr.DARSHAN_MODULE, ""))
+        if not path or not module:
+            continue
+        general = path_id(path)
+        record = (f"{ids.RUN_PREFIX}:darshan-file.{log_digest}.{ids.safe_name(module)}."
+                  f"{general.rpartition('.')[2]}")
+        records.extend(_file(path, once))
+        records.append(Record("entity", record, (), (
+            (PROV_TYPE, _FILE_RECORD), (PROV_LOCATION, path), (dask.DARSHAN_MODULE, module),
+            *_counters(values))))
+        records.append(Record("specializationOf", None, (record, general), ()))
+        records.append(Record("hadMember", None, (log, record), ()))
+    return records
+
+
+# --------------------------------------------------------------------------
+# The DXT segments of one execution
+# --------------------------------------------------------------------------
+def task_io_records(span: Span, once: Callable[[str], bool]) -> list[Record]:
+    """Usages and generations of files by the task, from a ``darshan-io`` span."""
+    a = span.attributes
+    attempt = a.get(attr.TASK_ATTEMPT_SPAN_ID)
+    key = a.get(attr.TASK_KEY)
+    if not attempt or key is None:
+        return []  # recorded before the attempt span id was: the task cannot be named
+    key, attempt = str(key), str(attempt)
+    task = ids.task_id(key, attempt)
+    summary = f"{ids.RUN_PREFIX}:darshan-io.{ids.safe_name(key)}.{attempt}"
+    records = [
+        Record("entity", summary, (), ((PROV_TYPE, _TASK_IO), *_pairs(a, _TASK_IO_ATTRIBUTES))),
+        Record("wasDerivedFrom", None, (summary, log_id(span), None, None, None), ()),
+        Record("wasInfluencedBy", None, (summary, task), ()),
+    ]
+    writes: dict[str, int] = {}
+    for name, start, values in span.events:
+        if name != attr.DARSHAN_SEGMENT_EVENT:
+            continue
+        path = str(values.get(attr.FILE_PATH, ""))
+        if not path:
+            continue
+        records.extend(_file(path, once))
+        end = values.get(attr.DARSHAN_END_TIME)
+        described = _segment_pairs(values)
+        if values.get(attr.DARSHAN_OPERATION) == "write":
+            number = writes[path] = writes.get(path, 0) + 1
+            version = f"{path_version_id(path, attempt)}.write-{number}"
+            finished = utc(end) if isinstance(end, int) else utc(start)
+            records.append(Record("entity", version, (), (
+                (PROV_TYPE, _FILE), (PROV_LOCATION, path))))
+            records.append(Record("wasGeneratedBy", None, (version, task, finished), (
+                *described, (dask.START_TIME, utc(start)))))
+            records.append(Record("specializationOf", None, (version, path_id(path)), ()))
+        else:
+            ended: tuple[tuple[str, datetime], ...] = (
+                ((dask.END_TIME, utc(end)),) if isinstance(end, int) else ())
+            records.append(Record("used", None, (task, path_id(path), utc(start)),
+                                  (*described, *ended)))
+    return records
+
+
+def _segment_pairs(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(_pairs(values, (
+        (attr.DARSHAN_MODULE, dask.DARSHAN_MODULE),
+        (attr.DARSHAN_OFFSET, dask.OFFSET),
+        (attr.DARSHAN_LENGTH, dask.LENGTH))))

@@ -1,0 +1,286 @@
+"""Darshan I/O in the PROV document: the worker's log, its per-file counters, and the
+DXT reads and writes of each task execution.
+
+The Darshan runtime cannot run here, so the spans come from the worker-side code
+reading ``dxt.darshan``, a real log shipped by the ``darshan`` package (a Java
+application's POSIX counters and DXT segments): the plugins' own records give a
+computation of two tasks whose executions ran while the log's process did I/O,
+``read_log`` and ``log_spans`` attribute the segments to them as a worker does
+at teardown, and the plugins' OTLP JSON encoder writes the scheduler's and the
+worker's trace files. The converted document is checked for values known from
+the log, against ``otel-prov validate``, and streamed PROV-JSON and PROV-N
+against the document ``prov`` builds.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import io
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import prov
+import pytest
+
+from otel_dask_prov import attributes as attr
+from otel_dask_prov import prov_vocabulary as dask
+from otel_dask_prov.convert import convert, to_document
+from otel_dask_prov.convert.compare import difference
+from otel_dask_prov.convert.records import utc
+from otel_dask_prov.convert.taskdata import path_id
+from otel_dask_prov.ids import attempt_span_id, execution_span_id
+from otel_dask_prov.otlp_json import encode_line, resource_prefix
+from otel_dask_prov.provenance.darshan import (
+    DarshanLog,
+    TaskWindow,
+    log_spans,
+    read_log,
+)
+from otel_dask_prov.records import AttemptRecord, ComputationRecord, ExecutionRecord
+from otel_dask_prov.resource import build_resource
+from otel_dask_prov.settings import Settings
+from otel_dask_prov.validate import validate
+
+pytest.importorskip("darshan", reason="needs the darshan package (pip install darshan)")
+
+WORKER = "tcp://10.0.0.2:40000"
+SCHEDULER = "tcp://10.0.0.1:8786"
+TRACE = 0x5EED_0000_0000_0000_0000_0000_0000_0001
+COMPUTATION_SPAN = 0xC0FFEE
+CLOCK_SHIFT = 0.0002
+"""The worker's ``scheduler_delay``: its segments move by this much to the scheduler's clock."""
+JRE = ("/blues/gpfs/home/luettgau/darshan-decaf/testbed/spack/opt/spack/linux-centos7-broadwell/"
+       "gcc-8.2.0/openjdk-1.8.0_202-b08-fqnnpgtjyfnarl6frohnhtv3nygn2uft/jre/lib/")
+CLASSLIB = JRE + "classlib.properties"
+WORK = "/home/luettgau/tmp/COMPSsWorker/84894e8e-755b-43b1-b019-c8f9312f2d95/localhost/"
+DATA_FILE = WORK + "d8v1_1587455014927.IT"
+TASKS = {  # key: the window of its task function, seconds after the log's start (worker clock)
+    "read-config": (0.005, 0.006),  # 9 reads of classlib.properties
+    "write-output": (948.9100, 948.9125),  # 3 writes of 10240 bytes to d8v1_...IT
+}
+
+
+def example_log() -> Path:
+    return Path(str(importlib.resources.files("darshan.examples.example_logs") / "dxt.darshan"))
+
+
+def _run_id(key: str) -> int:
+    return list(TASKS).index(key) + 1
+
+
+def _task_records(key: str, t0: float) -> tuple[AttemptRecord, ExecutionRecord, TaskWindow]:
+    """The scheduler's attempt, the worker's execution and its Darshan window, for one task."""
+    begin, end = (t0 + offset for offset in TASKS[key])
+    run_id = _run_id(key)
+    attempt = AttemptRecord(TRACE, COMPUTATION_SPAN, key, key.split("-")[0], key, 1, begin - 0.002)
+    attempt.run_id = run_id
+    attempt.span_id = attempt_span_id(TRACE, key, run_id, 1)
+    attempt.transitions = [(begin - 0.002, "released", "waiting", None),
+                           (begin - 0.001, "waiting", "processing", None),
+                           (end + 0.002, "processing", "memory", None)]
+    attempt.end = end + 0.002
+    attempt.state, attempt.outcome = "memory", attr.OUTCOME_SUCCESS
+    attempt.worker, attempt.worker_name = WORKER, "worker-0"
+    attempt.nbytes, attempt.result_type = 28, "int"
+    startstops = [{"action": "compute", "start": begin - 0.0001 + CLOCK_SHIFT,
+                   "stop": end + 0.0001 + CLOCK_SHIFT}]
+    execution = ExecutionRecord(TRACE, key, attempt.prefix, run_id, WORKER, "worker-0",
+                                attr.OUTCOME_SUCCESS, startstops, startstops[0]["start"],
+                                startstops[0]["stop"])
+    window = TaskWindow(begin, end, 4242, TRACE, execution_span_id(TRACE, key, run_id), key,
+                        attempt.prefix, run_id)
+    return attempt, execution, window
+
+
+def record_traces(directory: Path, log: DarshanLog) -> Path:
+    """The trace files of a computation whose two tasks ran while *log*'s process did I/O."""
+    t0 = log.start
+    computation = ComputationRecord(TRACE, COMPUTATION_SPAN, None, t0 + 0.001, "Client-darshan",
+                                    len(TASKS), list(TASKS))
+    computation.end = t0 + 949.0
+    scheduler_spans, worker_spans, windows = [], [], []
+    for key in TASKS:
+        attempt, execution, window = _task_records(key, t0)
+        computation.prefixes[attempt.prefix] = None
+        scheduler_spans += attempt.to_span_data()
+        worker_spans += execution.to_span_data()
+        windows.append(window)
+    scheduler_spans += computation.to_span_data()
+    worker = {attr.WORKER_ADDRESS: WORKER, attr.WORKER_NAME: "worker-0"}
+    worker_spans += log_spans(log, windows, worker, clock_shift=CLOCK_SHIFT)
+
+    settings = Settings()
+    for role, spans, extra in (
+        ("scheduler", scheduler_spans, {attr.SCHEDULER_ADDRESS: SCHEDULER}),
+        ("worker", worker_spans, {**worker, attr.SCHEDULER_ADDRESS: SCHEDULER}),
+    ):
+        resource = build_resource(role, settings, extra)
+        (directory / f"dask-{role}.jsonl").write_text(
+            encode_line(resource_prefix(resource.attributes), spans))
+    return directory
+
+
+def records(document: dict[str, Any], kind: str) -> list[tuple[str, dict[str, Any]]]:
+    found = list(document.get(kind, {}).items())
+    for bundle in document.get("bundle", {}).values():
+        found.extend(bundle.get(kind, {}).items())
+    return found
+
+
+def plain(value: Any) -> Any:
+    """A PROV-JSON value without its type (``{"$": "838", "type": "xsd:int"}`` -> 838)."""
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    if isinstance(value, dict):
+        text, kind = value["$"], value.get("type", "")
+        if kind in ("xsd:int", "xsd:long"):
+            return int(text)
+        return float(text) if kind == "xsd:double" else text
+    return value
+
+
+class Converted:
+    """The PROV-JSON of the traces, with lookups by record kind."""
+
+    def __init__(self, traces: Path, output: Path) -> None:
+        convert([traces], str(output))
+        self.path = output
+        self.document = json.loads(output.read_text())
+
+    def entities(self, prov_type: str) -> dict[str, dict[str, Any]]:
+        found = {}
+        for identifier, record in records(self.document, "entity"):
+            types = plain(record.get("prov:type"))
+            if prov_type in (types if isinstance(types, list) else [types]):
+                found[identifier] = {name: plain(value) for name, value in record.items()}
+        return found
+
+    def relations(self, kind: str) -> list[dict[str, Any]]:
+        return [{name: plain(value) for name, value in record.items()}
+                for _, record in records(self.document, kind)]
+
+    def task(self, key: str) -> str:
+        return next(identifier for identifier, record in records(self.document, "activity")
+                    if plain(record.get(dask.KEY)) == key)
+
+
+@pytest.fixture(scope="module")
+def log() -> DarshanLog:
+    return read_log(example_log())
+
+
+@pytest.fixture(scope="module")
+def traces(log: DarshanLog, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return record_traces(tmp_path_factory.mktemp("darshan-traces"), log)
+
+
+@pytest.fixture(scope="module")
+def converted(traces: Path, tmp_path_factory: pytest.TempPathFactory) -> Converted:
+    return Converted(traces, tmp_path_factory.mktemp("darshan-prov") / "run.json")
+
+
+def test_the_document_is_valid_prov(converted: Converted) -> None:
+    assert [violation.line(str(converted.path)) for violation in validate(str(converted.path))] == []
+
+
+def test_the_log_is_an_entity_attributed_to_the_worker(converted: Converted, log: DarshanLog) -> None:
+    (identifier, entity), = converted.entities(dask.DARSHAN_LOG).items()
+    assert entity["prov:location"] == str(example_log())
+    assert entity[dask.DARSHAN_JOB_ID] == 1537455
+    assert entity[dask.DARSHAN_VERSION] == "3.2.0-pre1"
+    assert entity[dask.START_TIME] == "2020-04-21T07:45:33+00:00"
+    assert entity[dask.END_TIME] == "2020-04-21T08:10:01+00:00"
+    assert entity[dask.FILE_COUNT] == 215
+    assert entity[dask.DARSHAN_SEGMENTS] == 7623
+    assert entity[dask.DARSHAN_UNATTRIBUTED_SEGMENTS] == 7623 - 9 - 3
+    assert entity[dask.darshan_counter("POSIX_BYTES_READ")] == sum(
+        c.counters["POSIX_BYTES_READ"] for c in log.files if c.module == "POSIX")
+    attributed = [(r["prov:entity"], r["prov:agent"]) for r in converted.relations("wasAttributedTo")]
+    workers = [agent for entity_id, agent in attributed if entity_id == identifier]
+    assert len(workers) == 1 and workers[0].startswith("run:worker.")
+
+
+def test_each_file_of_the_log_has_a_record_of_its_counters(converted: Converted) -> None:
+    file_records = converted.entities(dask.DARSHAN_FILE_RECORD)
+    assert len(file_records) == 215
+    classlib = next(entity for entity in file_records.values()
+                    if entity["prov:location"] == CLASSLIB)
+    assert classlib[dask.DARSHAN_MODULE] == "POSIX"
+    assert classlib[dask.darshan_counter("POSIX_OPENS")] == 2
+    assert classlib[dask.darshan_counter("POSIX_READS")] == 18
+    assert classlib[dask.darshan_counter("POSIX_SEEKS")] == 16
+    assert classlib[dask.darshan_counter("POSIX_BYTES_READ")] == 838
+    assert classlib[dask.darshan_counter("POSIX_BYTES_WRITTEN")] == 0
+    assert classlib[dask.darshan_counter("POSIX_F_READ_TIME")] == pytest.approx(7.844e-05, rel=1e-3)
+    (log_id, _), = converted.entities(dask.DARSHAN_LOG).items()
+    record_id = next(identifier for identifier, entity in file_records.items()
+                     if entity["prov:location"] == CLASSLIB)
+    specializations = {(r["prov:specificEntity"], r["prov:generalEntity"])
+                       for r in converted.relations("specializationOf")}
+    assert (record_id, path_id(CLASSLIB)) in specializations
+    members = {(r["prov:collection"], r["prov:entity"]) for r in converted.relations("hadMember")}
+    assert (log_id, record_id) in members
+    assert converted.entities(dask.FILE)[path_id(CLASSLIB)]["prov:location"] == CLASSLIB
+
+
+def test_dxt_reads_are_usages_by_the_task_with_offset_length_and_times(
+        converted: Converted, log: DarshanLog) -> None:
+    task = converted.task("read-config")
+    reads = [usage for usage in converted.relations("used")
+             if usage["prov:activity"] == task and usage["prov:entity"] == path_id(CLASSLIB)]
+    assert [(r[dask.OFFSET], r[dask.LENGTH]) for r in reads] == [
+        (0, 64), (40, 64), (41, 64), (96, 64), (114, 64), (174, 44), (175, 43), (206, 12), (218, 0)]
+    assert {r[dask.DARSHAN_MODULE] for r in reads} == {"DXT_POSIX"}
+    first = log.segments[0]
+    assert reads[0]["prov:time"] == _time(first.start + CLOCK_SHIFT)
+    assert reads[0][dask.END_TIME] == _time(first.end + CLOCK_SHIFT)
+
+
+def test_dxt_writes_generate_one_version_of_the_file_each(converted: Converted) -> None:
+    task = converted.task("write-output")
+    attempt_span = task.rpartition(".")[2]
+    generations = {g["prov:entity"]: g for g in converted.relations("wasGeneratedBy")
+                   if g["prov:activity"] == task and g["prov:entity"] in converted.entities(dask.FILE)}
+    versions = [f"{path_id(DATA_FILE)}.{attempt_span}.write-{n}" for n in (1, 2, 3)]
+    assert sorted(generations) == versions
+    assert [(generations[v][dask.OFFSET], generations[v][dask.LENGTH]) for v in versions] == [
+        (327664, 10240), (337904, 10240), (348144, 10240)]
+    assert generations[versions[0]][dask.START_TIME] < generations[versions[0]]["prov:time"]
+    specializations = {(r["prov:specificEntity"], r["prov:generalEntity"])
+                       for r in converted.relations("specializationOf")}
+    assert {(version, path_id(DATA_FILE)) for version in versions} <= specializations
+
+
+def test_the_darshan_io_of_a_task_is_derived_from_the_log(converted: Converted) -> None:
+    summaries = converted.entities(dask.DARSHAN_TASK_IO)
+    task = converted.task("write-output")
+    summary_id = next(r["prov:influencee"] for r in converted.relations("wasInfluencedBy")
+                      if r["prov:influencer"] == task and r["prov:influencee"] in summaries)
+    summary = summaries[summary_id]
+    assert (summary[dask.DARSHAN_SEGMENTS], summary[dask.IO_WRITE_BYTES],
+            summary[dask.IO_WRITE_CALLS], summary[dask.IO_READ_BYTES]) == (3, 30720, 3, 0)
+    (log_id, _), = converted.entities(dask.DARSHAN_LOG).items()
+    derived = {(r["prov:generatedEntity"], r["prov:usedEntity"])
+               for r in converted.relations("wasDerivedFrom")}
+    assert (summary_id, log_id) in derived
+
+
+@pytest.mark.parametrize("flatten", [False, True])
+@pytest.mark.parametrize("format_name", ["json", "provn"])
+def test_streamed_output_reads_back_as_the_prov_document(
+        traces: Path, format_name: str, flatten: bool) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        expected = to_document([traces], flatten=flatten)
+        streamed = io.StringIO()
+        convert([traces], streamed, format=format_name, flatten=flatten)
+        actual = prov.read(io.StringIO(streamed.getvalue()), format=format_name)
+    assert difference(actual, expected) == []
+    assert actual == expected
+
+
+def _time(seconds: float) -> str:
+    """A time as the converter writes it: UTC, microseconds truncated."""
+    return utc(int(seconds * 1e9)).isoformat()
