@@ -116,6 +116,9 @@ def test_the_spans_of_a_log(dxt_log) -> None:
         len(dxt_log.segments) - len(attributed))
     assert worker_span.attributes[attr.darshan_counter_attribute("POSIX_BYTES_READ")] == sum(
         c.counters["POSIX_BYTES_READ"] for c in dxt_log.files if c.module == "POSIX")
+    totals = [name for name in worker_span.attributes if attr.darshan_counter(name)]
+    assert totals[:3] == [attr.darshan_counter_attribute(name)
+                          for name in ("POSIX_OPENS", "POSIX_READS", "POSIX_WRITES")]
     assert len(worker_span.events) == min(len(dxt_log.files), MAX_FILE_EVENTS)
     event = worker_span.events[0]
     assert event[0] == attr.DARSHAN_FILE_EVENT

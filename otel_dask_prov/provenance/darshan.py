@@ -248,7 +248,8 @@ def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribu
         attr.DARSHAN_SEGMENTS: len(log.segments),
         attr.DARSHAN_UNATTRIBUTED_SEGMENTS: attribution.unattributed,
     }
-    attributes.update({attr.darshan_counter_attribute(name): value for name, value in totals.items()})
+    attributes.update({attr.darshan_counter_attribute(name): totals[name]
+                       for names in COUNTERS.values() for name in names if name in totals})
     return SpanData(attr.DARSHAN_SPAN_NAME, new_trace_id(), new_span_id(), None,
                     _ns(log.start), _ns(log.end), attributes, events)
 
