@@ -13,7 +13,9 @@ Python package (``pip install darshan``) and turns it into spans:
 * with DXT, for each task execution whose time window contains segments, a
   ``darshan-io <prefix>`` span (record type ``darshan_task_io``) under the
   execution span: bytes and segments read and written, files touched, one
-  ``darshan.file`` event per file.
+  ``darshan.file`` event per file, and one ``darshan.segment`` event per segment
+  (file, read or write, offset, length, start and end; the first
+  :data:`MAX_SEGMENT_EVENTS`, the rest counted), and the attempt's span id.
 
 Attribution: DXT segments carry the process, host and times but no thread id,
 so a segment goes to the one task execution of this worker whose window
