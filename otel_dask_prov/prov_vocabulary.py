@@ -31,7 +31,9 @@ Terms
   :data:`TASK_PLAN` per task prefix, :data:`RETRY` (the ``wasInfluencedBy``
   from a retry to the attempt it retried), :data:`CONVERSION` (the run of
   ``otel-prov convert`` itself) and :data:`TOOL` (otel-dask-prov as an agent),
-  :data:`TRACE_FILE` (an input file of the conversion).
+  :data:`TRACE_FILE` (an input file of the conversion); for the opt-in data
+  provenance :data:`ARGUMENT`, :data:`FILE`, :data:`PROFILE`, and for Darshan
+  :data:`DARSHAN_LOG`, :data:`DARSHAN_FILE_RECORD`, :data:`DARSHAN_TASK_IO`.
 * Attributes carry the facts from the traces: :data:`KEY` (the original Dask
   key, since record ids are sanitized), :data:`PREFIX`, :data:`ATTEMPT`,
   :data:`OUTCOME` (one of :data:`otel_dask_prov.attributes.OUTCOMES`),

@@ -45,7 +45,8 @@ them: a malformed line stops the conversion before anything is written, unless
 Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
 :mod:`.otlp` (OTLP JSON as typed structs), :mod:`.model` (the normalized span),
 :mod:`.mapping` (the PROV mapping), :mod:`.taskdata` (arguments, files and
-profiles of a task as PROV), :mod:`.records` (records as tuples),
+profiles of a task as PROV), :mod:`.darshan` (Darshan logs and DXT segments as
+PROV), :mod:`.records` (records as tuples),
 :mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`
 (writers), :mod:`.pipeline` (the run), :mod:`.api` and :mod:`.command` (the
 library call and the command line), :mod:`.compare` (differences between two
