@@ -327,6 +327,9 @@ DARSHAN_JOB_ID: Final = "dask.darshan.job_id"
 DARSHAN_FILE_EVENT: Final = "darshan.file"
 """Span event: one file seen by one Darshan module, with its counters."""
 DARSHAN_MODULE: Final = "dask.darshan.module"
+DARSHAN_RANK: Final = "dask.darshan.rank"
+"""On a worker's ``darshan.file`` events: the MPI rank of the record (0 for a process
+that is not an MPI program; an MPI log has a record per rank and file)."""
 DARSHAN_COUNTER_PREFIX: Final = "dask.darshan."
 """``dask.darshan.<counter name in lower case>``, e.g. ``dask.darshan.posix_bytes_read``
 (:func:`darshan_counter_attribute`)."""

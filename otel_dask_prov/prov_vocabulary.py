@@ -257,6 +257,8 @@ DARSHAN_VERSION: Final = "dask:darshanVersion"
 DARSHAN_MODULE: Final = "dask:darshanModule"
 """The Darshan module (I/O interface) of a record: ``POSIX``, ``STDIO``, ``MPI-IO``; of a
 DXT segment: ``DXT_POSIX``, ``DXT_MPIIO``."""
+DARSHAN_RANK: Final = "dask:darshanRank"
+"""``xsd:int``: the MPI rank of a Darshan file record (0 for a process that is not MPI)."""
 DARSHAN_SEGMENTS: Final = "dask:darshanSegments"
 """``xsd:int``: DXT segments (reads and writes) of a log, or attributed to one attempt."""
 DARSHAN_SEGMENTS_OMITTED: Final = "dask:darshanSegmentsOmitted"

@@ -60,20 +60,18 @@ TASKS = {  # key: the window of its task function, seconds after the log's start
     "read-config": (0.005, 0.006),  # 9 reads of classlib.properties
     "write-output": (948.9100, 948.9125),  # 3 writes of 10240 bytes to d8v1_...IT
 }
+MPI_OUTPUT = "/yellow/usr/projects/eap/users/treddy/simple_dxt_mpi_io_darshan/test.out"
+MPI_TASKS = {"write-mpi": (0.1, 0.11)}  # sample-dxt-simple.darshan: its 3 DXT segments
 
 
-def example_log() -> Path:
-    return Path(str(importlib.resources.files("darshan.examples.example_logs") / "dxt.darshan"))
+def example_log(package: str = "darshan.examples.example_logs", name: str = "dxt.darshan") -> Path:
+    return Path(str(importlib.resources.files(package) / name))
 
 
-def _run_id(key: str) -> int:
-    return list(TASKS).index(key) + 1
-
-
-def _task_records(key: str, t0: float) -> tuple[AttemptRecord, ExecutionRecord, TaskWindow]:
+def _task_records(key: str, run_id: int, window: tuple[float, float],
+                  t0: float) -> tuple[AttemptRecord, ExecutionRecord, TaskWindow]:
     """The scheduler's attempt, the worker's execution and its Darshan window, for one task."""
-    begin, end = (t0 + offset for offset in TASKS[key])
-    run_id = _run_id(key)
+    begin, end = (t0 + offset for offset in window)
     attempt = AttemptRecord(TRACE, COMPUTATION_SPAN, key, key.split("-")[0], key, 1, begin - 0.002)
     attempt.run_id = run_id
     attempt.span_id = attempt_span_id(TRACE, key, run_id, 1)
@@ -94,15 +92,16 @@ def _task_records(key: str, t0: float) -> tuple[AttemptRecord, ExecutionRecord, 
     return attempt, execution, window
 
 
-def record_traces(directory: Path, log: DarshanLog) -> Path:
-    """The trace files of a computation whose two tasks ran while *log*'s process did I/O."""
+def record_traces(directory: Path, log: DarshanLog,
+                  tasks: dict[str, tuple[float, float]] = TASKS) -> Path:
+    """The trace files of a computation whose *tasks* ran while *log*'s process did I/O."""
     t0 = log.start
-    computation = ComputationRecord(TRACE, COMPUTATION_SPAN, None, t0 + 0.001, "Client-darshan",
-                                    len(TASKS), list(TASKS))
-    computation.end = t0 + 949.0
+    computation = ComputationRecord(TRACE, COMPUTATION_SPAN, None, t0 - 0.001, "Client-darshan",
+                                    len(tasks), list(tasks))
+    computation.end = t0 + max(end for _, end in tasks.values()) + 0.01
     scheduler_spans, worker_spans, windows = [], [], []
-    for key in TASKS:
-        attempt, execution, window = _task_records(key, t0)
+    for run_id, (key, times) in enumerate(tasks.items(), start=1):
+        attempt, execution, window = _task_records(key, run_id, times, t0)
         computation.prefixes[attempt.prefix] = None
         scheduler_spans += attempt.to_span_data()
         worker_spans += execution.to_span_data()
@@ -207,7 +206,7 @@ def test_each_file_of_the_log_has_a_record_of_its_counters(converted: Converted)
     assert len(file_records) == 215
     classlib = next(entity for entity in file_records.values()
                     if entity["prov:location"] == CLASSLIB)
-    assert classlib[dask.DARSHAN_MODULE] == "POSIX"
+    assert (classlib[dask.DARSHAN_MODULE], classlib[dask.DARSHAN_RANK]) == ("POSIX", 0)
     assert classlib[dask.darshan_counter("POSIX_OPENS")] == 2
     assert classlib[dask.darshan_counter("POSIX_READS")] == 18
     assert classlib[dask.darshan_counter("POSIX_SEEKS")] == 16
@@ -265,6 +264,31 @@ def test_the_darshan_io_of_a_task_is_derived_from_the_log(converted: Converted) 
     derived = {(r["prov:generatedEntity"], r["prov:usedEntity"])
                for r in converted.relations("wasDerivedFrom")}
     assert (summary_id, log_id) in derived
+
+
+def test_an_mpi_log_has_a_record_per_rank_and_its_mpi_io_segments_are_stated(
+        tmp_path: Path) -> None:
+    log = read_log(example_log("darshan.tests.input", "sample-dxt-simple.darshan"))
+    run = Converted(record_traces(tmp_path, log, MPI_TASKS), tmp_path / "run.json")
+    assert list(validate(str(run.path))) == []
+
+    file_records = run.entities(dask.DARSHAN_FILE_RECORD)
+    assert len(file_records) == len(log.files) == 64
+    mpi_io = {entity[dask.DARSHAN_RANK]: entity for entity in file_records.values()
+              if entity[dask.DARSHAN_MODULE] == "MPI-IO"}
+    assert sorted(mpi_io) == list(range(16))
+    assert mpi_io[0][dask.darshan_counter("MPIIO_COLL_OPENS")] == 1
+    assert mpi_io[0][dask.darshan_counter("MPIIO_BYTES_WRITTEN")] == 4000
+    assert mpi_io[1][dask.darshan_counter("MPIIO_BYTES_WRITTEN")] == 0
+
+    task = run.task("write-mpi")
+    writes = sorted((g[dask.DARSHAN_MODULE], g[dask.OFFSET], g[dask.LENGTH])
+                    for g in run.relations("wasGeneratedBy")
+                    if g["prov:activity"] == task and dask.DARSHAN_MODULE in g)
+    assert writes == [("DXT_MPIIO", 0, 4000), ("DXT_POSIX", 0, 40), ("DXT_POSIX", 0, 4000)]
+    versions = {g["prov:entity"] for g in run.relations("wasGeneratedBy")
+                if g.get(dask.DARSHAN_MODULE) == "DXT_MPIIO"}
+    assert {run.entities(dask.FILE)[v]["prov:location"] for v in versions} == {MPI_OUTPUT}
 
 
 @pytest.mark.parametrize("flatten", [False, True])

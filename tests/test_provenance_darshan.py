@@ -82,6 +82,10 @@ def test_mpi_io_counters_and_dxt_mpi_io_segments_are_read() -> None:
     assert any(c.counters.get("MPIIO_BYTES_WRITTEN", 0) > 0 for c in log.files
                if c.module == "MPI-IO")
     assert {s.module for s in log.segments} == {"DXT_POSIX", "DXT_MPIIO"}
+    assert sorted({c.rank for c in log.files if c.module == "MPI-IO"}) == list(range(16))
+    worker_span, = log_spans(log, [], {})
+    assert sorted(e[2][attr.DARSHAN_RANK] for e in worker_span.events
+                  if e[2][attr.DARSHAN_MODULE] == "MPI-IO") == list(range(16))
 
 
 def test_each_segment_goes_to_the_one_window_that_contains_it(dxt_log) -> None:

@@ -7,11 +7,11 @@ The worker's ``darshan`` span (in a trace of its own) becomes:
   (``dask:darshanJobId``, ``dask:darshanVersion``, ``dask:startTime``,
   ``dask:endTime``), the counts and the worker's counter totals under Darshan's
   own names (``dask:POSIX_BYTES_READ``, ...); ``wasAttributedTo`` the worker agent;
-* per ``darshan.file`` event, entity ``run:darshan-file.<digest>.<module>.<path
-  digest>`` (``dask:DarshanFileRecord``: the file as the worker used it through
-  one interface, with that interface's counters), a ``specializationOf`` the
-  file ``run:path.<path digest>`` (``dask:File``, as :mod:`.taskdata` names it)
-  and a member of the log (``hadMember``).
+* per ``darshan.file`` event, entity ``run:darshan-file.<digest>.<module>.<rank>.<path
+  digest>`` (``dask:DarshanFileRecord``: the file as the worker, or an MPI rank,
+  used it through one interface, with that interface's counters), a
+  ``specializationOf`` the file ``run:path.<path digest>`` (``dask:File``, as
+  :mod:`.taskdata` names it) and a member of the log (``hadMember``).
 
 A ``darshan-io <prefix>`` span under an execution (in the computation's trace)
 becomes, for the task activity ``run:task.<key>.<attempt span>``:
@@ -153,13 +153,15 @@ def log_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Re
         module = str(values.get(attr.DARSHAN_MODULE, ""))
         if not path or not module:
             continue
+        rank = values.get(attr.DARSHAN_RANK)
+        rank = rank if isinstance(rank, int) else 0
         general = path_id(path)
         record = (f"{ids.RUN_PREFIX}:darshan-file.{log_digest}.{ids.safe_name(module)}."
-                  f"{general.rpartition('.')[2]}")
+                  f"{rank}.{general.rpartition('.')[2]}")
         records.extend(_file(path, once))
         records.append(Record("entity", record, (), (
             (PROV_TYPE, _FILE_RECORD), (PROV_LOCATION, path), (dask.DARSHAN_MODULE, module),
-            *_counters(values))))
+            (dask.DARSHAN_RANK, rank), *_counters(values))))
         records.append(Record("specializationOf", None, (record, general), ()))
         records.append(Record("hadMember", None, (log, record), ()))
     return records

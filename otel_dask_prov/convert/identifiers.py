@@ -15,7 +15,7 @@ Every instance id lives in one namespace, prefix :data:`RUN_PREFIX`
     run:scheduler.<instance>, run:client.<id>, run:tool.otel-dask-prov-<version>
     run:file.<sha256>, run:conversion.<digest>
     run:path.<digest>[.<span id>[.write-<n>]]  a file, a version a task wrote (taskdata, darshan)
-    run:darshan-log.<digest>, run:darshan-file.<digest>.<module>.<path digest>,
+    run:darshan-log.<digest>, run:darshan-file.<digest>.<module>.<rank>.<path digest>,
     run:darshan-io.<key>.<span id>            a Darshan log, its file records, a task's DXT I/O
 
 Span ids are those of the OpenTelemetry spans (16 lowercase hex digits), so an

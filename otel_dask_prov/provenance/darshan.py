@@ -78,6 +78,8 @@ class FileCounters:
     module: str
     path: str
     counters: Mapping[str, float]
+    rank: int = 0
+    """The MPI rank whose record this is (a log has one per rank and file)."""
 
 
 @dataclass(frozen=True)
@@ -134,7 +136,8 @@ def read_log(path: str | os.PathLike[str]) -> DarshanLog:
             values = dict(zip(counter_names, record["counters"].tolist()))
             values.update(zip(fcounter_names, record["fcounters"].tolist()))
             kept = {name: values[name] for name in wanted if name in values}
-            log.files.append(FileCounters(module, names.get(record["id"], str(record["id"])), kept))
+            log.files.append(FileCounters(module, names.get(record["id"], str(record["id"])), kept,
+                                          int(record["rank"])))
     for module in DXT_MODULES:
         if module not in report.modules:
             continue
@@ -239,7 +242,9 @@ def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribu
                 totals[name] = totals.get(name, 0) + value
         if len(events) < MAX_FILE_EVENTS:
             events.append(_file_event(log.start, counters.module, counters.path, {
-                attr.darshan_counter_attribute(name): value for name, value in counters.counters.items()}))
+                attr.DARSHAN_RANK: counters.rank,
+                **{attr.darshan_counter_attribute(name): value
+                   for name, value in counters.counters.items()}}))
     attributes: dict[str, Any] = {
         attr.RECORD_TYPE: attr.RECORD_WORKER,
         **worker,
