@@ -26,7 +26,7 @@ import warnings
 from typing import IO, Any, Final, Iterable
 
 from ..errors import MissingProgramError, UnsupportedFormatError
-from .records import FORMAL, QName, Record
+from .records import FORMAL, QName, Record, Time
 from .streaming import ProvJsonWriter, ProvNWriter
 
 FORMATS: Final = ("json", "provn", "xml", "jsonld", "trig", "turtle", "dot", "svg", "png")
@@ -75,10 +75,11 @@ def add_record(bundle: Any, record: Record) -> None:
     """Add *record* to a ``prov`` bundle or document through its builder API."""
     from prov.constants import PROV_RECORD_IDS_MAP
 
-    formal = {name: value for name, value in zip(FORMAL[record.kind], record.formal)
-              if value is not None}
+    formal = {name: value.datetime() if type(value) is Time else value
+              for name, value in zip(FORMAL[record.kind], record.formal) if value is not None}
     others = [
-        (name, bundle.valid_qualified_name(value) if type(value) is QName else value)
+        (name, bundle.valid_qualified_name(value) if type(value) is QName
+         else value.datetime() if type(value) is Time else value)
         for name, value in record.attributes
     ]
     bundle.new_record(PROV_RECORD_IDS_MAP[record.kind], record.identifier, formal, others)

@@ -46,7 +46,6 @@ through a :class:`Container`, one per bundle, or one for a flattened document.
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any, Callable, Final, Iterable
 
 from .. import attributes as attr
@@ -54,7 +53,7 @@ from .. import prov_vocabulary as dask
 from . import identifiers as ids
 from .darshan import DARSHAN_KINDS, darshan_records
 from .model import ATTEMPT, COMPUTATION, EXECUTION, Resource, Span
-from .records import Attributes, QName, Record, merge_attributes, utc
+from .records import Attributes, QName, Record, Time, merge_attributes, moment
 from .sources import SCHEDULER_SIDE, WORKER_SIDE
 from .taskdata import activity_pairs, task_data_records
 
@@ -362,7 +361,7 @@ class TraceMapper:
         graph = ids.graph_id(span.span_id)
         unfinished = a.get(attr.TASK_OUTCOME) == attr.OUTCOME_UNFINISHED
         emit(Record("activity", computation,
-                    (utc(span.start), None if unfinished else utc(span.end)),
+                    (moment(span.start), None if unfinished else moment(span.end)),
                     tuple([(PROV_TYPE, _COMPUTATION),
                            (dask.COMPUTATION_ID, a.get(attr.COMPUTATION_ID) or span.trace_id),
                            *_pairs(a, ((attr.COMPUTATION_TASK_COUNT, dask.TASK_COUNT),
@@ -470,14 +469,14 @@ class TraceMapper:
         executed = execution is not None or bool(a.get(attr.WORKER_ADDRESS))
         task = ids.task_id(key, span_id)
 
-        start: datetime | None
-        end: datetime | None
+        start: Time | None
+        end: Time | None
         if attempt is not None:
             begin = attempt.processing if executed and attempt.processing else attempt.start
-            start, end = utc(begin), utc(attempt.end)
+            start, end = moment(begin), moment(attempt.end)
         else:
             assert execution is not None
-            start, end = utc(execution.start), utc(execution.end)
+            start, end = moment(execution.start), moment(execution.end)
         if outcome == attr.OUTCOME_UNFINISHED:
             end = None
 
@@ -491,8 +490,8 @@ class TraceMapper:
             pairs.append((dask.GROUP, str(group)))
         pairs.extend(_lookup(_ACTIVITY_ATTRIBUTES, a, e))
         if execution is not None:
-            pairs.append((dask.WORKER_START_TIME, utc(execution.start)))
-            pairs.append((dask.WORKER_END_TIME, utc(execution.end)))
+            pairs.append((dask.WORKER_START_TIME, moment(execution.start)))
+            pairs.append((dask.WORKER_END_TIME, moment(execution.end)))
         if e:
             pairs.extend(activity_pairs(e))
         if outcome == attr.OUTCOME_DEPENDENCY_ERROR and attempt is not None and attempt.exception:

@@ -11,7 +11,9 @@ process.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final, Union
+
+import msgspec
 
 from .. import attributes as attr
 
@@ -23,6 +25,13 @@ WORKER_SPAN: Final = attr.RECORD_WORKER
 DARSHAN_TASK_IO: Final = attr.RECORD_DARSHAN_TASK_IO
 MAPPED_KINDS: Final = frozenset({COMPUTATION, ATTEMPT, EXECUTION, WORKER_SPAN, DARSHAN_TASK_IO})
 """Record types the mapping turns into PROV; phase spans are only counted."""
+
+
+if TYPE_CHECKING:
+    Value = Any
+else:  # what msgspec decodes a value into when a span travels: arrays stay tuples
+    Value = Union[str, bool, int, float, tuple]
+"""An attribute value as the readers decode it (OpenTelemetry arrays as tuples)."""
 
 
 class Resource:
@@ -40,47 +49,32 @@ class Resource:
         return f"Resource({self.key!r}, role={self.role!r})"
 
 
-class Span:
-    """One otel-dask-prov span of one of the :data:`MAPPED_KINDS`."""
+class Span(msgspec.Struct, array_like=True, gc=False):
+    """One otel-dask-prov span of one of the :data:`MAPPED_KINDS`.
 
-    __slots__ = (
-        "trace_id", "span_id", "parent_id", "kind", "start", "end", "attributes",
-        "processing", "exception", "status_code", "status_message", "resource", "events",
-    )
+    A ``msgspec`` struct so that decoded spans travel cheaply between processes
+    (:mod:`.readahead`); spans hold no cycles, so the garbage collector need not
+    track them.
+    """
 
-    def __init__(
-        self,
-        trace_id: str,
-        span_id: str,
-        parent_id: str | None,
-        kind: str,
-        start: int,
-        end: int,
-        attributes: dict[str, Any],
-        processing: int | None,
-        exception: dict[str, Any] | None,
-        status_code: int,
-        status_message: str,
-        resource: Resource,
-        events: tuple[tuple[str, int, dict[str, Any]], ...] = (),
-    ) -> None:
-        self.trace_id = trace_id
-        self.span_id = span_id
-        self.parent_id = parent_id
-        self.kind = kind
-        self.start = start
-        self.end = end
-        self.attributes = attributes
-        self.processing = processing
-        """Time of the last ``processing`` transition event (the dispatch), if recorded."""
-        self.exception = exception
-        """Attributes of the last ``exception`` event, if any."""
-        self.status_code = status_code
-        """0 unset, 1 ok, 2 error (OTLP numbering)."""
-        self.status_message = status_message
-        self.resource = resource
-        self.events = events
-        """``(name, time, attributes)`` of every event, kept only for Darshan spans."""
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    kind: str
+    start: int
+    end: int
+    attributes: dict[str, Value]
+    processing: int | None
+    """Time of the last ``processing`` transition event (the dispatch), if recorded."""
+    exception: dict[str, Value] | None
+    """Attributes of the last ``exception`` event, if any."""
+    status_code: int
+    """0 unset, 1 ok, 2 error (OTLP numbering)."""
+    status_message: str
+    resource: Any
+    """The :class:`Resource` (its key while the span travels between processes)."""
+    events: tuple[tuple[str, int, dict[str, Value]], ...] = ()
+    """``(name, time, attributes)`` of every event, kept only for Darshan spans."""
 
     def __repr__(self) -> str:
         return f"Span({self.kind}, {self.trace_id}/{self.span_id})"

@@ -14,10 +14,12 @@ document.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 from ..errors import TraceFormatError
 from ..prov_vocabulary import (
@@ -116,6 +118,22 @@ def header_records(index: Index, flatten: bool) -> list[Record]:
     return records
 
 
+@contextmanager
+def _rare_garbage_collection() -> Iterator[None]:
+    """Collect garbage less often while converting.
+
+    A conversion makes millions of short-lived tuples and dicts and keeps few
+    of them; with the default threshold the collector runs every 700
+    allocations and costs about a tenth of the time.
+    """
+    threshold = gc.get_threshold()
+    gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+
+
 class _OpenTrace:
     __slots__ = ("mapper", "sink", "container")
 
@@ -135,16 +153,17 @@ def run(
     """Convert *paths* with the writer ``writer_for()`` makes once the inputs are indexed
     (so that unreadable input fails before any output is started)."""
     progress = progress or Progress(enabled=False)
-    index = scan(paths, skip_invalid, progress)
-    try:
-        writer = writer_for()
-        writer.start(header_records(index, flatten))
-        progress.phase("converting", len(index.unit_time))
-        report = _convert(index, writer, flatten, skip_invalid, progress)
-        writer.finish()
-        progress.end()
-    finally:
-        index.cleanup()
+    with _rare_garbage_collection():
+        index = scan(paths, skip_invalid, progress)
+        try:
+            writer = writer_for()
+            writer.start(header_records(index, flatten))
+            progress.phase("converting", len(index.unit_time))
+            report = _convert(index, writer, flatten, skip_invalid, progress)
+            writer.finish()
+            progress.end()
+        finally:
+            index.cleanup()
     stats = index.stats
     report.files = len(index.files)
     report.traces = len(index.traces)

@@ -9,11 +9,12 @@ A :class:`Record` is one PROV statement, independent of any serialization::
 * ``identifier`` is a qualified name (``"run:task...."``) or ``None`` for an
   anonymous relation;
 * ``formal`` holds the formal attributes in PROV-N order (:data:`FORMAL`):
-  qualified names, :class:`~datetime.datetime` for times, ``None`` for ``-``;
+  qualified names, :class:`Time` (or :class:`~datetime.datetime`) for times,
+  ``None`` for ``-``;
 * ``attributes`` holds the other attributes as ``(name, value)`` pairs. A name
   may repeat (several ``prov:type`` values), in adjacent pairs, never with a list
   as value. Values
-  are ``str``, ``bool``, ``int``, finite ``float``, UTC
+  are ``str``, ``bool``, ``int``, finite ``float``, :class:`Time`, UTC
   :class:`~datetime.datetime` or :class:`QName`.
 
 The streaming writers (:mod:`.streaming`) turn records into text directly; the
@@ -32,7 +33,22 @@ class QName(str):
     __slots__ = ()
 
 
-Value = Union[str, bool, int, float, datetime, QName]
+class Time(int):
+    """A moment as integer microseconds since the epoch, in UTC.
+
+    What the mapping puts in records for times: writers format it as ISO 8601
+    text directly, which costs far less than making a :class:`~datetime.datetime`
+    for each of the millions of times of a large trace; :meth:`datetime` gives
+    the same moment as ``datetime`` for the ``prov`` library.
+    """
+
+    __slots__ = ()
+
+    def datetime(self) -> datetime:
+        return _EPOCH + timedelta(microseconds=int(self))
+
+
+Value = Union[str, bool, int, float, Time, datetime, QName]
 Attributes = tuple[tuple[str, Value], ...]
 
 
@@ -41,7 +57,7 @@ class Record(NamedTuple):
 
     kind: str
     identifier: str | None
-    formal: tuple[str | datetime | None, ...]
+    formal: tuple[str | Time | datetime | None, ...]
     attributes: Attributes
 
 
@@ -73,9 +89,23 @@ ELEMENTS: Final = frozenset({"entity", "activity", "agent"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+_LATEST: Final = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+                   - _EPOCH) // timedelta(microseconds=1)
+_EARLIEST: Final = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+
+
 def utc(unix_nanos: int) -> datetime:
     """A UTC datetime from nanoseconds since the epoch (truncated to microseconds)."""
     return _EPOCH + timedelta(microseconds=unix_nanos // 1000)
+
+
+def moment(unix_nanos: int) -> Time:
+    """The :class:`Time` of nanoseconds since the epoch (truncated to microseconds), the
+    moment :func:`utc` gives; :class:`ValueError` outside the years 1 to 9999."""
+    micros = unix_nanos // 1000
+    if not _EARLIEST <= micros <= _LATEST:
+        raise ValueError(f"time {unix_nanos} ns since 1970 is outside the years 1 to 9999")
+    return Time(micros)
 
 
 def merge_attributes(first: Attributes, second: Attributes) -> Attributes:

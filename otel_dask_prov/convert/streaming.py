@@ -19,13 +19,15 @@ guarantees it); PROV-JSON writes their values as one array.
 
 from __future__ import annotations
 
+import codecs
+import io
 import shutil
 import tempfile
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
 from typing import IO, Any, Final, Iterable, Protocol
 
-from .records import ELEMENTS, FORMAL, QName, Record
+from .records import ELEMENTS, FORMAL, QName, Record, Time
 
 SPOOL_BYTES: Final = 4 << 20
 """A bundle (or one kind of record in a JSON bundle) stays in memory up to this size."""
@@ -71,14 +73,17 @@ class DocumentWriter(Protocol):
 
 
 class Spool:
-    """Text kept in memory up to :data:`SPOOL_BYTES` characters, then in a temporary file."""
+    """Items of text kept in memory up to :data:`SPOOL_BYTES` characters, then in a
+    temporary file; written out joined by *separator*."""
 
-    __slots__ = ("_parts", "_size", "_file", "empty")
+    __slots__ = ("_parts", "_size", "_file", "_separator", "_spilled", "empty")
 
-    def __init__(self) -> None:
+    def __init__(self, separator: str = "") -> None:
         self._parts: list[str] = []
         self._size = 0
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._separator = separator
+        self._spilled = False
         self.empty = True
         """Nothing was written yet."""
 
@@ -89,36 +94,87 @@ class Spool:
         if self._size > SPOOL_BYTES:
             self._spill()
 
-    def _spill(self) -> None:
-        if self._file is None:
-            self._file = tempfile.TemporaryFile(  # noqa: SIM115 - closed in copy_to/close
-                "w+", encoding="utf-8", errors="backslashreplace")
-        self._file.write("".join(self._parts))
+    def _joined(self) -> str:
+        text = self._separator.join(self._parts)
+        if self._spilled and self._parts:
+            text = self._separator + text
         self._parts.clear()
         self._size = 0
+        return text
+
+    def _spill(self) -> None:
+        if self._file is None:
+            self._file = tempfile.TemporaryFile()  # noqa: SIM115 - closed in copy_to
+        self._file.write(self._joined().encode(_SPOOL_ENCODING, _SPOOL_ERRORS))
+        self._spilled = True
 
     def copy_to(self, out: IO[str]) -> None:
         """Write everything to *out* and free the spool."""
-        if self._file is not None:
-            self._spill()
-            self._file.seek(0)
-            shutil.copyfileobj(self._file, out, 1 << 20)
-            self._file.close()
-            self._file = None
-        else:
-            out.write("".join(self._parts))
-        self._parts.clear()
-        self._size = 0
+        if self._file is None:
+            out.write(self._joined())
+            return
+        self._spill()
+        spilled, self._file, self._spilled = self._file, None, False
+        with spilled:
+            spilled.seek(0)
+            if _same_bytes(out):  # the bytes are what *out* would make of the text
+                out.flush()
+                shutil.copyfileobj(spilled, out.buffer, 1 << 20)  # type: ignore[attr-defined]
+            else:
+                text = io.TextIOWrapper(spilled, _SPOOL_ENCODING, _SPOOL_ERRORS)
+                shutil.copyfileobj(text, out, 1 << 20)
+                text.detach()
+
+
+_SPOOL_ENCODING: Final = "utf-8"
+_SPOOL_ERRORS: Final = "backslashreplace"
+
+
+def _same_bytes(out: IO[str]) -> bool:
+    """Whether *out* is a text layer over a binary buffer that encodes as a spool does."""
+    encoding = getattr(out, "encoding", None)
+    return (hasattr(out, "buffer") and isinstance(encoding, str)
+            and codecs.lookup(encoding).name == _SPOOL_ENCODING
+            and getattr(out, "errors", None) == _SPOOL_ERRORS)
+
+
+# --------------------------------------------------------------------------
+# Times
+# --------------------------------------------------------------------------
+_CACHE_SIZE: Final = 4096
+_time_texts: dict[Any, str] = {}
+_second_texts: dict[int, str] = {}
+
+
+def iso(moment: Any) -> str:
+    """ISO 8601 text of a :class:`~.records.Time` or ``datetime``, as
+    ``datetime.isoformat()`` writes it; remembered, since one time appears in several
+    records of a task."""
+    text = _time_texts.get(moment)
+    if text is None:
+        if len(_time_texts) >= _CACHE_SIZE:
+            _time_texts.clear()
+        if type(moment) is not Time:
+            text = _time_texts[moment] = moment.isoformat()
+            return text
+        seconds, micros = divmod(int(moment), 1_000_000)
+        whole = _second_texts.get(seconds)
+        if whole is None:
+            if len(_second_texts) >= _CACHE_SIZE:
+                _second_texts.clear()
+            whole = _second_texts[seconds] = Time(seconds * 1_000_000).datetime().isoformat()[:-6]
+        text = _time_texts[moment] = (
+            f"{whole}.{micros:06d}+00:00" if micros else whole + "+00:00")
+    return text
+
+
+_TIMES: Final = frozenset({Time, datetime})
 
 
 # --------------------------------------------------------------------------
 # PROV-JSON
 # --------------------------------------------------------------------------
-def json_value(value: Any) -> str:
-    """One attribute value (a :data:`~.records.Value`) in PROV-JSON."""
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)  # type: ignore[no-any-return]
+def _json_typed(value: Any, kind: type) -> str:
     if kind is QName:
         return '{"$": %s, "type": "xsd:QName"}' % _json_string(value)
     if kind is bool:
@@ -127,21 +183,25 @@ def json_value(value: Any) -> str:
         return '{"$": "%d", "type": "%s"}' % (value, xsd_integer_type(value))
     if kind is float:
         return '{"$": "%r", "type": "xsd:double"}' % value
-    if kind is datetime:
+    if kind is Time or kind is datetime:
         return '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
-_iso_texts: dict[datetime, str] = {}
+_json_texts: dict[tuple[type, Any], str] = {}
 
 
-def iso(moment: datetime) -> str:
-    """``moment.isoformat()``, remembered: one time appears in several records of a task."""
-    text = _iso_texts.get(moment)
+def json_value(value: Any) -> str:
+    """One attribute value (a :data:`~.records.Value`) in PROV-JSON."""
+    kind = type(value)
+    if kind is str:
+        return _json_string(value)  # type: ignore[no-any-return]
+    key = (kind, value)  # typed: True, 1 and 1.0 are equal keys, but not the same text
+    text = _json_texts.get(key)
     if text is None:
-        if len(_iso_texts) >= 4096:
-            _iso_texts.clear()
-        text = _iso_texts[moment] = moment.isoformat()
+        if len(_json_texts) >= _CACHE_SIZE:
+            _json_texts.clear()
+        text = _json_texts[key] = _json_typed(value, kind)
     return text
 
 
@@ -151,21 +211,22 @@ _FORMAL_JSON: dict[str, tuple[str, ...]] = {
 
 def json_members(record: Record) -> str:
     """The ``"name": value`` members of one record's JSON object, comma-separated."""
-    parts = [template % (iso(value) if type(value) is datetime else value)
-             for template, value in zip(_FORMAL_JSON[record.kind], record.formal)
+    parts = [template % (iso(value) if type(value) in _TIMES else value)
+             for template, value in zip(_FORMAL_JSON[record[0]], record[2])
              if value is not None]
-    attributes = record.attributes
-    if attributes:
-        previous = attributes[0][0]
-        values: list[str] = []
-        for name, value in attributes:
-            if name != previous:
-                parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
-                                           else "[" + ", ".join(values) + "]"))
-                previous, values = name, []
-            values.append(_json_string(value) if type(value) is str else json_value(value))
-        parts.append('"%s": %s' % (previous, values[0] if len(values) == 1
-                                   else "[" + ", ".join(values) + "]"))
+    append = parts.append
+    previous = None
+    group: list[str] | None = None
+    for name, value in record[3]:
+        text = _json_string(value) if type(value) is str else json_value(value)
+        if name != previous:
+            previous, group = name, None
+            append('"%s": %s' % (name, text))
+        else:  # a repeated name (several prov:type): its values as one array
+            if group is None:
+                group = [parts[-1].partition(": ")[2]]
+            group.append(text)
+            parts[-1] = '"%s": [%s]' % (name, ", ".join(group))
     return ", ".join(parts)
 
 
@@ -178,15 +239,14 @@ class JsonContainer:
         self._blank = 0
 
     def add(self, record: Record) -> None:
-        section = self._sections.get(record.kind)
+        kind, identifier = record[0], record[1]
+        section = self._sections.get(kind)
         if section is None:
-            section = self._sections[record.kind] = Spool()
-        identifier = record.identifier
+            section = self._sections[kind] = Spool(",\n")
         if identifier is None:
             self._blank += 1
-            identifier = f"_:id{self._blank}"
-        section.write('%s"%s": {%s}' % ("" if section.empty else ",\n", identifier,
-                                        json_members(record)))
+            identifier = "_:id%d" % self._blank
+        section.write('"%s": {%s}' % (identifier, json_members(record)))
 
     def write_to(self, out: IO[str], indent: str, more: bool) -> None:
         """Write a ``"kind": {...}`` member per kind; *more* if other members follow."""
@@ -259,11 +319,7 @@ def provn_string(text: str) -> str:
     return '"' + escaped.replace("\r", "\\r") + '"'
 
 
-def provn_value(value: Any) -> str:
-    """One attribute value (a :data:`~.records.Value`) in PROV-N."""
-    kind = type(value)
-    if kind is str:
-        return provn_string(value)
+def _provn_typed(value: Any, kind: type) -> str:
     if kind is QName:
         return f"'{value}'"
     if kind is bool:
@@ -273,29 +329,42 @@ def provn_value(value: Any) -> str:
         return str(value) if datatype == "xsd:int" else f'"{value}" %% {datatype}'
     if kind is float:
         return '"%r" %%%% xsd:double' % value
-    if kind is datetime:
+    if kind is Time or kind is datetime:
         return f'"{iso(value)}" %% xsd:dateTime'
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
+_provn_texts: dict[tuple[type, Any], str] = {}
+
+
+def provn_value(value: Any) -> str:
+    """One attribute value (a :data:`~.records.Value`) in PROV-N."""
+    kind = type(value)
+    if kind is str:
+        return provn_string(value)
+    key = (kind, value)
+    text = _provn_texts.get(key)
+    if text is None:
+        if len(_provn_texts) >= _CACHE_SIZE:
+            _provn_texts.clear()
+        text = _provn_texts[key] = _provn_typed(value, kind)
+    return text
+
+
 def provn_statement(record: Record) -> str:
     """One record as a PROV-N expression."""
-    items = []
-    for value in record.formal:
-        if value is None:
-            items.append("-")
-        elif type(value) is datetime:
-            items.append(iso(value))  # type: ignore[arg-type]
-        else:
-            items.append(value)  # type: ignore[arg-type]
-    if record.attributes:
-        items.append("[" + ", ".join(f"{name}={provn_value(value)}"
-                                     for name, value in record.attributes) + "]")
-    identifier = record.identifier
-    if record.kind in ELEMENTS:
-        return f"{record.kind}({', '.join([identifier, *items])})"  # type: ignore[list-item]
-    lead = f"{identifier}; " if identifier else ""
-    return f"{record.kind}({lead}{', '.join(items)})"
+    kind, identifier, formal, attributes = record
+    items = ["-" if value is None else iso(value) if type(value) in _TIMES else value
+             for value in formal]
+    if attributes:
+        items.append("[" + ", ".join([
+            "%s=%s" % (name, provn_string(value) if type(value) is str else provn_value(value))
+            for name, value in attributes]) + "]")
+    if kind in ELEMENTS:
+        return "%s(%s)" % (kind, ", ".join([identifier, *items]))  # type: ignore[list-item]
+    if identifier:
+        return "%s(%s; %s)" % (kind, identifier, ", ".join(items))  # type: ignore[arg-type]
+    return "%s(%s)" % (kind, ", ".join(items))  # type: ignore[arg-type]
 
 
 class _ProvNLines:

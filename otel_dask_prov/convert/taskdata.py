@@ -26,13 +26,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any, Final
 
 from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
-from .records import QName, Record
+from .records import QName, Record, Time
 
 PROV_TYPE: Final = "prov:type"
 PROV_ROLE: Final = "prov:role"
@@ -84,7 +83,7 @@ def path_version_id(path: str, span: str) -> str:
 
 
 def task_data_records(execution: dict[str, Any], key: str, span: str, task: str,
-                      start: datetime | None, end: datetime | None,
+                      start: Time | None, end: Time | None,
                       once: Callable[[str], bool]) -> list[Record]:
     """Records of the arguments, files and profile of one attempt's execution span.
 
@@ -111,7 +110,7 @@ def task_data_records(execution: dict[str, Any], key: str, span: str, task: str,
 
 
 def _arguments(text: str, key: str, span: str, task: str,
-               start: datetime | None) -> list[Record]:
+               start: Time | None) -> list[Record]:
     """An entity and a usage per literal argument of the JSON list *text*."""
     records: list[Record] = []
     for item in _items(text):
@@ -139,8 +138,8 @@ def _arguments(text: str, key: str, span: str, task: str,
     return records
 
 
-def _files(paths: Any, modes: Any, span: str, task: str, start: datetime | None,
-           end: datetime | None, once: Callable[[str], bool]) -> list[Record]:
+def _files(paths: Any, modes: Any, span: str, task: str, start: Time | None,
+           end: Time | None, once: Callable[[str], bool]) -> list[Record]:
     """Usages of the paths read and versions of the paths written by one attempt."""
     records: list[Record] = []
     seen: set[tuple[str, str]] = set()
