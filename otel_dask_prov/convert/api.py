@@ -26,14 +26,14 @@ PathLike = str | os.PathLike[str]
 
 
 def to_document(paths: Sequence[PathLike], flatten: bool = False,
-                skip_invalid: bool = False) -> Any:
+                skip_invalid: bool = False, parallel: bool | None = None) -> Any:
     """The ``prov`` :class:`~prov.model.ProvDocument` of the traces in *paths*.
 
     Builds the whole document in memory: meant for small inputs, tests, and
     analysis with the ``prov`` API.
     """
     builder = DocumentBuilder(NAMESPACES, flatten)
-    run(list(paths), lambda: builder, flatten, skip_invalid)
+    run(list(paths), lambda: builder, flatten, skip_invalid, parallel=parallel)
     return builder.document
 
 
@@ -44,6 +44,7 @@ def convert(
     flatten: bool = False,
     skip_invalid: bool = False,
     progress: bool = False,
+    parallel: bool | None = None,
 ) -> ConversionReport:
     """Convert the trace files (or directories) *paths* into one PROV document.
 
@@ -51,6 +52,10 @@ def convert(
     one of :data:`~.formats.FORMATS` (default: implied by the output's extension,
     else PROV-JSON). A file output is written under a temporary name and renamed
     when complete, so a failed conversion never leaves half a document.
+
+    *parallel* decodes the spans in a second process while this one maps and
+    writes them (:mod:`.readahead`); the default does so for inputs of 64 MiB
+    or more on a machine with two cores or more. The document is the same.
     """
     target = None if output is None or output == "-" else output
     shown = str(target) if isinstance(target, (str, os.PathLike)) else None
@@ -60,18 +65,18 @@ def convert(
         flatten = True
     meter = Progress(enabled=progress)
     if isinstance(target, (str, os.PathLike)):
-        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter)
+        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter, parallel)
     stream = target if target is not None else (
         sys.stdout.buffer if format_name in BINARY else sys.stdout)
     try:
-        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel)
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
         _quiet_stdout()
         raise OutputError("the standard output", "the reading end was closed") from None
 
 
 def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
-             skip_invalid: bool, meter: Progress) -> ConversionReport:
+             skip_invalid: bool, meter: Progress, parallel: bool | None) -> ConversionReport:
     directory = path.parent if str(path.parent) else Path(".")
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -81,7 +86,8 @@ def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: b
         binary = format_name in BINARY
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        errors=None if binary else "backslashreplace") as stream:
-            report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter)
+            report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter,
+                                parallel)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -97,11 +103,11 @@ def _quiet_stdout() -> None:
 
 
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
-               skip_invalid: bool, meter: Progress) -> ConversionReport:
+               skip_invalid: bool, meter: Progress, parallel: bool | None) -> ConversionReport:
     if format_name in STREAMING:
         return run(list(paths), lambda: streaming_writer(
-            format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter)
+            format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter, parallel)
     builder = DocumentBuilder(NAMESPACES, flatten)
-    report = run(list(paths), lambda: builder, flatten, skip_invalid, meter)
+    report = run(list(paths), lambda: builder, flatten, skip_invalid, meter, parallel)
     stream.write(serialize(builder.document, format_name))
     return report

@@ -17,7 +17,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -38,7 +38,9 @@ from ..version import __version__
 from . import identifiers as ids
 from . import readers
 from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, TraceMapper
+from .model import Span
 from .progress import Progress
+from .readahead import DECODE_ERRORS, SpanFeed, wanted_traces, worth_it
 from .records import QName, Record
 from .sources import Index, ResourceCatalog, UnitReader, scan
 from .streaming import DocumentWriter, RecordSink
@@ -149,9 +151,14 @@ def run(
     flatten: bool,
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    parallel: bool | None = None,
 ) -> ConversionReport:
     """Convert *paths* with the writer ``writer_for()`` makes once the inputs are indexed
-    (so that unreadable input fails before any output is started)."""
+    (so that unreadable input fails before any output is started).
+
+    With *parallel*, spans are decoded in a second process (:mod:`.readahead`);
+    ``None`` does so for large inputs on a machine with two cores or more.
+    """
     progress = progress or Progress(enabled=False)
     with _rare_garbage_collection():
         index = scan(paths, skip_invalid, progress)
@@ -159,7 +166,7 @@ def run(
             writer = writer_for()
             writer.start(header_records(index, flatten))
             progress.phase("converting", len(index.unit_time))
-            report = _convert(index, writer, flatten, skip_invalid, progress)
+            report = _convert(index, writer, flatten, skip_invalid, progress, parallel)
             writer.finish()
             progress.end()
         finally:
@@ -175,9 +182,25 @@ def run(
     return report
 
 
+def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
+                  catalog: ResourceCatalog) -> Iterator[tuple[list[Span], str | None]]:
+    """The spans of each unit in *order* (or what decoding it raised), decoded here."""
+    with UnitReader(index) as reader:
+        for unit in order:
+            try:
+                yield readers.iter_spans(reader.read(unit), catalog.resolve,
+                                         wanted_traces(index, holds, unit)), None
+            except DECODE_ERRORS as error:
+                yield [], str(error)
+
+
+def _where(index: Index, unit: int) -> tuple[str, int]:
+    return index.files[index.unit_file[unit]].shown, index.unit_line[unit]
+
+
 def _convert(
     index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
-    progress: Progress,
+    progress: Progress, parallel: bool | None,
 ) -> ConversionReport:
     report = ConversionReport()
     holds = index.traces_by_unit()
@@ -214,18 +237,25 @@ def _convert(
                 trace.sink.add(agent)
             writer.close_bundle(trace.sink)
 
-    with UnitReader(index) as reader:
-        for rank, unit in enumerate(index.order()):
-            wanted = {index.traces[position].trace_id: position for position in holds[unit]}
+    order = index.order()
+    with ExitStack() as stack:
+        if parallel is None:
+            parallel = worth_it(index)
+        decoded = (stack.enter_context(SpanFeed(index, order)).units() if parallel
+                   else _decoded_here(index, order, holds, catalog))
+        for rank, (unit, (spans, failure)) in enumerate(zip(order, decoded)):
+            wanted = wanted_traces(index, holds, unit)
             try:
-                for span in readers.iter_spans(reader.read(unit), catalog.resolve, wanted):
+                for span in spans:
                     position = wanted[span.trace_id]
                     trace = open_traces.get(position) or open_trace(position)
                     trace.mapper.add(span)
-            except (readers.InvalidUnit, ValueError, TypeError, KeyError) as error:
+            except DECODE_ERRORS as error:
+                failure = str(error)
+            if failure is not None:
                 if not skip_invalid:
-                    path, line = reader.where(unit)
-                    raise TraceFormatError(path, line, f"cannot convert: {error}") from None
+                    path, line = _where(index, unit)
+                    raise TraceFormatError(path, line, f"cannot convert: {failure}") from None
                 index.stats.skipped_lines += 1
             for position in holds[unit]:
                 if index.traces[position].last_rank == rank and position in open_traces:
