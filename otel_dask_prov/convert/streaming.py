@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import shutil
 import tempfile
 from datetime import datetime
@@ -119,7 +120,7 @@ class Spool:
             spilled.seek(0)
             if _same_bytes(out):  # the bytes are what *out* would make of the text
                 out.flush()
-                shutil.copyfileobj(spilled, out.buffer, 1 << 20)  # type: ignore[attr-defined]
+                _copy_bytes(spilled, out.buffer)  # type: ignore[attr-defined]
             else:
                 text = io.TextIOWrapper(spilled, _SPOOL_ENCODING, _SPOOL_ERRORS)
                 shutil.copyfileobj(text, out, 1 << 20)
@@ -128,6 +129,24 @@ class Spool:
 
 _SPOOL_ENCODING: Final = "utf-8"
 _SPOOL_ERRORS: Final = "backslashreplace"
+
+
+def _copy_bytes(source: IO[bytes], out: IO[bytes]) -> None:
+    """Copy *source* from its position to *out*, in the kernel where it can."""
+    out.flush()
+    start = source.tell()
+    try:
+        target, size = out.fileno(), os.fstat(source.fileno()).st_size - start
+        while size > 0:
+            sent = os.sendfile(target, source.fileno(), start, min(size, 1 << 30))
+            if sent == 0:
+                break
+            start += sent
+            size -= sent
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        pass  # no sendfile here, or not to this output: the rest the ordinary way
+    source.seek(start)
+    shutil.copyfileobj(source, out, 1 << 20)
 
 
 def _same_bytes(out: IO[str]) -> bool:
@@ -218,7 +237,13 @@ def json_members(record: Record) -> str:
     previous = None
     group: list[str] | None = None
     for name, value in record[3]:
-        text = _json_string(value) if type(value) is str else json_value(value)
+        kind = type(value)
+        if kind is str:
+            text = _json_string(value)
+        elif kind is Time:  # unique: not worth remembering
+            text = '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)
+        else:
+            text = json_value(value)
         if name != previous:
             previous, group = name, None
             append('"%s": %s' % (name, text))
