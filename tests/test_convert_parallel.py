@@ -1,0 +1,141 @@
+"""Spans decoded in a second process (``parallel=True``) give the same document, byte for byte.
+
+Large inputs are converted with a child process that decodes the spans while
+the parent maps and writes them (``otel_dask_prov.convert.readahead``). These
+tests force it on small inputs and compare with the conversion in one process:
+every fixture, both streaming formats, bundled and flattened, values that
+cannot travel as MessagePack, and units that only the second pass finds
+malformed (the error, or the skipped line, must be the same).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_dask_prov import attributes as attr
+from otel_dask_prov.convert import convert, to_document
+from otel_dask_prov.convert.compare import difference
+from otel_dask_prov.convert.synthetic import SyntheticTask, map_reduce, write
+from otel_dask_prov.errors import TraceFormatError
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+INPUTS = {
+    **{f"real/{name}": FIXTURES / name
+       for name in ("plain", "erred", "retry", "worker-killed", "fused")},
+    "formats/all": FIXTURES / "formats",
+    "broken/truncated-last-line": FIXTURES / "broken" / "truncated-last-line.jsonl",
+}
+
+
+def converted(path: Path, parallel: bool, **options: Any) -> str:
+    output = io.StringIO()
+    convert([path], output, parallel=parallel, skip_invalid=True, **options)
+    return output.getvalue()
+
+
+@pytest.fixture(scope="module")
+def failures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Retries, errors, a lost worker and Dask's tuple keys, in small batches (many units)."""
+    tasks = [
+        SyntheticTask("('load-1f2e', 0)"),
+        SyntheticTask("('load-1f2e', 1)", failures=1, retries=2),
+        SyntheticTask("join-9a", ("('load-1f2e', 0)", "('load-1f2e', 1)"), lost_worker=True),
+        SyntheticTask("fit-3c", ("join-9a",), failures=3, retries=1),
+        *map_reduce(60, fan_in=4),
+    ]
+    directory = tmp_path_factory.mktemp("failures")
+    write(directory, tasks, workers=3, seed=7, batch=5)
+    return directory
+
+
+@pytest.mark.parametrize("flatten", [False, True], ids=["bundles", "flat"])
+@pytest.mark.parametrize("format_name", ["json", "provn"])
+@pytest.mark.parametrize("name", [*INPUTS, "synthetic"])
+def test_the_second_process_writes_the_same_bytes(name: str, format_name: str, flatten: bool,
+                                                   failures: Path) -> None:
+    path = failures if name == "synthetic" else INPUTS[name]
+    one = converted(path, False, format=format_name, flatten=flatten)
+    assert converted(path, True, format=format_name, flatten=flatten) == one
+
+
+def test_the_prov_document_is_the_same(failures: Path) -> None:
+    assert difference(to_document([failures], parallel=True), to_document([failures])) == []
+
+
+def _edit_spans(directory: Path, edit: Any) -> None:
+    """Apply ``edit(span)`` to every span of every file under *directory*."""
+    for path in directory.glob("*.jsonl"):
+        lines = []
+        for line in path.read_text().splitlines():
+            request = json.loads(line)
+            for resource_spans in request["resourceSpans"]:
+                for scope_spans in resource_spans["scopeSpans"]:
+                    for span in scope_spans["spans"]:
+                        edit(span)
+            lines.append(json.dumps(request) + "\n")
+        path.write_text("".join(lines))
+
+
+def test_values_that_msgpack_cannot_carry_arrive_unchanged(tmp_path: Path) -> None:
+    """Integers beyond 64 bits and arrays of arrays travel pickled."""
+    write(tmp_path, map_reduce(30, fan_in=4), workers=2, seed=3, batch=4)
+
+    def edit(span: dict[str, Any]) -> None:
+        if not span["name"].startswith("task "):
+            return
+        span["attributes"] += [  # the attempt's values come first in the activity
+            {"key": attr.THREAD_ID, "value": {"intValue": str(2**70)}},
+            {"key": attr.THREAD_NAME, "value": {"arrayValue": {"values": [
+                {"arrayValue": {"values": [{"stringValue": "a"}, {"stringValue": "b"}]}},
+                {"stringValue": "c"}]}}},
+        ]
+
+    _edit_spans(tmp_path, edit)
+    one = converted(tmp_path, False, format="provn")
+    assert str(2**70) in one and "('a', 'b'), c" in one
+    assert converted(tmp_path, True, format="provn") == one
+    assert converted(tmp_path, True, format="json") == converted(tmp_path, False, format="json")
+
+
+@pytest.fixture
+def bad_span_id(tmp_path: Path) -> Path:
+    """A trace whose worker file has one execution span with an impossible span id: the first
+    pass (which reads trace ids only) accepts it, the second pass finds it."""
+    write(tmp_path, map_reduce(40, fan_in=4), workers=2, seed=5, batch=4)
+    done = []
+
+    def edit(span: dict[str, Any]) -> None:
+        if span["name"].startswith("execute") and not done:
+            span["spanId"] = "not-a-span-id"
+            done.append(span)
+
+    _edit_spans(tmp_path, edit)
+    assert done
+    return tmp_path
+
+
+def test_a_unit_the_second_pass_cannot_decode_stops_both_ways_alike(bad_span_id: Path) -> None:
+    errors = []
+    for parallel in (False, True):
+        with pytest.raises(TraceFormatError) as raised:
+            convert([bad_span_id], io.StringIO(), parallel=parallel)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "cannot convert: span id 'not-a-span-id' is neither" in errors[0]
+
+
+def test_a_unit_the_second_pass_cannot_decode_is_skipped_both_ways_alike(
+    bad_span_id: Path,
+) -> None:
+    reports, outputs = [], []
+    for parallel in (False, True):
+        output = io.StringIO()
+        reports.append(convert([bad_span_id], output, parallel=parallel, skip_invalid=True))
+        outputs.append(output.getvalue())
+    assert reports[0] == reports[1] and reports[0].skipped_lines == 1
+    assert outputs[0] == outputs[1]
