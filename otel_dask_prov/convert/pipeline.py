@@ -40,7 +40,7 @@ from . import readers
 from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, TraceMapper
 from .model import Span
 from .progress import Progress
-from .readahead import DECODE_ERRORS, SpanFeed, wanted_traces, worth_it
+from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
 from .records import QName, Record
 from .sources import Index, ResourceCatalog, UnitReader, scan
 from .streaming import DocumentWriter, RecordSink
@@ -156,17 +156,21 @@ def run(
     """Convert *paths* with the writer ``writer_for()`` makes once the inputs are indexed
     (so that unreadable input fails before any output is started).
 
-    With *parallel*, spans are decoded in a second process (:mod:`.readahead`);
-    ``None`` does so for large inputs on a machine with two cores or more.
+    With *parallel*, a second process scans part of the files and decodes the
+    spans (:mod:`.readahead`); ``None`` uses one for large inputs on a machine
+    with two cores or more.
     """
     progress = progress or Progress(enabled=False)
-    with _rare_garbage_collection():
-        index = scan(paths, skip_invalid, progress)
+    if parallel is None:
+        parallel = worth_it(paths)
+    with _rare_garbage_collection(), ExitStack() as stack:
+        helper = stack.enter_context(Helper()) if parallel else None
+        index = scan(paths, skip_invalid, progress, helper)
         try:
             writer = writer_for()
             writer.start(header_records(index, flatten))
             progress.phase("converting", len(index.unit_time))
-            report = _convert(index, writer, flatten, skip_invalid, progress, parallel)
+            report = _convert(index, writer, flatten, skip_invalid, progress, helper)
             writer.finish()
             progress.end()
         finally:
@@ -200,7 +204,7 @@ def _where(index: Index, unit: int) -> tuple[str, int]:
 
 def _convert(
     index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
-    progress: Progress, parallel: bool | None,
+    progress: Progress, helper: Helper | None,
 ) -> ConversionReport:
     report = ConversionReport()
     holds = index.traces_by_unit()
@@ -238,29 +242,26 @@ def _convert(
             writer.close_bundle(trace.sink)
 
     order = index.order()
-    with ExitStack() as stack:
-        if parallel is None:
-            parallel = worth_it(index)
-        decoded = (stack.enter_context(SpanFeed(index, order)).units() if parallel
-                   else _decoded_here(index, order, holds, catalog))
-        for rank, (unit, (spans, failure)) in enumerate(zip(order, decoded)):
-            wanted = wanted_traces(index, holds, unit)
-            try:
-                for span in spans:
-                    position = wanted[span.trace_id]
-                    trace = open_traces.get(position) or open_trace(position)
-                    trace.mapper.add(span)
-            except DECODE_ERRORS as error:
-                failure = str(error)
-            if failure is not None:
-                if not skip_invalid:
-                    path, line = _where(index, unit)
-                    raise TraceFormatError(path, line, f"cannot convert: {failure}") from None
-                index.stats.skipped_lines += 1
-            for position in holds[unit]:
-                if index.traces[position].last_rank == rank and position in open_traces:
-                    close_trace(position)
-            progress.advance()
+    decoded = (helper.decode(index, order) if helper is not None
+               else _decoded_here(index, order, holds, catalog))
+    for rank, (unit, (spans, failure)) in enumerate(zip(order, decoded)):
+        wanted = wanted_traces(index, holds, unit)
+        try:
+            for span in spans:
+                position = wanted[span.trace_id]
+                trace = open_traces.get(position) or open_trace(position)
+                trace.mapper.add(span)
+        except DECODE_ERRORS as error:
+            failure = str(error)
+        if failure is not None:
+            if not skip_invalid:
+                path, line = _where(index, unit)
+                raise TraceFormatError(path, line, f"cannot convert: {failure}") from None
+            index.stats.skipped_lines += 1
+        for position in holds[unit]:
+            if index.traces[position].last_rank == rank and position in open_traces:
+                close_trace(position)
+        progress.advance()
     if document_container is not None:
         top = writer.top()
         for agent in document_container.take_merged():

@@ -1,14 +1,21 @@
-"""Decode spans in a second process, ahead of the mapping, so that a conversion uses two cores.
+"""A second process that reads and decodes for the conversion, so that it uses two cores.
 
-In the second pass of a conversion every unit (a line of a trace file) is read,
-its spans are decoded (:mod:`.readers`), mapped and written. Decoding needs
-nothing but the unit, so :class:`SpanFeed` runs it in a child process
-(``python -m otel_dask_prov.convert.readahead``): the child gets the index of
-the first pass and sends back the decoded spans of every unit, in reading
-order, while this process maps and writes the units before. The document is
-the one a single process writes, byte for byte: the same spans arrive in the
-same order, and a unit the child cannot decode arrives as its error message,
-so that the conversion stops (or skips the unit) where it would have.
+:class:`Helper` starts a child process (``python -c "...readahead import main"``) that
+does two jobs:
+
+* in the first pass, it scans part of the input files (about half the bytes)
+  while this process scans the others (:func:`.sources.scan` merges the two
+  results in file order);
+* in the second pass every unit (a line of a trace file) is read, its spans
+  decoded (:mod:`.readers`), mapped and written. Decoding needs nothing but the
+  unit: the child gets the index of the first pass and sends back the decoded
+  spans of every unit, in reading order, while this process maps and writes
+  the units before.
+
+The document is the one a single process writes, byte for byte: the same
+spans arrive in the same order, and a unit the child cannot decode arrives as
+its error message, so that the conversion stops (or skips the unit) where it
+would have.
 
 Spans travel as MessagePack (they are ``msgspec`` structs, decoded straight
 into :class:`~.model.Span`); a unit whose spans would not come back exactly
@@ -27,13 +34,22 @@ import sys
 import traceback
 from array import array
 from pathlib import Path
-from typing import IO, Iterator, NoReturn
+from collections.abc import Callable, Iterator
+from typing import IO, Any, NoReturn
 
 import msgspec
 
 from . import readers
 from .model import Span
-from .sources import Index, ResourceCatalog, UnitReader
+from .sources import (
+    Index,
+    InputFile,
+    ResourceCatalog,
+    ScanPart,
+    UnitReader,
+    discover,
+    scan_part,
+)
 
 PARALLEL_BYTES = 64 << 20
 """Inputs at least this large are decoded in a second process when the machine has
@@ -43,14 +59,22 @@ DECODE_ERRORS = (readers.InvalidUnit, ValueError, TypeError, KeyError)
 """What decoding or mapping a malformed unit raises: the unit's error, not a bug."""
 
 _HEADER = struct.Struct("<BQ")
-_SPANS, _PICKLED_SPANS, _UNIT_ERROR, _RESOURCES, _CRASH = range(5)
+_SPANS, _PICKLED_SPANS, _UNIT_ERROR, _RESOURCES, _SCAN_PART, _CRASH = range(6)
 _PIPE_BYTES = 1 << 20
 _F_SETPIPE_SZ = 1031  # Linux
 
 
-def worth_it(index: Index) -> bool:
-    """Whether *index* is large enough, and the machine wide enough, for a second process."""
-    return (os.cpu_count() or 1) >= 2 and sum(file.size for file in index.files) >= PARALLEL_BYTES
+def worth_it(paths: list[str | os.PathLike[str]]) -> bool:
+    """Whether the input is large enough, and the machine wide enough, for a second process."""
+    if (os.cpu_count() or 1) < 2:
+        return False
+    total = 0
+    for file in discover(paths):
+        try:
+            total += file.path.stat().st_size
+        except OSError:
+            pass
+    return total >= PARALLEL_BYTES
 
 
 def wanted_traces(index: Index, holds: list[list[int]], unit: int) -> dict[str, int]:
@@ -59,54 +83,71 @@ def wanted_traces(index: Index, holds: list[list[int]], unit: int) -> dict[str, 
 
 
 class ReadaheadFailed(RuntimeError):
-    """The decoding process stopped without saying why (killed, out of memory)."""
+    """The helper process stopped without saying why (killed, out of memory)."""
 
 
-class SpanFeed:
-    """The decoded spans of every unit of *index*, in *order*, from a child process.
+class Helper:
+    """The child process: :meth:`start_scan` and :meth:`scan_result` for the first pass,
+    :meth:`decode` then :meth:`units` for the second. Use it as a context manager."""
 
-    Iterate :meth:`units` for ``(spans, error)`` per unit: the unit's spans of
-    the traces it holds, or the message of what decoding it raised.
-    """
-
-    def __init__(self, index: Index, order: list[int]) -> None:
-        self.index = index
-        self._expected = len(order)
+    def __init__(self) -> None:
         package_root = str(Path(__file__).resolve().parents[2])
         path = os.environ.get("PYTHONPATH")
         environment = {**os.environ,
                        "PYTHONPATH": package_root + (os.pathsep + path if path else "")}
         self._process = subprocess.Popen(
-            [sys.executable, "-c", f"from {__name__} import main; main()"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            env=environment)
+            [sys.executable, "-c", f"from {__name__} import main; main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=environment)
         assert self._process.stdin is not None and self._process.stdout is not None
         _widen(self._process.stdout)
+        self._stdin: IO[bytes] = self._process.stdin
         self._stdout: IO[bytes] = self._process.stdout
-        try:
-            pickle.dump((index, array("l", order)), self._process.stdin, pickle.HIGHEST_PROTOCOL)
-            self._process.stdin.close()
-        except BrokenPipeError:
-            pass  # the child died at start; reading says so
         self._decoder = msgspec.msgpack.Decoder(list[Span])
 
-    def units(self) -> Iterator[tuple[list[Span], str | None]]:
-        resources = self.index.resources
-        read = self._stdout.read
+    def _send(self, job: tuple[Any, ...]) -> None:
+        try:
+            pickle.dump(job, self._stdin, pickle.HIGHEST_PROTOCOL)
+            self._stdin.flush()
+        except BrokenPipeError:
+            self._fail()
+
+    def _frame(self) -> tuple[int, bytes]:
+        header = self._stdout.read(_HEADER.size)
+        if len(header) < _HEADER.size:
+            self._fail()
+        kind, size = _HEADER.unpack(header)
+        payload = self._stdout.read(size)
+        if len(payload) < size:
+            self._fail()
+        if kind == _CRASH:
+            raise pickle.loads(payload)
+        return kind, payload
+
+    # -- first pass ----------------------------------------------------------
+    def start_scan(self, files: list[InputFile], numbers: list[int], skip_invalid: bool) -> None:
+        """Start scanning the files *numbers* of *files*."""
+        self._send(("scan", files, numbers, skip_invalid))
+
+    def scan_result(self) -> ScanPart:
+        """What the scan started by :meth:`start_scan` found (waits for it)."""
+        _, payload = self._frame()
+        part: ScanPart = pickle.loads(payload)
+        return part
+
+    # -- second pass ---------------------------------------------------------
+    def decode(self, index: Index, order: list[int]) -> Iterator[tuple[list[Span], str | None]]:
+        """For each unit of *index* in *order*: its spans of the traces it holds, or the
+        message of what decoding it raised."""
+        self._send(("decode", index, array("l", order)))
+        self._stdin.close()
+        resources = index.resources
         delivered = 0
-        while delivered < self._expected:
-            header = read(_HEADER.size)
-            if len(header) < _HEADER.size:
-                self._fail()
-            kind, size = _HEADER.unpack(header)
-            payload = read(size)
-            if len(payload) < size:
-                self._fail()
+        while delivered < len(order):
+            kind, payload = self._frame()
             if kind == _RESOURCES:  # not a unit: resources the next unit's spans name
                 for resource in pickle.loads(payload):
                     resources.setdefault(resource.key, resource)
                 continue
-            if kind == _CRASH:
-                raise pickle.loads(payload)
             delivered += 1
             if kind == _UNIT_ERROR:
                 yield [], payload.decode("utf-8", "replace")
@@ -118,16 +159,20 @@ class SpanFeed:
 
     def _fail(self) -> NoReturn:
         code = self._process.wait()
-        raise ReadaheadFailed(f"the span decoding process ended early (exit status {code})")
+        raise ReadaheadFailed(f"the conversion's helper process ended early (exit status {code})")
 
     def close(self) -> None:
         """Stop the child (at once, if the conversion ends before its input does)."""
         if self._process.poll() is None:
             self._process.kill()
-        self._stdout.close()
+        for pipe in (self._stdin, self._stdout):
+            try:
+                pipe.close()
+            except OSError:
+                pass
         self._process.wait()
 
-    def __enter__(self) -> SpanFeed:
+    def __enter__(self) -> Helper:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -148,18 +193,38 @@ def _widen(pipe: IO[bytes]) -> None:
 # The child
 # --------------------------------------------------------------------------
 def _serve(source: IO[bytes], out: IO[bytes]) -> None:
-    """Decode the units the index on *source* lists, writing one frame per unit to *out*."""
-    index, order = pickle.load(source)
-    holds = index.traces_by_unit()
-    catalog = ResourceCatalog(index.resources)
-    known = set(index.resources)
-    encoder = msgspec.msgpack.Encoder()
-    decoder = msgspec.msgpack.Decoder(list[Span])
+    """Do the jobs *source* sends (a scan, then the decoding), writing frames to *out*."""
 
     def send(kind: int, payload: bytes) -> None:
         out.write(_HEADER.pack(kind, len(payload)))
         out.write(payload)
 
+    while True:
+        try:
+            job = pickle.load(source)
+        except EOFError:
+            return
+        if job[0] == "scan":
+            _, files, numbers, skip_invalid = job
+            send(_SCAN_PART, pickle.dumps(scan_part(files, numbers, skip_invalid, _ignore),
+                                          pickle.HIGHEST_PROTOCOL))
+            out.flush()
+        else:
+            _, index, order = job
+            _decode_units(index, order, send)
+            out.flush()
+
+
+def _ignore(count: int) -> None:
+    """Progress of the helper's scan: the parent counts the helper's files at the end."""
+
+
+def _decode_units(index: Index, order: array, send: Callable[[int, bytes], None]) -> None:
+    holds = index.traces_by_unit()
+    catalog = ResourceCatalog(index.resources)
+    known = set(index.resources)
+    encoder = msgspec.msgpack.Encoder()
+    decoder = msgspec.msgpack.Decoder(list[Span])
     with UnitReader(index) as reader:
         for unit in order:
             try:
@@ -183,7 +248,6 @@ def _serve(source: IO[bytes], out: IO[bytes]) -> None:
                 send(_SPANS, payload)
             else:
                 send(_PICKLED_SPANS, pickle.dumps(spans, pickle.HIGHEST_PROTOCOL))
-    out.flush()
 
 
 def main() -> None:

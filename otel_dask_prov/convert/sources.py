@@ -33,7 +33,7 @@ import zlib
 from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, BinaryIO, Callable
+from typing import IO, Any, BinaryIO, Callable, Protocol
 
 from ..errors import NoTraceDataError, TraceFormatError
 from . import readers
@@ -524,24 +524,47 @@ def _json_values(text: str) -> Any | None:
     return values[0] if len(values) == 1 else values
 
 
+class ScanHelper(Protocol):
+    """Another process that can run the first pass over some of the files (:mod:`.readahead`)."""
+
+    def start_scan(self, files: list[InputFile], numbers: list[int], skip_invalid: bool) -> None: ...
+
+    def scan_result(self) -> ScanPart: ...
+
+
 def scan(
     paths: list[str | os.PathLike[str]],
     skip_invalid: bool = False,
     progress: Progress | None = None,
+    helper: ScanHelper | None = None,
 ) -> Index:
-    """First pass over *paths*; raises :class:`NoTraceDataError` if no span can be mapped."""
+    """First pass over *paths*; raises :class:`NoTraceDataError` if no span can be mapped.
+
+    With a *helper*, the files are shared between this process and the helper's
+    by size, scanned at the same time, and the two results merged in file order
+    into the index a single process makes.
+    """
     files = discover(paths)
     progress = progress or Progress(enabled=False)
     progress.phase("reading", sum(_size(file.path) for file in files))
-    scanner = _Scanner(skip_invalid, progress.advance)
-    index = scanner.index
-    index.files = files
-    try:
-        for number, file in enumerate(files):
-            scanner.scan_file(number, file)
-    except BaseException:
-        index.cleanup()
-        raise
+    mine, theirs = _share(files) if helper is not None else (list(range(len(files))), [])
+    if not theirs:
+        index = _scan_alone(files, skip_invalid, progress)
+    else:
+        assert helper is not None
+        helper.start_scan(files, theirs, skip_invalid)
+        try:
+            own = scan_part(files, mine, skip_invalid, progress.advance)
+        finally:
+            other = helper.scan_result()
+        progress.advance(sum(_size(files[number].path) for number in theirs))
+        failed = [part for part in (own, other) if part.error is not None]
+        if failed:
+            for part in (own, other):
+                part.index.cleanup()
+            first = min(failed, key=lambda part: part.error_file)
+            raise TraceFormatError(*first.error)  # type: ignore[misc]
+        index = merge_parts(files, [own, other])
     if not index.traces:
         index.cleanup()
         message = _nothing_found(paths, files, index.stats)
@@ -557,6 +580,125 @@ def scan(
         entry.units += 1
         if rank_of[unit] > entry.last_rank:
             entry.last_rank = rank_of[unit]
+    return index
+
+
+def _scan_alone(files: list[InputFile], skip_invalid: bool, progress: Progress) -> Index:
+    scanner = _Scanner(skip_invalid, progress.advance)
+    index = scanner.index
+    index.files = files
+    try:
+        for number, file in enumerate(files):
+            scanner.scan_file(number, file)
+    except BaseException:
+        index.cleanup()
+        raise
+    return index
+
+
+def _share(files: list[InputFile]) -> tuple[list[int], list[int]]:
+    """File numbers for this process and for the helper, about half the bytes each
+    (the largest file here: this process also maps what the helper reads later)."""
+    loads = [0, 0]
+    shares: tuple[list[int], list[int]] = ([], [])
+    for number in sorted(range(len(files)), key=lambda n: -_size(files[n].path)):
+        side = 0 if loads[0] <= loads[1] else 1
+        shares[side].append(number)
+        loads[side] += _size(files[number].path)
+    return sorted(shares[0]), sorted(shares[1])
+
+
+@dataclass
+class ScanPart:
+    """The first pass over some of the files (*numbers*), to be merged with the others."""
+
+    numbers: list[int]
+    index: Index
+    new_resources: dict[int, list[str]]
+    """File number -> keys of the resources this part met first in that file."""
+    warnings: dict[int, list[str]]
+    error: tuple[str, int | None, str] | None = None
+    """Path, line and reason of the :class:`TraceFormatError` that stopped this part."""
+    error_file: int = -1
+
+
+def scan_part(files: list[InputFile], numbers: list[int], skip_invalid: bool,
+              on_bytes: Callable[[int], None]) -> ScanPart:
+    """Scan the files *numbers* of *files* (the others are left to another process)."""
+    scanner = _Scanner(skip_invalid, on_bytes)
+    index = scanner.index
+    index.files = files
+    part = ScanPart(numbers, index, {}, {})
+    for number in numbers:
+        resources, warnings = len(index.resources), len(index.stats.warnings)
+        try:
+            scanner.scan_file(number, files[number])
+        except TraceFormatError as error:
+            part.error, part.error_file = (error.path, error.line, error.reason), number
+            break
+        finally:
+            part.new_resources[number] = list(index.resources)[resources:]
+            part.warnings[number] = index.stats.warnings[warnings:]
+    return part
+
+
+def merge_parts(files: list[InputFile], parts: list[ScanPart]) -> Index:
+    """The index of all *files* from parts that each scanned some of them: units,
+    traces and resources numbered as one process, reading the files in order, numbers them."""
+    index = Index(files, [], {}, ScanStats())
+    owner = {number: part for part in parts for number in part.numbers}
+    holds = {id(part): part.index.traces_by_unit() for part in parts}
+    units_of: dict[int, list[int]] = {}
+    for part in parts:
+        for unit, number in enumerate(part.index.unit_file):
+            units_of.setdefault(number, []).append(unit)
+        for number in part.numbers:
+            scanned = part.index.files[number]
+            files[number].size, files[number].sha256 = scanned.size, scanned.sha256
+            files[number].compressed, files[number].layout = scanned.compressed, scanned.layout
+            files[number].store = scanned.store
+    for number in range(len(files)):
+        owned = owner.get(number)
+        if owned is None:
+            continue
+        part, local = owned, owned.index
+        for key in part.new_resources.get(number, ()):
+            known = index.resources.get(key)
+            if known is None:
+                index.resources[key] = local.resources[key]
+            elif not known.role:
+                known.role = local.resources[key].role
+        index.stats.warnings.extend(part.warnings.get(number, ()))
+        for unit in units_of.get(number, ()):
+            merged = len(index.unit_time)
+            index.unit_time.append(local.unit_time[unit])
+            index.unit_file.append(number)
+            index.unit_offset.append(local.unit_offset[unit])
+            index.unit_length.append(local.unit_length[unit])
+            index.unit_line.append(local.unit_line[unit])
+            for trace in holds[id(part)][unit]:
+                trace_id = local.traces[trace].trace_id
+                position = index.trace_index.get(trace_id)
+                if position is None:
+                    position = index.trace_index[trace_id] = len(index.traces)
+                    index.traces.append(TraceEntry(trace_id))
+                index.pair_unit.append(merged)
+                index.pair_trace.append(position)
+    stats = index.stats
+    for part in parts:
+        for found in part.index.traces:
+            entry = index.traces[index.trace_index[found.trace_id]]
+            entry.files |= found.files
+            for key, side in found.resources.items():
+                entry.resources[key] = entry.resources.get(key, 0) | side
+        counted = part.index.stats
+        stats.units += counted.units
+        stats.spans += counted.spans
+        stats.other_spans += counted.other_spans
+        stats.foreign_spans += counted.foreign_spans
+        stats.foreign_scopes |= counted.foreign_scopes
+        stats.skipped_lines += counted.skipped_lines
+        stats.non_trace_units += counted.non_trace_units
     return index
 
 

@@ -239,7 +239,7 @@ def json_members(record: Record) -> str:
     for name, value in record[3]:
         kind = type(value)
         if kind is str:
-            text = _json_string(value)
+            text = _json_string(value)  # type: ignore[arg-type]
         elif kind is Time:  # unique: not worth remembering
             text = '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)
         else:
