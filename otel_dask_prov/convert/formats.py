@@ -88,8 +88,10 @@ def add_record(bundle: Any, record: Record) -> None:
 class _Sink:
     def __init__(self, bundle: Any) -> None:
         self.bundle = bundle
+        self.records = 0
 
     def add(self, record: Record) -> None:
+        self.records += 1
         add_record(self.bundle, record)
 
 
@@ -98,10 +100,14 @@ class _PendingBundle:
 
     def __init__(self, identifier: str) -> None:
         self.identifier = identifier
-        self.records: list[Record] = []
+        self.pending: list[Record] = []
+
+    @property
+    def records(self) -> int:
+        return len(self.pending)
 
     def add(self, record: Record) -> None:
-        self.records.append(record)
+        self.pending.append(record)
 
 
 class DocumentBuilder:
@@ -114,20 +120,24 @@ class DocumentBuilder:
         for prefix, uri in namespaces.items():
             self.document.add_namespace(prefix, uri)
         self.flatten = flatten
+        self._top: _Sink | None = None
 
     def start(self, header: Iterable[Record]) -> None:
+        top = self.top()
         for record in header:
-            add_record(self.document, record)
+            top.add(record)
 
     def top(self) -> _Sink:
-        return _Sink(self.document)
+        if self._top is None:
+            self._top = _Sink(self.document)
+        return self._top
 
     def open_bundle(self, identifier: str) -> _PendingBundle:
         return _PendingBundle(identifier)
 
     def close_bundle(self, pending: _PendingBundle) -> None:
         bundle = self.document.bundle(pending.identifier)
-        for record in pending.records:
+        for record in pending.pending:
             add_record(bundle, record)
 
     def finish(self) -> None:

@@ -211,7 +211,9 @@ def _convert(
     catalog = ResourceCatalog(index.resources)
     document_container = Container() if flatten else None
     open_traces: dict[int, _OpenTrace] = {}
-    counted = [0]
+    counted = 0
+    top = writer.top()
+    header = top.records
 
     def open_trace(position: int) -> _OpenTrace:
         entry = index.traces[position]
@@ -219,26 +221,21 @@ def _convert(
             key: (index.resources[key], side) for key, side in entry.resources.items()},
             index.resources.values())
         if document_container is not None:
-            sink, container = writer.top(), document_container
+            sink, container = top, document_container
         else:
             sink, container = writer.open_bundle(ids.trace_id(entry.trace_id)), Container()
-        add = sink.add
-
-        def emit(record: Record) -> None:
-            counted[0] += 1
-            add(record)
-
-        trace = open_traces[position] = _OpenTrace(TraceMapper(context, container, emit),
+        trace = open_traces[position] = _OpenTrace(TraceMapper(context, container, sink.add),
                                                    sink, container)
         return trace
 
     def close_trace(position: int) -> None:
+        nonlocal counted
         trace = open_traces.pop(position)
         trace.mapper.finish()
         if document_container is None:
             for agent in trace.container.take_merged():
-                counted[0] += 1
                 trace.sink.add(agent)
+            counted += trace.sink.records
             writer.close_bundle(trace.sink)
 
     order = index.order()
@@ -263,9 +260,8 @@ def _convert(
                 close_trace(position)
         progress.advance()
     if document_container is not None:
-        top = writer.top()
         for agent in document_container.take_merged():
-            counted[0] += 1
             top.add(agent)
-    report.records = counted[0]
+        counted += top.records - header
+    report.records = counted
     return report

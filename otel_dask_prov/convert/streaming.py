@@ -51,6 +51,10 @@ def xsd_integer_type(value: int) -> str:
 class RecordSink(Protocol):
     """Where the mapping sends the records of one container."""
 
+    @property
+    def records(self) -> int:
+        """How many records were added."""
+
     def add(self, record: Record) -> None: ...
 
 
@@ -77,7 +81,7 @@ class Spool:
     """Items of text kept in memory up to :data:`SPOOL_BYTES` characters, then in a
     temporary file; written out joined by *separator*."""
 
-    __slots__ = ("_parts", "_size", "_file", "_separator", "_spilled", "empty")
+    __slots__ = ("_parts", "_size", "_file", "_separator", "_spilled")
 
     def __init__(self, separator: str = "") -> None:
         self._parts: list[str] = []
@@ -85,11 +89,8 @@ class Spool:
         self._file: IO[bytes] | None = None
         self._separator = separator
         self._spilled = False
-        self.empty = True
-        """Nothing was written yet."""
 
     def write(self, text: str) -> None:
-        self.empty = False
         self._parts.append(text)
         self._size += len(text)
         if self._size > SPOOL_BYTES:
@@ -262,8 +263,10 @@ class JsonContainer:
         self.identifier = identifier
         self._sections: dict[str, Spool] = {}
         self._blank = 0
+        self.records = 0
 
     def add(self, record: Record) -> None:
+        self.records += 1
         kind, identifier = record[0], record[1]
         section = self._sections.get(kind)
         if section is None:
@@ -398,8 +401,10 @@ class _ProvNLines:
     def __init__(self, out: IO[str] | Spool, indent: str) -> None:
         self.out = out
         self.indent = indent
+        self.records = 0
 
     def add(self, record: Record) -> None:
+        self.records += 1
         self.out.write(self.indent + provn_statement(record) + "\n")
 
 
