@@ -26,7 +26,7 @@ import shutil
 import tempfile
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
-from typing import IO, Any, Final, Iterable, Protocol
+from typing import IO, Any, Callable, Final, Iterable, Protocol
 
 from .records import ELEMENTS, FORMAL, QName, Record, Time
 
@@ -225,15 +225,65 @@ def json_value(value: Any) -> str:
     return text
 
 
-_FORMAL_JSON: dict[str, tuple[str, ...]] = {
-    kind: tuple('"%s": "%%s"' % name for name in names) for kind, names in FORMAL.items()}
+def _is_time(name: str) -> bool:
+    return name.endswith(("Time", ":time"))
+
+
+def _compile(source: str) -> Callable[[tuple[Any, ...]], str]:
+    namespace: dict[str, Any] = {"iso": iso}
+    exec(source, namespace)  # noqa: S102 - our own constant names, as collections.namedtuple does
+    return namespace["formal"]  # type: ignore[no-any-return]
+
+
+def _json_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
+    """The function from a record's formal values to its JSON members (``None`` left out).
+
+    Generated per kind of record, as :func:`collections.namedtuple` generates its
+    class, so that the usual record, with every formal attribute, is one formatting.
+    """
+    if not names:
+        return lambda values: ""
+    variables = [f"v{position}" for position in range(len(names))]
+    texts = [f"iso({variable})" if _is_time(name) else variable
+             for variable, name in zip(variables, names)]
+    templates = ['"%s": "%%s"' % name for name in names]
+    lines = ["def formal(values):",
+             f"    {', '.join(variables)}, = values",
+             f"    if {' and '.join(f'{variable} is not None' for variable in variables)}:",
+             f"        return {', '.join(templates)!r} % ({', '.join(texts)},)",
+             "    parts = []"]
+    for variable, template, text in zip(variables, templates, texts):
+        lines.append(f"    if {variable} is not None:")
+        lines.append(f"        parts.append({template!r} % {text})")
+    lines.append("    return ', '.join(parts)")
+    return _compile("\n".join(lines))
+
+
+def _provn_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
+    """The function from a record's formal values to PROV-N (``-`` for ``None``)."""
+    if not names:
+        return lambda values: ""
+    variables = [f"v{position}" for position in range(len(names))]
+    texts = [f"'-' if {variable} is None else " + (f"iso({variable})" if _is_time(name)
+                                                     else variable)
+             for variable, name in zip(variables, names)]
+    return _compile("\n".join([
+        "def formal(values):",
+        f"    {', '.join(variables)}, = values",
+        f"    return {', '.join(['%s'] * len(names))!r} % ({', '.join(f'({t})' for t in texts)},)",
+    ]))
+
+
+_JSON_FORMAL: Final = {kind: _json_formal(names) for kind, names in FORMAL.items()}
+_PROVN_FORMAL: Final = {kind: _provn_formal(names) for kind, names in FORMAL.items()}
 
 
 def json_members(record: Record) -> str:
     """The ``"name": value`` members of one record's JSON object, comma-separated."""
-    parts = [template % (iso(value) if type(value) in _TIMES else value)
-             for template, value in zip(_FORMAL_JSON[record[0]], record[2])
-             if value is not None]
+    formal = _JSON_FORMAL[record[0]](record[2])
+    if not record[3]:
+        return formal
+    parts = [formal] if formal else []
     append = parts.append
     previous = None
     group: list[str] | None = None
@@ -382,17 +432,17 @@ def provn_value(value: Any) -> str:
 def provn_statement(record: Record) -> str:
     """One record as a PROV-N expression."""
     kind, identifier, formal, attributes = record
-    items = ["-" if value is None else iso(value) if type(value) in _TIMES else value
-             for value in formal]
+    items = _PROVN_FORMAL[kind](formal)
     if attributes:
-        items.append("[" + ", ".join([
+        listed = "[" + ", ".join([
             "%s=%s" % (name, provn_string(value) if type(value) is str else provn_value(value))
-            for name, value in attributes]) + "]")
+            for name, value in attributes]) + "]"
+        items = f"{items}, {listed}" if items else listed
     if kind in ELEMENTS:
-        return "%s(%s)" % (kind, ", ".join([identifier, *items]))  # type: ignore[list-item]
+        return f"{kind}({identifier}, {items})" if items else f"{kind}({identifier})"
     if identifier:
-        return "%s(%s; %s)" % (kind, identifier, ", ".join(items))  # type: ignore[arg-type]
-    return "%s(%s)" % (kind, ", ".join(items))  # type: ignore[arg-type]
+        return f"{kind}({identifier}; {items})"
+    return f"{kind}({items})"
 
 
 class _ProvNLines:
