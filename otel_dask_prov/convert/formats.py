@@ -132,7 +132,7 @@ class DocumentBuilder:
             self._top = _Sink(self.document)
         return self._top
 
-    def open_bundle(self, identifier: str) -> _PendingBundle:
+    def open_bundle(self, identifier: str, direct: bool = False) -> _PendingBundle:
         return _PendingBundle(identifier)
 
     def close_bundle(self, pending: _PendingBundle) -> None:

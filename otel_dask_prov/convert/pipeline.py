@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
+from bisect import bisect_left, bisect_right
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
@@ -215,7 +216,9 @@ def _convert(
     top = writer.top()
     header = top.records
 
-    def open_trace(position: int) -> _OpenTrace:
+    closes = sorted(entry.last_rank for entry in index.traces)
+
+    def open_trace(position: int, rank: int) -> _OpenTrace:
         entry = index.traces[position]
         context = TraceContext(entry.trace_id, {
             key: (index.resources[key], side) for key, side in entry.resources.items()},
@@ -223,7 +226,9 @@ def _convert(
         if document_container is not None:
             sink, container = top, document_container
         else:
-            sink, container = writer.open_bundle(ids.trace_id(entry.trace_id)), Container()
+            # no other trace closes while this one is open: its bundle is the next written
+            alone = bisect_right(closes, entry.last_rank) - bisect_left(closes, rank) == 1
+            sink, container = writer.open_bundle(ids.trace_id(entry.trace_id), alone), Container()
         trace = open_traces[position] = _OpenTrace(TraceMapper(context, container, sink.add),
                                                    sink, container)
         return trace
@@ -246,7 +251,7 @@ def _convert(
         try:
             for span in spans:
                 position = wanted[span.trace_id]
-                trace = open_traces.get(position) or open_trace(position)
+                trace = open_traces.get(position) or open_trace(position, rank)
                 trace.mapper.add(span)
         except DECODE_ERRORS as error:
             failure = str(error)

@@ -63,14 +63,16 @@ class DocumentWriter(Protocol):
 
     ``start`` takes the document's own records known before any trace is read;
     ``top`` is the document's container (for a flattened document);
-    ``open_bundle``/``close_bundle`` bracket the records of one trace.
+    ``open_bundle``/``close_bundle`` bracket the records of one trace; ``direct``
+    says that no other bundle closes before this one, so that a writer may write
+    it as it fills instead of keeping it until it is complete.
     """
 
     def start(self, header: Iterable[Record]) -> None: ...
 
     def top(self) -> RecordSink: ...
 
-    def open_bundle(self, identifier: str) -> RecordSink: ...
+    def open_bundle(self, identifier: str, direct: bool = False) -> RecordSink: ...
 
     def close_bundle(self, bundle: Any) -> None: ...
 
@@ -306,12 +308,38 @@ def json_members(record: Record) -> str:
     return ", ".join(parts)
 
 
-class JsonContainer:
-    """The records of one PROV-JSON container (the document's own, or one bundle's)."""
+class _Direct:
+    """A section written straight to the output as its records come (see :class:`JsonContainer`)."""
 
-    def __init__(self, identifier: str | None = None) -> None:
+    __slots__ = ("_out", "_separator", "_started")
+
+    def __init__(self, out: IO[str], separator: str) -> None:
+        self._out = out
+        self._separator = separator
+        self._started = False
+
+    def write(self, text: str) -> None:
+        if self._started:
+            self._out.write(self._separator)
+        self._started = True
+        self._out.write(text)
+
+
+class JsonContainer:
+    """The records of one PROV-JSON container (the document's own, or one bundle's).
+
+    Records are grouped by kind, each kind in a :class:`Spool` until the container
+    is complete; with *direct*, the container's first kind is written straight
+    to that output, at *indent* (the caller guarantees nothing else is written
+    there until the container is).
+    """
+
+    def __init__(self, identifier: str | None = None, direct: IO[str] | None = None,
+                 indent: str = "") -> None:
         self.identifier = identifier
-        self._sections: dict[str, Spool] = {}
+        self.direct = direct
+        self._indent = indent
+        self._sections: dict[str, Spool | _Direct] = {}
         self._blank = 0
         self.records = 0
 
@@ -320,18 +348,25 @@ class JsonContainer:
         kind, identifier = record[0], record[1]
         section = self._sections.get(kind)
         if section is None:
-            section = self._sections[kind] = Spool(",\n")
+            section = self._sections[kind] = self._section(kind)
         if identifier is None:
             self._blank += 1
             identifier = "_:id%d" % self._blank
         section.write('"%s": {%s}' % (identifier, json_members(record)))
 
+    def _section(self, kind: str) -> Spool | _Direct:
+        if self.direct is None or self._sections:
+            return Spool(",\n")
+        self.direct.write(f'{self._indent}"{kind}": {{\n')
+        return _Direct(self.direct, ",\n")
+
     def write_to(self, out: IO[str], indent: str, more: bool) -> None:
         """Write a ``"kind": {...}`` member per kind; *more* if other members follow."""
         sections = list(self._sections.items())
         for position, (kind, section) in enumerate(sections):
-            out.write(f'{indent}"{kind}": {{\n')
-            section.copy_to(out)
+            if isinstance(section, Spool):  # a direct section is out already
+                out.write(f'{indent}"{kind}": {{\n')
+                section.copy_to(out)
             last = position == len(sections) - 1
             out.write("\n" + indent + ("}\n" if last and not more else "},\n"))
         self._sections.clear()
@@ -365,17 +400,24 @@ class ProvJsonWriter:
         """The document's own container (records of a flattened document)."""
         return self.document
 
-    def open_bundle(self, identifier: str) -> JsonContainer:
-        return JsonContainer(identifier)
+    def open_bundle(self, identifier: str, direct: bool = False) -> JsonContainer:
+        """A bundle; *direct* if it is the next to close (it is then written as it fills)."""
+        if not direct:
+            return JsonContainer(identifier)
+        self._begin_bundle(identifier)
+        return JsonContainer(identifier, self.out, "      ")
+
+    def _begin_bundle(self, identifier: str | None) -> None:
+        if self._bundles:
+            self.out.write(",\n")
+        self._bundles += 1
+        self.out.write(f'    "{identifier}": {{\n')
 
     def close_bundle(self, bundle: JsonContainer) -> None:
-        out = self.out
-        if self._bundles:
-            out.write(",\n")
-        self._bundles += 1
-        out.write(f'    "{bundle.identifier}": {{\n')
-        bundle.write_to(out, "      ", more=False)
-        out.write("    }")
+        if bundle.direct is None:
+            self._begin_bundle(bundle.identifier)
+        bundle.write_to(self.out, "      ", more=False)
+        self.out.write("    }")
 
     def finish(self) -> None:
         if self.flatten:
@@ -459,11 +501,12 @@ class _ProvNLines:
 
 
 class ProvNBundle(_ProvNLines):
-    """A bundle being written to its own spool until its trace is complete."""
+    """A bundle being written to its own spool until its trace is complete, or straight
+    to *direct* (when nothing else is written there until the bundle is complete)."""
 
-    def __init__(self, identifier: str) -> None:
-        self.spool = Spool()
-        super().__init__(self.spool, "    ")
+    def __init__(self, identifier: str, direct: IO[str] | None = None) -> None:
+        self.spool = Spool() if direct is None else None
+        super().__init__(self.spool or direct, "    ")  # type: ignore[arg-type]
         self.identifier = identifier
 
 
@@ -488,13 +531,18 @@ class ProvNWriter:
     def top(self) -> RecordSink:
         return self.document
 
-    def open_bundle(self, identifier: str) -> ProvNBundle:
-        return ProvNBundle(identifier)
+    def open_bundle(self, identifier: str, direct: bool = False) -> ProvNBundle:
+        """A bundle; *direct* if it is the next to close (it is then written as it fills)."""
+        if not direct:
+            return ProvNBundle(identifier)
+        self.out.write(f"  bundle {identifier}\n")
+        return ProvNBundle(identifier, self.out)
 
     def close_bundle(self, bundle: ProvNBundle) -> None:
         out = self.out
-        out.write(f"  bundle {bundle.identifier}\n")
-        bundle.spool.copy_to(out)
+        if bundle.spool is not None:
+            out.write(f"  bundle {bundle.identifier}\n")
+            bundle.spool.copy_to(out)
         out.write("  endBundle\n")
 
     def finish(self) -> None:
