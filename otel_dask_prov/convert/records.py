@@ -33,19 +33,19 @@ class QName(str):
     __slots__ = ()
 
 
-class Time(int):
-    """A moment as integer microseconds since the epoch, in UTC.
+class Time(str):
+    """A moment in UTC as ISO 8601 text, exactly as ``datetime.isoformat()`` writes it.
 
-    What the mapping puts in records for times: writers format it as ISO 8601
-    text directly, which costs far less than making a :class:`~datetime.datetime`
-    for each of the millions of times of a large trace; :meth:`datetime` gives
-    the same moment as ``datetime`` for the ``prov`` library.
+    What the mapping puts in records for times (see :func:`moment`): the
+    writers copy the text, which costs far less than making and formatting a
+    :class:`~datetime.datetime` for each of the millions of times of a large
+    trace; :meth:`datetime` gives the moment as ``datetime`` for the ``prov`` library.
     """
 
     __slots__ = ()
 
     def datetime(self) -> datetime:
-        return _EPOCH + timedelta(microseconds=int(self))
+        return datetime.fromisoformat(self)
 
 
 Value = Union[str, bool, int, float, Time, datetime, QName]
@@ -89,9 +89,10 @@ ELEMENTS: Final = frozenset({"entity", "activity", "agent"})
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-_LATEST: Final = (datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
-                   - _EPOCH) // timedelta(microseconds=1)
-_EARLIEST: Final = (datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH) // timedelta(microseconds=1)
+_LATEST: Final = int((datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc) - _EPOCH)
+                    .total_seconds())
+_EARLIEST: Final = int((datetime(1, 1, 1, tzinfo=timezone.utc) - _EPOCH).total_seconds())
+_second_texts: dict[int, str] = {}
 
 
 def utc(unix_nanos: int) -> datetime:
@@ -102,10 +103,17 @@ def utc(unix_nanos: int) -> datetime:
 def moment(unix_nanos: int) -> Time:
     """The :class:`Time` of nanoseconds since the epoch (truncated to microseconds), the
     moment :func:`utc` gives; :class:`ValueError` outside the years 1 to 9999."""
-    micros = unix_nanos // 1000
-    if not _EARLIEST <= micros <= _LATEST:
-        raise ValueError(f"time {unix_nanos} ns since 1970 is outside the years 1 to 9999")
-    return Time(micros)
+    seconds, nanos = divmod(unix_nanos, 1_000_000_000)
+    whole = _second_texts.get(seconds)
+    if whole is None:
+        if not _EARLIEST <= seconds <= _LATEST:
+            raise ValueError(f"time {unix_nanos} ns since 1970 is outside the years 1 to 9999")
+        if len(_second_texts) >= 4096:
+            _second_texts.clear()
+        whole = _second_texts[seconds] = (
+            _EPOCH + timedelta(seconds=seconds)).isoformat()[:-len("+00:00")]
+    micros = nanos // 1000
+    return Time(f"{whole}.{micros:06d}+00:00" if micros else f"{whole}+00:00")
 
 
 def merge_attributes(first: Attributes, second: Attributes) -> Attributes:

@@ -164,33 +164,20 @@ def _same_bytes(out: IO[str]) -> bool:
 # Times
 # --------------------------------------------------------------------------
 _CACHE_SIZE: Final = 4096
-_time_texts: dict[Any, str] = {}
-_second_texts: dict[int, str] = {}
+_time_texts: dict[datetime, str] = {}
 
 
 def iso(moment: Any) -> str:
-    """ISO 8601 text of a :class:`~.records.Time` or ``datetime``, as
-    ``datetime.isoformat()`` writes it; remembered, since one time appears in several
-    records of a task."""
+    """ISO 8601 text of a :class:`~.records.Time` (its own text) or of a ``datetime``, as
+    ``datetime.isoformat()`` writes it."""
+    if type(moment) is Time:
+        return moment  # type: ignore[no-any-return]
     text = _time_texts.get(moment)
     if text is None:
         if len(_time_texts) >= _CACHE_SIZE:
             _time_texts.clear()
-        if type(moment) is not Time:
-            text = _time_texts[moment] = moment.isoformat()
-            return text
-        seconds, micros = divmod(int(moment), 1_000_000)
-        whole = _second_texts.get(seconds)
-        if whole is None:
-            if len(_second_texts) >= _CACHE_SIZE:
-                _second_texts.clear()
-            whole = _second_texts[seconds] = Time(seconds * 1_000_000).datetime().isoformat()[:-6]
-        text = _time_texts[moment] = (
-            f"{whole}.{micros:06d}+00:00" if micros else whole + "+00:00")
+        text = _time_texts[moment] = moment.isoformat()
     return text
-
-
-_TIMES: Final = frozenset({Time, datetime})
 
 
 # --------------------------------------------------------------------------
@@ -232,7 +219,7 @@ def _is_time(name: str) -> bool:
 
 
 def _compile(source: str) -> Callable[[tuple[Any, ...]], str]:
-    namespace: dict[str, Any] = {"iso": iso}
+    namespace: dict[str, Any] = {"iso": iso, "Time": Time}
     exec(source, namespace)  # noqa: S102 - our own constant names, as collections.namedtuple does
     return namespace["formal"]  # type: ignore[no-any-return]
 
@@ -246,8 +233,8 @@ def _json_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
     if not names:
         return lambda values: ""
     variables = [f"v{position}" for position in range(len(names))]
-    texts = [f"iso({variable})" if _is_time(name) else variable
-             for variable, name in zip(variables, names)]
+    texts = [f"({variable} if type({variable}) is Time else iso({variable}))"
+             if _is_time(name) else variable for variable, name in zip(variables, names)]
     templates = ['"%s": "%%s"' % name for name in names]
     lines = ["def formal(values):",
              f"    {', '.join(variables)}, = values",
@@ -266,9 +253,9 @@ def _provn_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
     if not names:
         return lambda values: ""
     variables = [f"v{position}" for position in range(len(names))]
-    texts = [f"'-' if {variable} is None else " + (f"iso({variable})" if _is_time(name)
-                                                     else variable)
-             for variable, name in zip(variables, names)]
+    texts = [f"'-' if {variable} is None else " + (
+        f"{variable} if type({variable}) is Time else iso({variable})" if _is_time(name)
+        else variable) for variable, name in zip(variables, names)]
     return _compile("\n".join([
         "def formal(values):",
         f"    {', '.join(variables)}, = values",
@@ -294,7 +281,7 @@ def json_members(record: Record) -> str:
         if kind is str:
             text = _json_string(value)  # type: ignore[arg-type]
         elif kind is Time:  # unique: not worth remembering
-            text = '{"$": "%s", "type": "xsd:dateTime"}' % iso(value)
+            text = '{"$": "%s", "type": "xsd:dateTime"}' % value
         else:
             text = json_value(value)
         if name != previous:
@@ -462,6 +449,8 @@ def provn_value(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return provn_string(value)
+    if kind is Time:  # unique: not worth remembering
+        return f'"{value}" %% xsd:dateTime'
     key = (kind, value)
     text = _provn_texts.get(key)
     if text is None:
