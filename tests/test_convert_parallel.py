@@ -139,3 +139,41 @@ def test_a_unit_the_second_pass_cannot_decode_is_skipped_both_ways_alike(
         outputs.append(output.getvalue())
     assert reports[0] == reports[1] and reports[0].skipped_lines == 1
     assert outputs[0] == outputs[1]
+
+
+@pytest.fixture
+def flawed_files(tmp_path: Path) -> Path:
+    """Several files, so that the first pass shares them between the two processes: a
+    malformed line in a worker's file, a truncated last line in another's, and a JSON
+    file that is not a trace."""
+    write(tmp_path, map_reduce(60, fan_in=4), workers=3, seed=9, batch=4)
+    lines = (tmp_path / "dask-worker-1.jsonl").read_text().splitlines(keepends=True)
+    lines.insert(2, "{not json\n")
+    (tmp_path / "dask-worker-1.jsonl").write_text("".join(lines))
+    text = (tmp_path / "dask-worker-2.jsonl").read_text()
+    (tmp_path / "dask-worker-2.jsonl").write_text(text[:-40])
+    (tmp_path / "settings.json").write_text('{"name": "not a trace"}')
+    return tmp_path
+
+
+def test_the_first_pass_shared_between_processes_stops_as_one_would(flawed_files: Path) -> None:
+    errors = []
+    for parallel in (False, True):
+        with pytest.raises(TraceFormatError) as raised:
+            convert([flawed_files], io.StringIO(), parallel=parallel)
+        errors.append(str(raised.value))
+    assert errors[0] == errors[1]
+    assert "dask-worker-1.jsonl:3: malformed JSON" in errors[0]
+
+
+def test_the_first_pass_shared_between_processes_skips_and_warns_as_one_would(
+    flawed_files: Path,
+) -> None:
+    reports, outputs = [], []
+    for parallel in (False, True):
+        output = io.StringIO()
+        reports.append(convert([flawed_files], output, parallel=parallel, skip_invalid=True))
+        outputs.append(output.getvalue())
+    assert reports[0] == reports[1]
+    assert reports[0].skipped_lines == 1 and len(reports[0].warnings) == 2
+    assert outputs[0] == outputs[1]
