@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,8 @@ import pytest
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import difference
+from otel_dask_prov.convert.readahead import Helper, ReadaheadFailed
+from otel_dask_prov.convert.sources import discover
 from otel_dask_prov.convert.synthetic import SyntheticTask, map_reduce, write
 from otel_dask_prov.errors import TraceFormatError
 
@@ -177,3 +181,12 @@ def test_the_first_pass_shared_between_processes_skips_and_warns_as_one_would(
     assert reports[0] == reports[1]
     assert reports[0].skipped_lines == 1 and len(reports[0].warnings) == 2
     assert outputs[0] == outputs[1]
+
+
+def test_a_helper_that_dies_is_one_error_not_a_hang(failures: Path) -> None:
+    files = discover([failures])
+    with Helper() as helper:
+        os.kill(helper.pid, signal.SIGKILL)
+        with pytest.raises(ReadaheadFailed, match="helper process ended early"):
+            helper.start_scan(files, [1, 2], skip_invalid=False)
+            helper.scan_result()

@@ -52,8 +52,8 @@ from .sources import (
 )
 
 PARALLEL_BYTES = 64 << 20
-"""Inputs at least this large are decoded in a second process when the machine has
-two cores or more (``parallel=None``); below, starting it costs more than it saves."""
+"""Inputs at least this large get a helper process when the machine has two cores or
+more (``parallel=None``); below, starting it costs more than it saves."""
 
 DECODE_ERRORS = (readers.InvalidUnit, ValueError, TypeError, KeyError)
 """What decoding or mapping a malformed unit raises: the unit's error, not a bug."""
@@ -104,6 +104,11 @@ class Helper:
         self._stdout: IO[bytes] = self._process.stdout
         self._decoder = msgspec.msgpack.Decoder(list[Span])
 
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self._process.pid
+
     def _send(self, job: tuple[Any, ...]) -> None:
         try:
             pickle.dump(job, self._stdin, pickle.HIGHEST_PROTOCOL)
@@ -120,7 +125,12 @@ class Helper:
         if len(payload) < size:
             self._fail()
         if kind == _CRASH:
-            raise pickle.loads(payload)
+            pickled, text = pickle.loads(payload)
+            try:
+                error = pickle.loads(pickled)
+            except Exception:  # an exception that cannot be rebuilt here: its text
+                error = ReadaheadFailed(f"the conversion's helper process failed: {text}")
+            raise error
         return kind, payload
 
     # -- first pass ----------------------------------------------------------
@@ -251,17 +261,19 @@ def _decode_units(index: Index, order: array, send: Callable[[int, bytes], None]
 
 
 def main() -> None:
+    """The child process: jobs on standard input, frames on standard output."""
     out = sys.stdout.buffer
     try:
         _serve(sys.stdin.buffer, out)
     except BrokenPipeError:  # the parent stopped reading: it has what it needs
         pass
-    except BaseException as error:  # a bug: the parent raises it, as one process would
+    except BaseException as error:  # noqa: BLE001 - a bug: the parent raises it, as one process would
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
         try:
-            payload = pickle.dumps(error, pickle.HIGHEST_PROTOCOL)
-        except Exception:
-            payload = pickle.dumps(ReadaheadFailed("".join(
-                traceback.format_exception_only(type(error), error)).strip()))
+            pickled = pickle.dumps(error, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # noqa: BLE001 - then the text alone
+            pickled = b""
+        payload = pickle.dumps((pickled, text), pickle.HIGHEST_PROTOCOL)
         try:
             out.write(_HEADER.pack(_CRASH, len(payload)))
             out.write(payload)
@@ -269,7 +281,3 @@ def main() -> None:
         except OSError:
             pass
         sys.exit(1)
-
-
-if __name__ == "__main__":
-    main()
