@@ -33,8 +33,8 @@ import subprocess
 import sys
 import traceback
 from array import array
-from pathlib import Path
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import IO, Any, NoReturn
 
 import msgspec
@@ -128,7 +128,7 @@ class Helper:
             pickled, text = pickle.loads(payload)
             try:
                 error = pickle.loads(pickled)
-            except Exception:  # an exception that cannot be rebuilt here: its text
+            except Exception:  # noqa: BLE001 - one that cannot be rebuilt here: its text
                 error = ReadaheadFailed(f"the conversion's helper process failed: {text}")
             raise error
         return kind, payload
