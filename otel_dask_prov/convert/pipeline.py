@@ -162,10 +162,14 @@ def run(
     with two cores or more.
     """
     progress = progress or Progress(enabled=False)
-    if parallel is None:
-        parallel = worth_it(paths)
     with _rare_garbage_collection(), ExitStack() as stack:
-        helper = stack.enter_context(Helper()) if parallel else None
+        helper = None
+        if parallel or (parallel is None and worth_it(paths)):
+            try:
+                helper = stack.enter_context(Helper())
+            except OSError:  # no Python to start here (an embedded interpreter): one process
+                if parallel:
+                    raise
         index = scan(paths, skip_invalid, progress, helper)
         try:
             writer = writer_for()

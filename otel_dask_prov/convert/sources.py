@@ -553,10 +553,8 @@ def scan(
     else:
         assert helper is not None
         helper.start_scan(files, theirs, skip_invalid)
-        try:
-            own = scan_part(files, mine, skip_invalid, progress.advance)
-        finally:
-            other = helper.scan_result()
+        own = scan_part(files, mine, skip_invalid, progress.advance)
+        other = helper.scan_result()
         progress.advance(sum(_size(files[number].path) for number in theirs))
         failed = [part for part in (own, other) if part.error is not None]
         if failed:
