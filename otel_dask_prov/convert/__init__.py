@@ -44,8 +44,8 @@ them: a malformed line stops the conversion before anything is written, unless
 of 64 MiB or more (or with ``parallel=True``) a second process
 (:mod:`.readahead`) scans about half the files in the first pass and decodes
 the spans in the second, while this one maps and writes: a million tasks
-(3.4 GiB of traces) take under a minute on two cores, and the document is the
-same, byte for byte (``docs/performance.md``).
+(3.4 GiB of traces) take about 50 s on two cores, and the document is the same,
+byte for byte (``docs/performance.md``).
 
 Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
 :mod:`.otlp` (OTLP JSON as typed structs), :mod:`.model` (the normalized span),
