@@ -14,9 +14,11 @@ import io
 import json
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any
 
+import prov
 import pytest
 
 from otel_dask_prov import attributes as attr
@@ -24,7 +26,7 @@ from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import difference
 from otel_dask_prov.convert.readahead import Helper, ReadaheadFailed
 from otel_dask_prov.convert.sources import discover
-from otel_dask_prov.convert.synthetic import SyntheticTask, map_reduce, write
+from otel_dask_prov.convert.synthetic import SyntheticTask, generate, map_reduce, write
 from otel_dask_prov.errors import TraceFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
@@ -190,3 +192,34 @@ def test_a_helper_that_dies_is_one_error_not_a_hang(failures: Path) -> None:
         with pytest.raises(ReadaheadFailed, match="helper process ended early"):
             helper.start_scan(files, [1, 2], skip_invalid=False)
             helper.scan_result()
+
+
+@pytest.fixture(scope="module")
+def overlapping(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three computations at the same time: the two short ones end while the long one
+    runs, so their bundles are written first and the long one's is kept until it ends."""
+    directory = tmp_path_factory.mktemp("overlapping")
+    runs = [map_reduce(120, fan_in=4), map_reduce(20, fan_in=3),
+            [SyntheticTask("a-1"), SyntheticTask("b-1", ("a-1",), failures=1, retries=1)]]
+    for number, tasks in enumerate(runs):
+        for name, lines in generate(tasks, workers=2, seed=number, batch=7,
+                                    trace_id=number + 1).items():
+            (directory / f"run{number}-{name}").write_text("".join(lines))
+    return directory
+
+
+@pytest.mark.parametrize("format_name", ["json", "provn"])
+def test_bundles_of_traces_that_overlap_in_time(overlapping: Path, format_name: str) -> None:
+    one = converted(overlapping, False, format=format_name)
+    assert converted(overlapping, True, format=format_name) == one
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        document = prov.read(io.StringIO(one), format=format_name)
+    assert difference(document, to_document([overlapping])) == []
+    ends = sorted((max(int(line.split('"endTimeUnixNano":"')[-1].split('"')[0])
+                       for path in overlapping.glob(f"run{number}-*")
+                       for line in path.read_text().splitlines()), number + 1)
+                  for number in range(3))
+    opening = '    "run:trace.%032x": {' if format_name == "json" else "  bundle run:trace.%032x"
+    bundles = [opening % trace for _, trace in ends]
+    assert sorted(bundles, key=one.index) == bundles
