@@ -37,7 +37,7 @@ from .delivery import run_delivery
 from .hotpath import profile_hot_path
 from .memory import run_memory
 from .overhead import run_overhead
-from .workloads import overhead_workloads, tree_workload
+from .workloads import Workload, overhead_workloads, tree_workload
 
 BENCHMARKS = ("overhead", "memory", "delivery", "hotpath", "converter")
 CONVERTER_TASKS = {"full": ["10000", "100000", "1000000"], "quick": ["1000"], "smoke": ["200"]}
@@ -62,6 +62,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--configs", type=_list, default=None,
                         help="configurations of the overhead benchmark (default: all of "
                              + ", ".join(configurations()) + ")")
+    parser.add_argument("--workloads", type=_list, default=None,
+                        help="workloads of the overhead benchmark, by name or letter "
+                             "(a-map, b-array, c-tree, d-large; default: all)")
     parser.add_argument("--repeats", type=int, default=None,
                         help="rounds of every configuration (default 3; 1 with --quick)")
     parser.add_argument("--scale", type=float, default=1.0,
@@ -90,6 +93,19 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         if name not in KINDS:
             parser.error(f"unknown cluster kind {name!r}; choose from {', '.join(KINDS)}")
     return arguments
+
+
+def select_workloads(workloads: list[Workload], wanted: list[str] | None) -> list[Workload]:
+    """The *wanted* workloads (full names like ``c-tree`` or their letters), all when ``None``."""
+    if wanted is None:
+        return workloads
+    chosen = [w for w in workloads if w.name in wanted or w.name.split("-")[0] in wanted]
+    known = {w.name for w in workloads} | {w.name.split("-")[0] for w in workloads}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        raise SystemExit(f"scripts/bench: unknown workload {unknown[0]!r}; choose from "
+                         + ", ".join(w.name for w in workloads))
+    return chosen
 
 
 def machine() -> dict[str, Any]:
@@ -147,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = arguments.workdir or Path(temporary)
         idle_window = 1.5 if mode == "full" else 0.3
         if "overhead" in arguments.benchmarks:
-            workloads = overhead_workloads(mode, scale)
+            workloads = select_workloads(overhead_workloads(mode, scale), arguments.workloads)
             results["workloads"] = {w.name: w.description for w in workloads}
             measurements = run_overhead(arguments.kinds, chosen, workloads, arguments.repeats,
                                         workdir, idle_window, _say)
