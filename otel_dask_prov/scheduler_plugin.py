@@ -1,15 +1,24 @@
 """The scheduler side: one trace per computation, one span per task attempt.
 
 :class:`TracingSchedulerPlugin` is a cheap recorder. ``update_graph`` starts a
-computation (its trace id, root span id and sampling decision) and stamps each
-new task with a ``traceparent`` annotation, which Dask sends to the worker with
-the task. ``transition`` appends ``(time, from, to, stimulus_id)`` to the open
-attempt of the key and, when the attempt ends, captures what the span needs
-into an :class:`~otel_dask_prov.records.AttemptRecord`. Spans are built and
-exported later by the :class:`~otel_dask_prov.export.SpanPipeline` thread.
+computation (its trace id, root span id and sampling decision) for the new
+tasks. Every ``compute-task`` message the scheduler sends to a worker then
+carries the computation's ``traceparent`` in its ``annotations`` (the plugin
+wraps the scheduler's ``_task_to_msg``), which is how the worker plugin finds
+its parent span. ``transition`` notes ``(time, from, to, stimulus_id)`` for every
+transition of the key's current attempt and, when the attempt ends, captures
+what the span needs into an :class:`~otel_dask_prov.records.AttemptRecord`.
+Spans are built and exported later by the
+:class:`~otel_dask_prov.export.SpanPipeline` thread.
 
 Per-key state lives until Dask forgets the key, so memory follows Dask's own
-task table, never the number of tasks already done.
+task table, never the number of tasks already done. It is kept small because a
+graph submitted at once has all its tasks waiting together (200,000 tasks are
+200,000 states): a task that has not been dispatched yet holds only the times
+of its transitions so far (:class:`_Waiting`), the full attempt record exists
+only from dispatch to the end of the attempt, and nothing is added to Dask's
+own ``TaskState`` (a ``traceparent`` in each task's annotation dict would cost
+about 200 bytes a task).
 
 >>> from distributed import Client, LocalCluster
 >>> client = Client(LocalCluster(n_workers=1))  # doctest: +SKIP
@@ -44,7 +53,8 @@ from .settings import Settings, resolve_settings
 if TYPE_CHECKING:  # dask.typing.Key exists only from dask 2023.9.1
     from dask.typing import Key
 
-_OPENING = frozenset({"waiting", "queued", "no-worker", "processing", "erred"})
+_OPENING = frozenset({"processing", "erred", "no-worker"})
+"""Transitions that open an attempt record straight away (the waiting ones open it lazily)."""
 _CLOSING = frozenset({"memory", "erred", "released", "forgotten"})
 _RERUN_REASONS = {
     attr.OUTCOME_RETRIED: "retry",
@@ -54,26 +64,75 @@ _RERUN_REASONS = {
 _COMPLETE = frozenset({attr.OUTCOME_SUCCESS, attr.OUTCOME_ERROR, attr.OUTCOME_DEPENDENCY_ERROR})
 
 
+_WAITING = frozenset({"waiting", "queued"})
+"""States a task waits in before dispatch: noted as times only, without an attempt record."""
+
+
+def _note_waiting(early: float | tuple[Any, ...] | None, start: str, finish: str,
+                  now: float, chain: bool) -> float | tuple[Any, ...] | None:
+    """*early* with the transition ``start -> finish`` at *now* added, or ``None`` if it cannot be.
+
+    The waiting transitions of an attempt form a chain (each starts where the
+    previous one finished), so they are kept as ``(first start, time, finish,
+    time, finish, ...)``, and the usual first one alone, ``released -> waiting``,
+    as its time only: 24 bytes for each of the tasks of a large graph that wait
+    together. Without *chain* (transitions not recorded) only the first time is
+    kept. ``None`` means the transition does not fit (the caller opens the full
+    attempt record instead).
+    """
+    if early is None:
+        return now if start == "released" and finish == "waiting" else None
+    if not chain:
+        return early
+    if type(early) is float:
+        return ("released", early, "waiting", now, finish) if start == "waiting" else None
+    assert isinstance(early, tuple)
+    return early + (now, finish) if start == early[-1] else None
+
+
+def _waiting_transitions(early: float | tuple[Any, ...]) -> list[tuple[float, str, str, None]]:
+    """The ``(time, from, to, stimulus_id)`` transitions that :func:`_note_waiting` kept."""
+    if type(early) is float:
+        return [(early, "released", "waiting", None)]
+    assert isinstance(early, tuple)
+    transitions = []
+    start = early[0]
+    for index in range(1, len(early), 2):
+        finish = early[index + 1]
+        transitions.append((early[index], start, finish, None))
+        start = finish
+    return transitions
+
+
 class _Computation:
-    """An open computation: its root-span record and how many of its tasks are not done."""
+    """An open computation: its root-span record, its ``traceparent`` for the
+    workers, and how many of its tasks are not done."""
 
-    __slots__ = ("record", "pending")
+    __slots__ = ("record", "pending", "traceparent")
 
-    def __init__(self, record: ComputationRecord, pending: int) -> None:
+    def __init__(self, record: ComputationRecord, pending: int, traceparent: str) -> None:
         self.record = record
         self.pending = pending
+        self.traceparent = traceparent
 
 
 class _KeyState:
-    """What the plugin remembers about one key until Dask forgets it."""
+    """What the plugin remembers about one key until Dask forgets it.
 
-    __slots__ = ("computation", "counted", "attempts", "open", "last_span", "last_outcome",
-                 "retried", "dispatched")
+    ``early`` holds the waiting transitions of an attempt not dispatched yet
+    (see :func:`_note_waiting`); ``open`` is the attempt record from dispatch,
+    or from any other transition that is not a waiting one, to the end of the
+    attempt.
+    """
+
+    __slots__ = ("computation", "counted", "attempts", "early", "open", "last_span",
+                 "last_outcome", "retried", "dispatched")
 
     def __init__(self, computation: _Computation) -> None:
         self.computation = computation
         self.counted = False
         self.attempts = 0
+        self.early: tuple[Any, ...] | float | None = None
         self.open: AttemptRecord | None = None
         self.last_span: tuple[int, int] | None = None
         self.last_outcome: str | None = None
@@ -105,6 +164,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.pipeline.start()
         self._sampler = build_sampler(self.settings)
         self._record_transitions = self.settings.record_transitions
+        self._messages_carry_context = self._carry_context_in_messages(scheduler)
         self._active = True
 
     async def close(self) -> None:
@@ -119,8 +179,38 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             computation.record.unfinished = True
             self._end_computation(computation, now)
         self._keys.clear()
+        if self._messages_carry_context:
+            del self.scheduler._task_to_msg  # back to the class's method
         self.pipeline.shutdown()
         self._report_errors("the scheduler")
+
+    def _carry_context_in_messages(self, scheduler: Any) -> bool:
+        """Make every ``compute-task`` message carry its computation's ``traceparent``.
+
+        Wraps ``Scheduler._task_to_msg`` on this scheduler (both dispatch and work
+        stealing send through it) so that the message's ``annotations`` get the
+        traceparent, copied, never written into the task's own annotations.
+        Returns ``False`` on a release without that method; tasks are then
+        annotated one by one in ``update_graph``.
+        """
+        original = getattr(scheduler, "_task_to_msg", None)
+        if original is None:
+            return False
+        states = self._keys
+
+        def task_to_msg(ts: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            msg = original(ts, *args, **kwargs)
+            state = states.get(ts.key)
+            if state is not None:
+                try:
+                    msg["annotations"] = {**(msg.get("annotations") or {}),
+                                          attr.ANNOTATION: state.computation.traceparent}
+                except Exception as error:  # noqa: BLE001 - never raise into Dask
+                    self._record_error(error, "the scheduler")
+            return msg
+
+        scheduler._task_to_msg = task_to_msg
+        return True
 
     # -- hooks ----------------------------------------------------------
     def log_event(self, topic: str, msg: Any) -> None:
@@ -163,7 +253,13 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             now = time()
             attempt = state.open
             if attempt is None:
-                if finish not in _OPENING:
+                if finish in _WAITING:
+                    early = _note_waiting(state.early, start, finish, now,
+                                          self._record_transitions)
+                    if early is not None:
+                        state.early = early
+                        return
+                elif state.early is None and finish not in _OPENING:
                     if finish == "forgotten":
                         self._forget(key, state, now)
                     return
@@ -202,7 +298,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             break
         trace_id = parent.trace_id if parent is not None else new_trace_id()
         if not is_sampled(self._sampler, trace_id, parent):
-            for ts in new:
+            for ts in new:  # the caller's traceparent must not reach the workers
                 if ts.annotations:
                     ts.annotations.pop(attr.ANNOTATION, None)
             return
@@ -212,14 +308,16 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         )
         self._describe_code(scheduler, record, new[0], self.settings.record_code)
         record.extra = self._clients.attributes(client)
-        computation = _Computation(record, len(new))
-        self._open_computations[trace_id] = computation
         traceparent = format_traceparent(trace_id, record.span_id)
+        computation = _Computation(record, len(new), traceparent)
+        self._open_computations[trace_id] = computation
         states = self._keys
+        annotate = not self._messages_carry_context
         for ts in new:
-            if ts.annotations is None:
-                ts.annotations = {}
-            ts.annotations[attr.ANNOTATION] = traceparent
+            if annotate:
+                if ts.annotations is None:
+                    ts.annotations = {}
+                ts.annotations[attr.ANNOTATION] = traceparent
             state = states.get(ts.key)
             if state is None:
                 states[ts.key] = _KeyState(computation)
@@ -269,11 +367,19 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         group = ts.group.name if ts is not None else prefix
         record = state.computation.record
         state.attempts += 1
+        early = state.early
+        state.early = None
+        if early is None:
+            start = now
+        else:
+            start = early if type(early) is float else early[1]  # type: ignore[index]
         attempt = AttemptRecord(
-            record.trace_id, record.span_id, str(key), prefix, group, state.attempts, now
+            record.trace_id, record.span_id, str(key), prefix, group, state.attempts, start
         )
         if not self._record_transitions:
             attempt.transitions = None
+        elif early is not None:
+            attempt.transitions = _waiting_transitions(early)
         if state.last_span is not None:
             attempt.previous = state.last_span
             attempt.rerun_reason = _RERUN_REASONS.get(state.last_outcome or "", "resubmitted")

@@ -78,3 +78,34 @@ def test_a_computation_joins_the_callers_trace(tmp_path: Path) -> None:
     root = next(s for s in read_spans([tmp_path]) if s.kind == attr.RECORD_COMPUTATION)
     assert root.trace_id == f"{outer_context.trace_id:032x}"
     assert root.parent_span_id == f"{outer_context.span_id:016x}"
+
+
+def test_tracing_leaves_dasks_task_annotations_alone_and_workers_still_get_the_context(
+    tmp_path: Path,
+) -> None:
+    """The traceparent travels in the compute-task messages, not in each TaskState's
+    annotations (about 200 bytes a task on the scheduler), and a task's own
+    annotations stay exactly what the user gave."""
+    with LocalCluster(n_workers=0, processes=False, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        otel_dask_prov.install(client, output_dir=str(tmp_path))
+        plain = client.map(inc, range(3), key=["inc-a", "inc-b", "inc-c"])
+        with dask.annotate(retries=1):
+            annotated = client.submit(inc, 10, key="inc-annotated")
+        tasks = cluster.scheduler.tasks
+        while len(tasks) < 4:
+            time.sleep(0.01)
+        assert all(attr.ANNOTATION not in (tasks[key].annotations or {})
+                   for key in ["inc-a", "inc-b", "inc-c"])
+        assert tasks["inc-annotated"].annotations == {"retries": 1}
+
+        cluster.scale(1)
+        assert client.gather(plain + [annotated]) == [1, 2, 3, 11]
+    spans = read_spans([tmp_path])
+    roots = [span for span in spans if span.kind == attr.RECORD_COMPUTATION]
+    executions = [span for span in spans if span.kind == attr.RECORD_TASK_EXECUTION]
+    attempts = {span.span_id: span for span in spans if span.kind == attr.RECORD_TASK_ATTEMPT}
+    assert len(roots) == 2
+    assert len(executions) == 4
+    assert {span.trace_id for span in executions} == {root.trace_id for root in roots}
+    assert all(attempts[span.parent_span_id].trace_id == span.trace_id for span in executions)
