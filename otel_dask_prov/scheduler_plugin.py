@@ -15,7 +15,7 @@ Per-key state lives until Dask forgets the key, so memory follows Dask's own
 task table, never the number of tasks already done. It is kept small because a
 graph submitted at once has all its tasks waiting together (200,000 tasks are
 200,000 states): a task that has not been dispatched yet holds only the times
-of its transitions so far (:class:`_Waiting`), the full attempt record exists
+of its transitions so far (:func:`_note_waiting`), the full attempt record exists
 only from dispatch to the end of the attempt, and nothing is added to Dask's
 own ``TaskState`` (a ``traceparent`` in each task's annotation dict would cost
 about 200 bytes a task).
@@ -88,6 +88,11 @@ def _note_waiting(early: float | tuple[Any, ...] | None, start: str, finish: str
         return ("released", early, "waiting", now, finish) if start == "waiting" else None
     assert isinstance(early, tuple)
     return early + (now, finish) if start == early[-1] else None
+
+
+def _waiting_since(early: float | tuple[Any, ...]) -> float:
+    """When the first waiting transition that :func:`_note_waiting` kept happened."""
+    return early if type(early) is float else early[1]  # type: ignore[index,return-value]
 
 
 def _waiting_transitions(early: float | tuple[Any, ...]) -> list[tuple[float, str, str, None]]:
@@ -369,10 +374,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         state.attempts += 1
         early = state.early
         state.early = None
-        if early is None:
-            start = now
-        else:
-            start = early if type(early) is float else early[1]  # type: ignore[index]
+        start = now if early is None else _waiting_since(early)
         attempt = AttemptRecord(
             record.trace_id, record.span_id, str(key), prefix, group, state.attempts, start
         )
