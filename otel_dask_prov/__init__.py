@@ -158,13 +158,27 @@ def _preload_options(command: click.Command) -> click.Command:
 @click.command(name="otel_dask_prov", context_settings={"ignore_unknown_options": False})
 @_preload_options
 def dask_setup(server: Any, **options: Any) -> Any:
-    """Install the tracing plugin that fits *server* (a Scheduler or a Worker)."""
-    from distributed import Nanny, Scheduler, Worker
+    """Install the tracing plugin that fits *server* (a Scheduler or a Worker).
+
+    As a client preload (``DASK_DISTRIBUTED__CLIENT__PRELOAD=otel_dask_prov``)
+    it traces nothing itself: it asks the client to send its submitting code,
+    describes the client to the scheduler and, in IPython or Jupyter, tells the
+    scheduler which notebook cell defined each function (see
+    :func:`otel_dask_prov.provenance.record_client`).
+    """
+    from distributed import Client, Nanny, Scheduler, Worker
 
     from .scheduler_plugin import TracingSchedulerPlugin
     from .worker_plugin import TracingWorkerPlugin
 
     given = {name: value for name, value in options.items() if value is not None}
+    if isinstance(server, Client):
+        try:
+            settings = resolve_settings(_check_filesystem=False, **given)
+        except ConfigurationError as error:  # the client works on, undescribed
+            logger.warning("otel-dask-prov: client preload skipped: %s", error)
+            return None
+        return _set_up_client(server, settings)
     try:
         resolve_settings(**given)
     except ConfigurationError as error:
@@ -177,7 +191,23 @@ def dask_setup(server: Any, **options: Any) -> Any:
     if isinstance(server, Nanny):
         logger.info("otel-dask-prov: preloaded in a nanny; tracing runs in its worker process")
         return None
-    raise ConfigurationError("preload", type(server).__name__, "not a Dask scheduler or worker")
+    raise ConfigurationError("preload", type(server).__name__,
+                             "not a Dask scheduler, worker or client")
+
+
+async def _set_up_client(client: Any, settings: Settings) -> None:
+    """The client preload's work (see :func:`dask_setup`)."""
+    import dask.config
+
+    from .provenance.client import record_client_async
+
+    if not settings.enabled:
+        return
+    if settings.record_code and not dask.config.get(
+        "distributed.diagnostics.computations.nframes", 0
+    ):
+        dask.config.set({"distributed.diagnostics.computations.nframes": 1})
+    await record_client_async(client, settings)
 
 
 def _fail_startup(error: ConfigurationError) -> None:

@@ -299,6 +299,13 @@ CLIENT_PREFIX: Final = "dask.client."
 ``dask.client.vcs.ref.head.revision``...): the client has no resource of its own."""
 CLIENT_EVENT_TOPIC: Final = "otel-dask-prov-client"
 """Topic of the Dask event a client sends its deployment attributes under."""
+CODE_ORIGIN_EVENT_TOPIC: Final = "otel-dask-prov-code-origins"
+"""Topic of the Dask event a client in IPython sends ``{"origins": {digest: cell file}}``
+under: which notebook cell defined each function (see provenance.notebook)."""
+CODE_ORIGIN_ANNOTATION: Final = "otel_dask_prov.code_origin"
+"""Key of a ``compute-task`` message's annotations: the file name of the notebook
+cell that defined the task's function, added by the scheduler plugin when a
+client told it (the function's own code no longer says, once shipped by value)."""
 
 # Per-task I/O of the executing thread: dask.io.read_bytes/write_bytes are the
 # bytes passed through read/write system calls (rchar/wchar), the *_calls their

@@ -46,6 +46,7 @@ from .ids import (
     parse_traceparent,
 )
 from .provenance.client import ClientRegistry
+from .provenance.notebook import CodeOrigins
 from .records import AttemptRecord, ComputationRecord
 from .resource import build_resource
 from .settings import Settings, resolve_settings
@@ -160,6 +161,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self._keys: dict[Key, _KeyState] = {}
         self._open_computations: dict[int, _Computation] = {}
         self._clients = ClientRegistry()
+        self._code_origins = CodeOrigins()
         if not self.settings.enabled:
             return
         resource = build_resource(
@@ -194,22 +196,30 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
 
         Wraps ``Scheduler._task_to_msg`` on this scheduler (both dispatch and work
         stealing send through it) so that the message's ``annotations`` get the
-        traceparent, copied, never written into the task's own annotations.
+        traceparent, copied, never written into the task's own annotations, and,
+        when a client said which notebook cell defined the task's function, that
+        cell's file name (:class:`~otel_dask_prov.provenance.notebook.CodeOrigins`).
         Returns ``False`` on a release without that method; tasks are then
-        annotated one by one in ``update_graph``.
+        annotated one by one in ``update_graph`` (with no notebook cells).
         """
         original = getattr(scheduler, "_task_to_msg", None)
         if original is None:
             return False
         states = self._keys
+        origins = self._code_origins
 
         def task_to_msg(ts: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
             msg = original(ts, *args, **kwargs)
             state = states.get(ts.key)
             if state is not None:
                 try:
-                    msg["annotations"] = {**(msg.get("annotations") or {}),
-                                          attr.ANNOTATION: state.computation.traceparent}
+                    annotations = {**(msg.get("annotations") or {}),
+                                   attr.ANNOTATION: state.computation.traceparent}
+                    if origins:  # some client said which notebook cells defined its functions
+                        origin = origins.of_task(ts.run_spec)
+                        if origin is not None:
+                            annotations[attr.CODE_ORIGIN_ANNOTATION] = origin
+                    msg["annotations"] = annotations
                 except Exception as error:  # noqa: BLE001 - never raise into Dask
                     self._record_error(error, "the scheduler")
             return msg
@@ -221,6 +231,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
     def log_event(self, topic: str, msg: Any) -> None:
         if self._active:
             self._clients.event(topic, msg)  # a client describing itself (provenance.client)
+            self._code_origins.event(topic, msg)  # its notebook cells (provenance.notebook)
 
     def remove_client(self, scheduler: Any, client: str) -> None:
         if self._active:

@@ -12,10 +12,16 @@ the root span of every computation that client submits, as
 
     client = Client("tcp://scheduler:8786")
     otel_dask_prov.provenance.record_client(client)
+
+or, with no code, by the client preload:
+``DASK_DISTRIBUTED__CLIENT__PRELOAD=otel_dask_prov``. In IPython or Jupyter it
+also starts telling the scheduler which notebook cell defined each function
+(:mod:`~otel_dask_prov.provenance.notebook`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import platform
@@ -28,6 +34,7 @@ from typing import Any, Mapping
 from .. import attributes as attr
 from ..settings import Settings, resolve_settings
 from .deployment import environment_attributes, installed_packages, packages_digest
+from .notebook import watch_notebook_cells, watch_notebook_cells_async
 from .redaction import Redactor
 
 GIT_TIMEOUT = 5.0
@@ -113,7 +120,24 @@ def record_client(client: Any, **options: Any) -> dict[str, Any]:
     attributes = client_attributes(settings)
     if attributes:
         client.log_event(attr.CLIENT_EVENT_TOPIC, {"client": client.id, "attributes": attributes})
+    if settings.record_code:
+        watch_notebook_cells(client)
     return attributes
+
+
+async def record_client_async(client: Any, settings: Settings) -> None:
+    """:func:`record_client` from the client's event loop (the client preload).
+
+    The description is gathered on a thread (it runs ``git`` and lists the
+    installed packages), so the loop is not held up.
+    """
+    loop = asyncio.get_running_loop()
+    attributes = await loop.run_in_executor(None, client_attributes, settings)
+    if attributes:
+        await client.scheduler.log_event(topic=attr.CLIENT_EVENT_TOPIC,
+                                         msg={"client": client.id, "attributes": attributes})
+    if settings.record_code:
+        await watch_notebook_cells_async(client)
 
 
 class ClientRegistry:

@@ -60,6 +60,11 @@ except ImportError:  # pragma: no cover
 _IPYTHON_INPUT = re.compile(r"^<ipython-input-(\d+)-[0-9a-f]+>$")
 _IPYKERNEL_CELL = re.compile(r"[\\/]ipykernel_\d+[\\/](\d+)\.py$")
 
+SHIPPED_CODE_FILENAME = "<dynamic-code>"
+"""What cloudpickle (3.1 and later) puts in place of the file name of code it ships
+by value: not a file, so not recorded; a notebook cell comes from the client instead
+(:mod:`~otel_dask_prov.provenance.notebook`)."""
+
 MAX_CACHED_FUNCTIONS = 4096
 """The cache of digests is cleared when it holds this many functions."""
 
@@ -137,7 +142,7 @@ def _hash_code(code: types.CodeType, digest: Any) -> None:
             digest.update(repr(constant).encode())
 
 
-def _importable_by_name(func: Any) -> bool:
+def shipped_by_reference(func: Any) -> bool:
     """Whether *func* is ``module.qualname`` of a module this process imported.
 
     That is when Dask (cloudpickle) ships a function by reference, so the
@@ -158,13 +163,18 @@ def _importable_by_name(func: Any) -> bool:
 
 def function_digest(func: Any) -> str | None:
     """``source-sha256:<hex>`` or ``bytecode-sha256:<hex>`` of *func* (see module doc)."""
-    if _importable_by_name(func):
+    if shipped_by_reference(func):
         try:
             source = inspect.getsource(func)
         except (OSError, TypeError):
             source = None
         if source:
             return "source-sha256:" + hashlib.sha256(source.encode()).hexdigest()
+    return bytecode_digest(func)
+
+
+def bytecode_digest(func: Any) -> str | None:
+    """``bytecode-sha256:<hex>`` of *func*'s compiled code; ``None`` without Python code."""
     code = _code_object(func)
     if code is None:
         return None
@@ -181,11 +191,18 @@ def describe_function(func: Any) -> dict[str, Any]:
         attributes[attr.TASK_FUNCTION_DIGEST] = digest
     code = _code_object(func)
     if code is not None:
-        attributes[attr.CODE_FILE_PATH] = code.co_filename
+        if code.co_filename != SHIPPED_CODE_FILENAME:
+            attributes.update(origin_attributes(code.co_filename))
         attributes[attr.CODE_LINE_NUMBER] = code.co_firstlineno
-        cell = notebook_cell(code.co_filename)
-        if cell is not None:
-            attributes[attr.NOTEBOOK_CELL] = cell
+    return attributes
+
+
+def origin_attributes(filename: str) -> dict[str, Any]:
+    """``code.file.path`` and, for a notebook cell's file name, ``dask.code.notebook_cell``."""
+    attributes: dict[str, Any] = {attr.CODE_FILE_PATH: filename}
+    cell = notebook_cell(filename)
+    if cell is not None:
+        attributes[attr.NOTEBOOK_CELL] = cell
     return attributes
 
 

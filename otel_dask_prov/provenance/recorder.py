@@ -28,7 +28,7 @@ from .. import attributes as attr
 from ..settings import Settings
 from . import task_io
 from .arguments import render_arguments
-from .code import FunctionCache, task_function
+from .code import FunctionCache, origin_attributes, task_function
 from .files import FileRecorder
 from .redaction import Redactor
 
@@ -75,24 +75,31 @@ class TaskRecorder:
                     or self.result_hash or self.windows)
 
     @staticmethod
-    def _traced(execution_state: Any, key: Any) -> bool:
+    def _annotations(execution_state: Any, key: Any) -> dict[str, Any] | None:
+        """The annotations of a traced task (``{}`` outside a worker), ``None`` if untraced."""
         worker = execution_state.get("worker") if isinstance(execution_state, dict) else None
         if worker is None:
-            return True
+            return {}
         ts = worker.state.tasks.get(key)
-        return ts is not None and bool(ts.annotations) and attr.ANNOTATION in ts.annotations
+        if ts is None or not ts.annotations or attr.ANNOTATION not in ts.annotations:
+            return None
+        return ts.annotations
 
     def start(self, task: Any, execution_state: Any, key: Any) -> tuple[Any, ...] | None:
         """Begin recording *task*; the state to hand to :meth:`finish`, or ``None``."""
         profiling = False
         try:
-            if not self._traced(execution_state, key):
+            annotations = self._annotations(execution_state, key)
+            if annotations is None:
                 return None
             attributes: dict[str, Any] = {}
             if self.code is not None:
                 described = self.code.attributes(task)
                 if described:
                     attributes.update(described)
+                origin = annotations.get(attr.CODE_ORIGIN_ANNOTATION)
+                if isinstance(origin, str):  # the cell that defined it, told by the client
+                    attributes.update(origin_attributes(origin))
             if self.redactor is not None:
                 attributes[attr.TASK_ARGUMENTS] = render_arguments(
                     task, self.argument_max_bytes, self.redactor)
