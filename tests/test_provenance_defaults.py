@@ -25,6 +25,8 @@ import pytest
 from distributed import Client
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov import prov_vocabulary as prov
+from otel_dask_prov.convert import convert
 from otel_dask_prov.provenance import record_client
 from otel_dask_prov.provenance.code import function_digest
 from tests.support.cluster import REPO_ROOT, DaskProcesses
@@ -36,6 +38,7 @@ from tests.support.provenance_tasks import (
     write_then_fail,
 )
 from tests.support.traces import Span, read_spans
+from tests.test_convert_provenance import records, value
 from tests.support.workloads import fail_once, inc
 
 pytestmark = pytest.mark.slow
@@ -77,6 +80,8 @@ class DefaultRun:
                 self.client_description = record_client(client)
                 self._submit(client)
             self._run_notebook()
+            with self.cluster.client() as undescribed:  # no record_client, no client preload
+                assert undescribed.submit(inc, 3, key="undescribed-client").result() == 4
             self.cluster.stop()
         self.spans = read_spans([self.cluster.trace_dir])
 
@@ -112,7 +117,7 @@ class DefaultRun:
     def _run_notebook(self) -> None:
         done = subprocess.run(
             [sys.executable, "-c", NOTEBOOK.format(address=self.cluster.address)],
-            env={**os.environ, "DASK_DISTRIBUTED__DIAGNOSTICS__COMPUTATIONS__NFRAMES": "1",
+            env={**os.environ, "DASK_DISTRIBUTED__CLIENT__PRELOAD": "otel_dask_prov",
                  "PYTHONPATH": str(REPO_ROOT)},
             capture_output=True, text=True, timeout=120, check=False)
         self.notebook_error = done.stderr if done.returncode else ""
@@ -169,6 +174,8 @@ def test_a_function_shipped_by_value_gets_a_bytecode_digest(run: DefaultRun) -> 
     assert execution.attributes[attr.CODE_FUNCTION_NAME].endswith("<lambda>")
     assert run.lambda_digest.startswith("bytecode-sha256:")
     assert execution.attributes[attr.TASK_FUNCTION_DIGEST] == run.lambda_digest
+    assert attr.CODE_FILE_PATH not in execution.attributes  # cloudpickle ships no file name
+    assert execution.attributes[attr.CODE_LINE_NUMBER] > 1
 
 
 def test_the_submitting_code_is_on_the_computation_span(run: DefaultRun) -> None:
@@ -218,7 +225,10 @@ def test_the_client_description_is_on_its_computations(run: DefaultRun) -> None:
         assert client[attr.VCS_REVISION] == head.stdout.strip()
         assert isinstance(client[attr.VCS_DIRTY], bool)
     notebook_root = run.root_of(run.one(attr.RECORD_TASK_ATTEMPT, "notebook-triple"))
-    assert not [name for name in notebook_root.attributes if name.startswith(
+    assert notebook_root.attributes[attr.CLIENT_PREFIX + attr.HOST_NAME] == socket.gethostname()
+    assert notebook_root.attributes[attr.CLIENT_PREFIX + attr.PROCESS_PID] != os.getpid()
+    undescribed_root = run.root_of(run.one(attr.RECORD_TASK_ATTEMPT, "undescribed-client"))
+    assert not [name for name in undescribed_root.attributes if name.startswith(
         attr.CLIENT_PREFIX + "host")]  # that client did not describe itself
 
 
@@ -230,7 +240,8 @@ def test_a_notebook_cell_is_named_on_the_computation_and_the_function(run: Defau
     assert root.attributes[attr.COMPUTATION_CODE_FILENAME].startswith("<ipython-input-3-")
     assert "client.submit(triple" in root.attributes[attr.COMPUTATION_CODE]
     execution = run.one(attr.RECORD_TASK_EXECUTION, "notebook-triple")
-    assert execution.attributes[attr.NOTEBOOK_CELL] == "In[2]"
+    assert execution.attributes[attr.NOTEBOOK_CELL] == "In[2]"  # told by the client preload
+    assert execution.attributes[attr.CODE_FILE_PATH].startswith("<ipython-input-2-")
     assert execution.attributes[attr.CODE_FUNCTION_NAME] == "__main__.triple"
     assert execution.attributes[attr.TASK_FUNCTION_DIGEST].startswith("bytecode-sha256:")
 
@@ -269,3 +280,13 @@ def test_nothing_went_wrong_in_tracing(run: DefaultRun) -> None:
     assert "tracing error" not in logs
     assert "provenance recording failed" not in logs
     assert "could not build spans" not in logs
+
+
+def test_the_notebook_cells_are_in_the_prov_document(run: DefaultRun, tmp_path: Path) -> None:
+    convert([run.cluster.trace_dir], str(tmp_path / "run.json"))
+    document = json.loads((tmp_path / "run.json").read_text())
+    plans = {str(value(record, prov.NOTEBOOK_CELL)): record
+             for _, record in records(document, "entity") if prov.NOTEBOOK_CELL in record}
+    assert set(plans) == {"In[2]", "In[3]"}
+    assert value(plans["In[2]"], prov.FUNCTION) == "__main__.triple"  # the cell that defined it
+    assert "client.submit(triple" in value(plans["In[3]"], prov.CODE)  # the cell that submitted it

@@ -374,7 +374,8 @@ class TraceMapper:
                 *_pairs(a, ((attr.COMPUTATION_KEY_COUNT, dask.KEY_COUNT),
                             (attr.COMPUTATION_CODE, dask.CODE),
                             (attr.COMPUTATION_CODE_FILENAME, dask.CODE_FILENAME),
-                            (attr.COMPUTATION_CODE_LINENO, dask.CODE_LINENO)))])))
+                            (attr.COMPUTATION_CODE_LINENO, dask.CODE_LINENO),
+                            (attr.NOTEBOOK_CELL, dask.NOTEBOOK_CELL)))])))
         scheduler = self._process_agent("scheduler", span.resource, None)
         client_id = a.get(attr.CLIENT_ID)
         if client_id:
