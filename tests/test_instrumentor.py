@@ -57,6 +57,17 @@ def tracing_plugins(cluster: DaskProcesses) -> tuple[list[str], dict[str, list[s
     return on_scheduler, on_workers
 
 
+def tracebacks_through_tracing(logs: str) -> list[str]:
+    """The tracebacks in *logs* that pass through OpenTelemetry or this package.
+
+    Dask itself may log one when a worker closes while the scheduler still
+    writes to it (``CommClosedError`` in ``batched.py``, seen under load); that
+    is not the instrumentation's doing.
+    """
+    blocks = re.findall(r"Traceback \(most recent call last\):\n(?:[ \t].*\n)*.*", logs)
+    return [block for block in blocks if re.search(r"opentelemetry|otel_dask_prov", block)]
+
+
 # ---------------------------------------------------------------------------
 # The real command
 # ---------------------------------------------------------------------------
@@ -91,7 +102,9 @@ def test_opentelemetry_instrument_traces_scheduler_and_nanny_workers(tmp_path: P
     executions = {span.key for span in spans if span.kind == attr.RECORD_TASK_EXECUTION}
     assert attempts == executions == {"inc-0", "inc-1", "add"}
     assert len({span.trace_id for span in spans}) == 1
-    assert not re.search(r"Failed to auto initialize|Instrumenting of dask failed|Traceback", cluster.logs())
+    logs = cluster.logs()
+    assert not re.search(r"Failed to auto initialize|Instrumenting of dask failed", logs)
+    assert not tracebacks_through_tracing(logs)
 
 
 @pytest.mark.slow
