@@ -37,6 +37,8 @@ _OUTCOMES = {
     "rescheduled": attr.OUTCOME_RELEASED,
     "released": attr.OUTCOME_RELEASED,
 }
+_MAX_TRACEPARENTS = 256
+"""Bound of the worker plugin's cache of parsed ``traceparent`` strings (one per computation)."""
 
 
 class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
@@ -65,6 +67,7 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
         self.provenance = WorkerProvenance(self.settings, worker, self.pipeline)
         task_thread.install(self, self.provenance.recorder)
         self._worker_name = str(worker.name)
+        self._trace_ids: dict[str, int | None] = {}
         self._active = True
 
     def teardown(self, worker: Any) -> None:
@@ -84,24 +87,42 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
         except Exception as error:  # noqa: BLE001 - never raise into Dask
             self._record_error(error, f"worker {self.worker.address}")
 
+    def _trace_id(self, traceparent: Any) -> int | None:
+        """The trace id in a task's ``traceparent`` annotation, or ``None`` if there is none.
+
+        Every task of a computation carries the same string, so it is parsed once.
+        """
+        if not isinstance(traceparent, str):
+            return None
+        trace_ids = self._trace_ids
+        if traceparent in trace_ids:
+            return trace_ids[traceparent]
+        if len(trace_ids) >= _MAX_TRACEPARENTS:
+            trace_ids.clear()
+        parent = parse_traceparent(traceparent)
+        trace_id = trace_ids[traceparent] = parent.trace_id if parent is not None else None
+        return trace_id
+
     def _record_execution(self, key: Any, finish: str) -> None:
         observation = task_thread.observations.pop(key, None)
         ts = self.worker.state.tasks.get(key)
         if ts is None or not ts.annotations:
             return
-        parent = parse_traceparent(ts.annotations.get(attr.ANNOTATION))
-        if parent is None:
+        trace_id = self._trace_id(ts.annotations.get(attr.ANNOTATION))
+        if trace_id is None:
             return
-        key_text = str(key)
         startstops = list(ts.startstops)  # Dask appends entries; it never changes one
-        if startstops:
-            start = min(entry["start"] for entry in startstops)
-            end = max(entry["stop"] for entry in startstops)
+        if len(startstops) == 1:
+            entry = startstops[0]
+            start, end = entry["start"], entry["stop"]
+        elif startstops:
+            start = min([entry["start"] for entry in startstops])
+            end = max([entry["stop"] for entry in startstops])
         else:
             start = end = self.worker.scheduler_delay + time()
         record = ExecutionRecord(
-            parent.trace_id,
-            key_text,
+            trace_id,
+            str(key),
             ts.prefix,
             ts.run_id,
             self.worker.address,
