@@ -17,10 +17,22 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
+from . import attributes as attr
 from .span_data import SCOPE, SpanData
 
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]
 _KEYS: dict[str, str] = {}
+
+_REPEATED: dict[str, dict[str, str]] = {name: {} for name in (
+    attr.RECORD_TYPE, attr.TASK_PREFIX, attr.TASK_GROUP, attr.TASK_STATE, attr.TASK_OUTCOME,
+    attr.WORKER_ADDRESS, attr.WORKER_NAME, attr.TASK_RESULT_TYPE, attr.THREAD_NAME,
+    attr.CODE_FUNCTION_NAME, attr.TRANSITION_FROM, attr.LINK_TYPE, attr.PHASE_ACTION,
+    attr.PHASE_SOURCE,
+)}
+"""Attributes whose string values repeat from span to span (a handful per run):
+name -> value -> the encoded ``KeyValue``, remembered instead of encoded again."""
+_MAX_REPEATED = 1024
+"""Bound of each of those caches; a full one starts over."""
 
 
 def _key(name: str) -> str:
@@ -44,7 +56,10 @@ def encode_value(value: Any) -> str:
             return '{"doubleValue":' + repr(value) + "}"
         return '{"doubleValue":"' + ("NaN" if value != value else "Infinity" if value > 0 else "-Infinity") + '"}'
     if kind is list or kind is tuple:
-        return '{"arrayValue":{"values":[' + ",".join(map(encode_value, value)) + "]}}"
+        return '{"arrayValue":{"values":[' + ",".join([
+            '{"stringValue":' + _string(item) + "}" if type(item) is str else encode_value(item)
+            for item in value
+        ]) + "]}}"
     if isinstance(value, bool):
         return encode_value(bool(value))
     if isinstance(value, int):
@@ -57,16 +72,27 @@ def encode_value(value: Any) -> str:
 def encode_attributes(attributes: Mapping[str, Any]) -> str:
     """OTLP ``KeyValue`` list as JSON text."""
     keys = _KEYS
+    repeated = _REPEATED
     items = []
     for name, value in attributes.items():
-        key = keys.get(name) or _key(name)
         kind = type(value)
         if kind is str:
-            items.append(key + '{"stringValue":' + _string(value) + "}}")
+            cache = repeated.get(name)
+            if cache is not None:
+                item = cache.get(value)
+                if item is None:
+                    if len(cache) >= _MAX_REPEATED:
+                        cache.clear()
+                    item = cache[value] = _key(name) + '{"stringValue":' + _string(value) + "}}"
+                items.append(item)
+            else:
+                items.append((keys.get(name) or _key(name)) + '{"stringValue":' + _string(value) + "}}")
         elif kind is int:
-            items.append(key + '{"intValue":"' + str(value) + '"}}')
+            items.append((keys.get(name) or _key(name)) + '{"intValue":"' + str(value) + '"}}')
+        elif kind is float and value - value == 0.0:  # finite
+            items.append((keys.get(name) or _key(name)) + '{"doubleValue":' + repr(value) + "}}")
         else:
-            items.append(key + encode_value(value) + "}")
+            items.append((keys.get(name) or _key(name)) + encode_value(value) + "}")
     return "[" + ",".join(items) + "]"
 
 

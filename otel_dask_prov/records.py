@@ -10,7 +10,7 @@ Span and attribute names come from :mod:`otel_dask_prov.attributes`.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from opentelemetry.trace import SpanContext
 
@@ -49,15 +49,28 @@ def exception_event(
     return (attr.EXCEPTION_EVENT, _ns(when), attributes)
 
 
-def _durations(startstops: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+_DURATION_NAMES: dict[str, str] = {}
+
+
+def _duration_name(action: str) -> str:
+    name = _DURATION_NAMES.get(action)
+    if name is None:
+        name = _DURATION_NAMES[action] = attr.TASK_DURATION_PREFIX + action.replace("-", "_")
+    return name
+
+
+def _add_durations(attributes: dict[str, Any], startstops: Sequence[Mapping[str, Any]]) -> None:
+    """Add the total seconds of each action of *startstops* to *attributes*."""
+    if len(startstops) == 1:
+        entry = startstops[0]
+        attributes[_duration_name(str(entry.get("action")))] = 0.0 + (entry["stop"] - entry["start"])
+        return
     totals: dict[str, float] = {}
     for entry in startstops:
         action = str(entry.get("action"))
         totals[action] = totals.get(action, 0.0) + (entry["stop"] - entry["start"])
-    return {
-        attr.TASK_DURATION_PREFIX + action.replace("-", "_"): seconds
-        for action, seconds in totals.items()
-    }
+    for action, seconds in totals.items():
+        attributes[_duration_name(action)] = seconds
 
 
 class ComputationRecord:
@@ -176,34 +189,46 @@ class AttemptRecord:
         links: list[LinkData] = []
         if self.dependencies:
             dependencies = self.dependencies[: attr.MAX_LISTED_KEYS]
-            attributes[attr.TASK_DEPENDENCIES] = [key for key, _ in dependencies]
-            attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = [
-                f"{span[0]:032x}/{span[1]:016x}" if span else "" for _, span in dependencies
-            ]
+            keys = []
+            span_ids = []
             for key, span in dependencies:
+                keys.append(key)
                 if span:
+                    span_ids.append(f"{span[0]:032x}/{span[1]:016x}")
                     links.append((span[0], span[1], {
                         attr.LINK_TYPE: attr.LINK_DEPENDENCY, attr.TASK_KEY: key}))
+                else:
+                    span_ids.append("")
+            attributes[attr.TASK_DEPENDENCIES] = keys
+            attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = span_ids
         if self.previous is not None:
             attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{self.previous[1]:016x}"
             links.append((self.previous[0], self.previous[1], {
                 attr.LINK_TYPE: attr.LINK_PREVIOUS_ATTEMPT, attr.TASK_KEY: self.key}))
-        optional: dict[str, Any] = {
-            attr.TASK_RETRIES_LEFT: self.retries_left or None,
-            attr.TASK_RUN_ID: self.run_id,
-            attr.WORKER_ADDRESS: self.worker,
-            attr.WORKER_NAME: self.worker_name,
-            attr.TASK_RESULT_TYPE: self.result_type,
-            attr.TASK_RESULT_NBYTES: self.nbytes,
-            attr.THREAD_ID: self.thread,
-            attr.TASK_PRIORITY: None if self.priority is None else str(tuple(self.priority)),
-            attr.TASK_EXCEPTION_BLAME: self.blame,
-            attr.TASK_RERUN_REASON: self.rerun_reason,
-        }
-        attributes.update({k: v for k, v in optional.items() if v is not None})
+        if self.retries_left:
+            attributes[attr.TASK_RETRIES_LEFT] = self.retries_left
+        if self.run_id is not None:
+            attributes[attr.TASK_RUN_ID] = self.run_id
+        if self.worker is not None:
+            attributes[attr.WORKER_ADDRESS] = self.worker
+        if self.worker_name is not None:
+            attributes[attr.WORKER_NAME] = self.worker_name
+        if self.result_type is not None:
+            attributes[attr.TASK_RESULT_TYPE] = self.result_type
+        if self.nbytes is not None:
+            attributes[attr.TASK_RESULT_NBYTES] = self.nbytes
+        if self.thread is not None:
+            attributes[attr.THREAD_ID] = self.thread
+        if self.priority is not None:
+            attributes[attr.TASK_PRIORITY] = str(tuple(self.priority))
+        if self.blame is not None:
+            attributes[attr.TASK_EXCEPTION_BLAME] = self.blame
+        if self.rerun_reason is not None:
+            attributes[attr.TASK_RERUN_REASON] = self.rerun_reason
         if self.succeeded_after_retry:
             attributes[attr.TASK_SUCCEEDED_AFTER_RETRY] = True
-        attributes.update(_durations(self.startstops))
+        if self.startstops:
+            _add_durations(attributes, self.startstops)
 
         events: list[EventData] = [
             (finish, _ns(when),
@@ -276,17 +301,22 @@ class ExecutionRecord:
             attr.TASK_OUTCOME: self.outcome,
             attr.WORKER_ADDRESS: self.worker,
         }
-        optional: dict[str, Any] = {
-            attr.WORKER_NAME: self.worker_name,
-            attr.THREAD_ID: self.thread_id,
-            attr.THREAD_NATIVE_ID: self.thread_native_id,
-            attr.THREAD_NAME: self.thread_name,
-            attr.TASK_RESULT_TYPE: self.result_type,
-            attr.TASK_RESULT_NBYTES: self.nbytes,
-        }
-        attributes.update({k: v for k, v in optional.items() if v is not None})
-        attributes.update(_durations(self.startstops))
-        attributes.update(self.extra)
+        if self.worker_name is not None:
+            attributes[attr.WORKER_NAME] = self.worker_name
+        if self.thread_id is not None:
+            attributes[attr.THREAD_ID] = self.thread_id
+        if self.thread_native_id is not None:
+            attributes[attr.THREAD_NATIVE_ID] = self.thread_native_id
+        if self.thread_name is not None:
+            attributes[attr.THREAD_NAME] = self.thread_name
+        if self.result_type is not None:
+            attributes[attr.TASK_RESULT_TYPE] = self.result_type
+        if self.nbytes is not None:
+            attributes[attr.TASK_RESULT_NBYTES] = self.nbytes
+        if self.startstops:
+            _add_durations(attributes, self.startstops)
+        if self.extra:
+            attributes.update(self.extra)
         events: list[EventData] = []
         error: str | None = None
         if self.exception_type is not None:
