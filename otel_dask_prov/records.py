@@ -165,7 +165,9 @@ class AttemptRecord:
         self.nbytes: int | None = None
         self.thread: int | None = None
         self.startstops: Sequence[Mapping[str, Any]] = ()
-        self.dependencies: Sequence[tuple[str, tuple[int, int] | None]] = ()
+        self.dependencies: Sequence[tuple[Any, tuple[int, int] | None]] = ()
+        """``(Dask key, (trace id, span id) of the attempt that produced it, or None)``;
+        the keys are made text on the export thread, not on the event loop."""
         self.priority: Sequence[Any] | None = None
         self.retries_left = 0
         self.exception_text: str | None = None
@@ -191,7 +193,8 @@ class AttemptRecord:
             dependencies = self.dependencies[: attr.MAX_LISTED_KEYS]
             keys = []
             span_ids = []
-            for key, span in dependencies:
+            for dask_key, span in dependencies:
+                key = str(dask_key)
                 keys.append(key)
                 if span:
                     span_ids.append(f"{span[0]:032x}/{span[1]:016x}")

@@ -268,6 +268,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         try:
             now = time()
             attempt = state.open
+            ts = None
             if attempt is None:
                 if finish in _WAITING:
                     early = _note_waiting(state.early, start, finish, now,
@@ -279,11 +280,13 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                     if finish == "forgotten":
                         self._forget(key, state, now)
                     return
-                attempt = self._open_attempt(key, state, now)
+                ts = self.scheduler.tasks.get(key)
+                attempt = self._open_attempt(key, ts, state, now)
             if attempt.transitions is not None:
                 attempt.transitions.append((now, start, finish, stimulus_id))
             if finish == "processing":
-                self._dispatched(key, state, attempt)
+                self._dispatched(ts if ts is not None else self.scheduler.tasks.get(key),
+                                 state, attempt)
             elif finish == "released" and not state.dispatched:
                 # Never ran: Dask passes dependents of a failed task through
                 # waiting -> released -> erred, so the attempt goes on until it
@@ -377,8 +380,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.pipeline.put(record)
 
     # -- attempts -------------------------------------------------------
-    def _open_attempt(self, key: Key, state: _KeyState, now: float) -> AttemptRecord:
-        ts = self.scheduler.tasks.get(key)
+    def _open_attempt(self, key: Key, ts: Any, state: _KeyState, now: float) -> AttemptRecord:
+        """Open the attempt record of *key* (whose Dask ``TaskState`` is *ts*, if any)."""
         prefix = ts.prefix.name if ts is not None else key_split(key)
         group = ts.group.name if ts is not None else prefix
         record = state.computation.record
@@ -401,9 +404,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         state.dispatched = False
         return attempt
 
-    def _dispatched(self, key: Key, state: _KeyState, attempt: AttemptRecord) -> None:
+    def _dispatched(self, ts: Any, state: _KeyState, attempt: AttemptRecord) -> None:
         state.dispatched = True
-        ts = self.scheduler.tasks.get(key)
         if ts is not None and ts.processing_on is not None:
             attempt.worker = ts.processing_on.address
             attempt.worker_name = str(ts.processing_on.name)  # kept if the worker is lost
@@ -459,13 +461,11 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             states = self._keys
             dependencies = []
             for dts in ts.dependencies:
-                dependency = states.get(dts.key)
-                produced = (
-                    dependency.last_span
-                    if dependency is not None and dependency.last_outcome == attr.OUTCOME_SUCCESS
-                    else None
-                )
-                dependencies.append((str(dts.key), produced))
+                dependency_key = dts.key
+                dependency = states.get(dependency_key)
+                dependencies.append((dependency_key, dependency.last_span if (
+                    dependency is not None and dependency.last_outcome == attr.OUTCOME_SUCCESS
+                ) else None))
             attempt.dependencies = dependencies
         attempt.span_id = attempt_span_id(
             attempt.trace_id, attempt.key, attempt.run_id, attempt.number
