@@ -3,7 +3,11 @@
 The plugins never build OpenTelemetry spans on Dask's event loop. They hand
 cheap *records* (anything with a ``to_span_data()`` method) to a
 :class:`SpanPipeline`, whose background thread turns them into spans every
-``export_interval`` seconds and exports them in batches:
+``export_interval`` seconds and exports them in batches. Building and encoding
+spans holds the GIL that Dask's event loop needs, so while records keep
+arriving (the process is busy) the thread waits, up to ``max_export_delay``
+seconds or :data:`BUSY_BACKLOG` records, and exports in the first quiet
+interval instead:
 
 * with an endpoint: OTLP over gRPC or HTTP/protobuf through the OpenTelemetry
   SDK exporters, or OTLP/HTTP with JSON bodies written by our own encoder
@@ -39,6 +43,10 @@ from .settings import Settings
 from .span_data import SpanData, to_readable_span
 
 logger = logging.getLogger("otel_dask_prov")
+
+
+BUSY_BACKLOG = 20_000
+"""Records a busy process holds back at most (about 1.5 kB each) before exporting anyway."""
 
 
 class SpanRecord(Protocol):
@@ -196,6 +204,11 @@ class SpanPipeline:
         if len(self._queue) >= self.settings.max_queue_size:
             self._wake.set()
 
+    @property
+    def pending(self) -> int:
+        """Records waiting to be built and exported (held back while busy, or not yet due)."""
+        return len(self._queue)
+
     # -- lifecycle ------------------------------------------------------
     def start(self) -> None:
         self._thread = threading.Thread(
@@ -231,11 +244,29 @@ class SpanPipeline:
 
     # -- background thread ---------------------------------------------
     def _run(self) -> None:
+        seen = 0  # records queued at the last look
+        waiting_since: float | None = None  # when records were first seen waiting
         while not self._stopping:
             self._wake.wait(self.settings.export_interval)
             self._wake.clear()
+            queued = len(self._queue)
+            now = time.monotonic()
+            if queued and waiting_since is None:
+                waiting_since = now
+            if queued and self._hold_back(queued, seen, now - (waiting_since or now)):
+                seen = queued
+                continue
             self._drain()
+            seen = len(self._queue)
+            waiting_since = None
         self._drain()
+
+    def _hold_back(self, queued: int, seen: int, waited: float) -> bool:
+        """Whether to leave *queued* records for later: more arrived since the last
+        look (*seen*), and neither bound (``max_export_delay``, :data:`BUSY_BACKLOG`)
+        is reached."""
+        return (queued > seen and queued < BUSY_BACKLOG
+                and waited < self.settings.max_export_delay)
 
     def _drain(self) -> None:
         batch: list[SpanData] = []

@@ -83,6 +83,16 @@ def _parse_positive_float(text: Any) -> float:
     return value
 
 
+def _parse_non_negative_float(text: Any) -> float:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise ValueError("must be a number") from None
+    if not value >= 0:  # also refuses NaN
+        raise ValueError("must be zero or more")
+    return value
+
+
 def _parse_positive_int(text: Any) -> int:
     try:
         value = int(str(text).strip())
@@ -335,6 +345,16 @@ SETTINGS: tuple[Setting, ...] = (
         type_name="number",
     ),
     Setting(
+        "max_export_delay",
+        30.0,
+        "While this process is busy (new task records keep coming), hold the export back "
+        "for up to this many seconds, or until 20,000 records wait, so that the work runs "
+        "first; a quiet process exports every `export-interval`. 0 exports on schedule "
+        "even when busy.",
+        _parse_non_negative_float,
+        type_name="number",
+    ),
+    Setting(
         "max_export_batch_size",
         2048,
         "Most spans in one export request.",
@@ -501,6 +521,7 @@ class Settings:
     sampler: str = "parentbased_always_on"
     sampler_arg: float | None = None
     export_interval: float = 1.0
+    max_export_delay: float = 30.0
     max_export_batch_size: int = 2048
     max_queue_size: int = 200_000
     record_transitions: bool = True
