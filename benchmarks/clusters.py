@@ -20,11 +20,13 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import dask.config
 from distributed import Client, LocalCluster
 
 import otel_dask_prov
+from otel_dask_prov.export import SpanPipeline
 from otel_dask_prov.local_cluster import DaskProcesses
 
 from .collector import REPO_ROOT, Collector
@@ -38,6 +40,13 @@ THREADS_PER_WORKER = 1
 
 def _scheduler_task_count(dask_scheduler: object) -> int:
     return len(dask_scheduler.tasks)  # type: ignore[attr-defined]
+
+
+def pending_records(dask_scheduler: Any = None, dask_worker: Any = None) -> int:
+    """Records the tracing plugins of this process still hold (``client.run`` target)."""
+    server = dask_scheduler if dask_scheduler is not None else dask_worker
+    return sum(plugin.pipeline.pending for plugin in server.plugins.values()
+               if isinstance(getattr(plugin, "pipeline", None), SpanPipeline))
 
 
 class Harness:
@@ -69,6 +78,15 @@ class Harness:
         for address, ids in self.client.run(export_thread_ids).items():
             threads[pids[address]] = ids
         return threads
+
+    def wait_until_exported(self, timeout: float = 300.0) -> None:
+        """Wait until no tracing pipeline holds a record (a busy process holds them back)."""
+        deadline = time.monotonic() + timeout
+        while (self.client.run_on_scheduler(pending_records)
+               or any(self.client.run(pending_records).values())):
+            if time.monotonic() > deadline:
+                raise TimeoutError("the tracing pipelines still hold records after the run")
+            time.sleep(0.1)
 
     def wait_until_forgotten(self, timeout: float = 120.0) -> None:
         """Wait until the scheduler holds no task, as after a run whose results were dropped."""

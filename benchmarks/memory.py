@@ -62,6 +62,7 @@ def run_memory(configurations: Sequence[Configuration], workload: Workload, repe
                 run()
                 wall = time.perf_counter() - started
                 harness.wait_until_forgotten()
+                harness.wait_until_exported()
                 wait_until_idle(harness.pids, idle_window)
                 measurement = MemoryMeasurement(configuration.name, round_number, workload.tasks,
                                                 wall, baseline, peak_rss_bytes(pid),

@@ -64,6 +64,7 @@ def measure_run(harness: Harness, workload: Workload, round_number: int,
 
     run = workload.prepare(harness.client)
     harness.wait_until_forgotten()
+    harness.wait_until_exported()
     wait_until_idle(harness.pids, idle_window)
     threads = harness.export_threads()
     for pid in harness.pids:
@@ -73,6 +74,7 @@ def measure_run(harness: Harness, workload: Workload, round_number: int,
     run()
     wall = time.perf_counter() - started
     harness.wait_until_forgotten()
+    harness.wait_until_exported()  # the export after the result counts for the CPU
     wait_until_idle(harness.pids, idle_window)
     after = {pid: sample(pid, threads.get(pid, ())) for pid in harness.pids}
     scheduler = harness.scheduler_pid
