@@ -27,11 +27,13 @@ about 200 bytes a task).
 
 from __future__ import annotations
 
+import asyncio
 from time import time
 from typing import TYPE_CHECKING, Any, Mapping
 
 from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
+from tornado.ioloop import PeriodicCallback
 
 from . import attributes as attr
 from .export import SpanPipeline
@@ -54,6 +56,8 @@ from .settings import Settings, resolve_settings
 if TYPE_CHECKING:  # dask.typing.Key exists only from dask 2023.9.1
     from dask.typing import Key
 
+REMOVAL_CHECK_MS = 1000
+"""How often the plugin checks that Dask still holds it (see ``_close_if_removed``)."""
 _OPENING = frozenset({"processing", "erred", "no-worker"})
 """Transitions that open an attempt record straight away (the waiting ones open it lazily)."""
 _CLOSING = frozenset({"memory", "erred", "released", "forgotten"})
@@ -171,8 +175,23 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.pipeline.start()
         self._sampler = build_sampler(self.settings)
         self._record_transitions = self.settings.record_transitions
+        self._task_to_msg_wrapper: Any = None
         self._messages_carry_context = self._carry_context_in_messages(scheduler)
         self._active = True
+        self._removal_watch = PeriodicCallback(self._close_if_removed, REMOVAL_CHECK_MS)
+        self._removal_watch.start()
+
+    def _close_if_removed(self) -> None:
+        """Close once Dask no longer holds this plugin.
+
+        ``client.unregister_scheduler_plugin`` and registering another plugin
+        under the same name drop it from ``scheduler.plugins`` without calling
+        :meth:`close`; its queued spans would then wait for the process to end,
+        and its wrapper of ``_task_to_msg`` would stay.
+        """
+        if self.scheduler.plugins.get(self.name) is not self:
+            self._removal_watch.stop()
+            asyncio.ensure_future(self.close())
 
     async def close(self) -> None:
         if not self._active:
@@ -186,8 +205,9 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             computation.record.unfinished = True
             self._end_computation(computation, now)
         self._keys.clear()
-        if self._messages_carry_context:
-            del self.scheduler._task_to_msg  # back to the class's method
+        self._removal_watch.stop()
+        if vars(self.scheduler).get("_task_to_msg") is self._task_to_msg_wrapper:
+            del self.scheduler._task_to_msg  # back to the class's method (or a later wrapper's)
         self.pipeline.shutdown()
         self._report_errors("the scheduler")
 
@@ -224,7 +244,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                     self._record_error(error, "the scheduler")
             return msg
 
-        scheduler._task_to_msg = task_to_msg
+        scheduler._task_to_msg = self._task_to_msg_wrapper = task_to_msg
         return True
 
     # -- hooks ----------------------------------------------------------

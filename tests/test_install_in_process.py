@@ -109,3 +109,23 @@ def test_tracing_leaves_dasks_task_annotations_alone_and_workers_still_get_the_c
     assert len(executions) == 4
     assert {span.trace_id for span in executions} == {root.trace_id for root in roots}
     assert all(attempts[span.parent_span_id].trace_id == span.trace_id for span in executions)
+
+
+def test_unregistering_the_scheduler_plugin_exports_its_spans_and_unwraps_dask(
+        tmp_path: Path) -> None:
+    with _cluster(processes=False) as cluster, Client(cluster) as client:
+        otel_dask_prov.install(client, output_dir=str(tmp_path), max_export_delay=1000.0,
+                               export_interval=1000.0)  # nothing exported on a schedule
+        assert sum(client.gather(client.map(inc, range(50)))) == sum(range(1, 51))
+        scheduler = cluster.scheduler
+        plugin = scheduler.plugins["otel-dask-prov"]
+        assert "_task_to_msg" in vars(scheduler)
+        client.unregister_scheduler_plugin("otel-dask-prov")  # Dask does not call close()
+        deadline = time.monotonic() + 10
+        while plugin.pipeline.pending and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "_task_to_msg" not in vars(scheduler)  # Dask's own method again
+        attempts = [span for span in read_spans([tmp_path])
+                    if span.kind == attr.RECORD_TASK_ATTEMPT]
+        assert len(attempts) == 50  # exported at removal, not at process exit
+        assert client.submit(inc, 1).result() == 2  # and the cluster works on
