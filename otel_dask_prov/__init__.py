@@ -110,17 +110,12 @@ def install(client: Any, **options: Any) -> None:
     span can say which code submitted it, and describes the client's process
     (host, git revision of its working directory, ...) to the scheduler.
     """
-    import dask.config
-
     from .provenance import record_client
     from .scheduler_plugin import TracingSchedulerPlugin
     from .worker_plugin import TracingWorkerPlugin
 
     settings = resolve_settings(_check_filesystem=False, **options)
-    if settings.record_code and not dask.config.get(
-        "distributed.diagnostics.computations.nframes", 0
-    ):
-        dask.config.set({"distributed.diagnostics.computations.nframes": 1})
+    _ask_for_submitting_code(settings)
     client.register_plugin(TracingSchedulerPlugin(**options))
     client.register_plugin(TracingWorkerPlugin(**options))
     if settings.enabled:
@@ -197,17 +192,27 @@ def dask_setup(server: Any, **options: Any) -> Any:
 
 async def _set_up_client(client: Any, settings: Settings) -> None:
     """The client preload's work (see :func:`dask_setup`)."""
-    import dask.config
-
     from .provenance.client import record_client_async
 
     if not settings.enabled:
         return
+    _ask_for_submitting_code(settings)
+    await record_client_async(client, settings)
+
+
+def _ask_for_submitting_code(settings: Settings) -> None:
+    """Make this process's clients send the code of each submission, if code is recorded.
+
+    The computation span names the submitting code only when the client sends
+    it (``distributed.diagnostics.computations.nframes``); a value the user set
+    is kept.
+    """
+    import dask.config
+
     if settings.record_code and not dask.config.get(
         "distributed.diagnostics.computations.nframes", 0
     ):
         dask.config.set({"distributed.diagnostics.computations.nframes": 1})
-    await record_client_async(client, settings)
 
 
 def _fail_startup(error: ConfigurationError) -> None:
