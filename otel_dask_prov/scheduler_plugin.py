@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import asyncio
 from time import time
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -175,8 +175,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.pipeline.start()
         self._sampler = build_sampler(self.settings)
         self._record_transitions = self.settings.record_transitions
-        self._task_to_msg_wrapper: Any = None
-        self._messages_carry_context = self._carry_context_in_messages(scheduler)
+        self._task_to_msg_wrapper = self._carry_context_in_messages(scheduler)
         self._active = True
         self._removal_watch = PeriodicCallback(self._close_if_removed, REMOVAL_CHECK_MS)
         self._removal_watch.start()
@@ -206,12 +205,13 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             self._end_computation(computation, now)
         self._keys.clear()
         self._removal_watch.stop()
-        if vars(self.scheduler).get("_task_to_msg") is self._task_to_msg_wrapper:
+        wrapper = self._task_to_msg_wrapper
+        if wrapper is not None and vars(self.scheduler).get("_task_to_msg") is wrapper:
             del self.scheduler._task_to_msg  # back to the class's method (or a later wrapper's)
         self.pipeline.shutdown()
         self._report_errors("the scheduler")
 
-    def _carry_context_in_messages(self, scheduler: Any) -> bool:
+    def _carry_context_in_messages(self, scheduler: Any) -> Callable[..., dict[str, Any]] | None:
         """Make every ``compute-task`` message carry its computation's ``traceparent``.
 
         Wraps ``Scheduler._task_to_msg`` on this scheduler (both dispatch and work
@@ -219,12 +219,12 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         traceparent, copied, never written into the task's own annotations, and,
         when a client said which notebook cell defined the task's function, that
         cell's file name (:class:`~otel_dask_prov.provenance.notebook.CodeOrigins`).
-        Returns ``False`` on a release without that method; tasks are then
-        annotated one by one in ``update_graph`` (with no notebook cells).
+        Returns the wrapper, or ``None`` on a release without that method; tasks
+        are then annotated one by one in ``update_graph`` (with no notebook cells).
         """
         original = getattr(scheduler, "_task_to_msg", None)
         if original is None:
-            return False
+            return None
         states = self._keys
         origins = self._code_origins
 
@@ -244,8 +244,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                     self._record_error(error, "the scheduler")
             return msg
 
-        scheduler._task_to_msg = self._task_to_msg_wrapper = task_to_msg
-        return True
+        scheduler._task_to_msg = task_to_msg
+        return task_to_msg
 
     # -- hooks ----------------------------------------------------------
     def log_event(self, topic: str, msg: Any) -> None:
@@ -351,7 +351,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         computation = _Computation(record, len(new), traceparent)
         self._open_computations[trace_id] = computation
         states = self._keys
-        annotate = not self._messages_carry_context
+        annotate = self._task_to_msg_wrapper is None
         for ts in new:
             if annotate:
                 if ts.annotations is None:

@@ -60,6 +60,7 @@ def cell_functions(namespace: Mapping[str, Any],
 
     *digests*, when given, caches each function's digest between calls.
     """
+    known = {} if digests is None else digests
     origins: dict[str, str] = {}
     for value in list(namespace.values()):
         if not isinstance(value, types.FunctionType):
@@ -67,12 +68,10 @@ def cell_functions(namespace: Mapping[str, Any],
         filename = value.__code__.co_filename
         if notebook_cell(filename) is None:
             continue
-        if digests is None:
-            digest = function_digest(value)
-        elif value in digests:
-            digest = digests[value]
+        if value in known:
+            digest = known[value]
         else:
-            digest = digests[value] = function_digest(value)
+            digest = known[value] = function_digest(value)
         if digest is not None:
             origins[digest] = filename
     return origins
