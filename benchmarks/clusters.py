@@ -4,7 +4,7 @@
   with :func:`otel_dask_prov.install`; the scheduler runs in the benchmark's own
   process (next to the client), the workers in their own processes.
 * ``processes``: real ``dask scheduler`` / ``dask worker`` processes
-  (:class:`~otel_dask_prov.local_cluster.DaskProcesses`), each with
+  (:class:`~otel_dask_prov.demo.local_cluster.DaskProcesses`), each with
   ``--preload otel_dask_prov`` and the configuration as ``DASK_OTEL_DASK_PROV__*``
   variables.
 
@@ -26,8 +26,8 @@ import dask.config
 from distributed import Client, LocalCluster
 
 import otel_dask_prov
-from otel_dask_prov.export import SpanPipeline
-from otel_dask_prov.local_cluster import DaskProcesses
+from otel_dask_prov.export.span_pipeline import SpanPipeline
+from otel_dask_prov.demo.local_cluster import DaskProcesses
 
 from .collector import REPO_ROOT, Collector
 from .configs import Configuration

@@ -147,8 +147,8 @@ def _replay(records: list[Any], report: HotPathReport, batch_size: int) -> None:
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.resources import Resource
 
-    from otel_dask_prov.otlp_json import encode_line, resource_prefix
-    from otel_dask_prov.span_data import to_readable_span
+    from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
+    from otel_dask_prov.export.span_data import to_readable_span
 
     by_kind: dict[str, list[Any]] = defaultdict(list)
     for record in records:

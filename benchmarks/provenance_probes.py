@@ -1,6 +1,6 @@
 """Per-task cost of each provenance probe on the executing thread.
 
-Runs :class:`otel_dask_prov.provenance.recorder.TaskRecorder` around a trivial
+Runs :class:`otel_dask_prov.capture.probes.recorder.TaskRecorder` around a trivial
 Dask ``Task`` (``inc(1)``) in this process, once per setting, and prints the
 added time per task (minimum over repeats, minus the bare call), in
 microseconds. Nothing here needs a cluster: the recorder is exactly what the
@@ -24,7 +24,7 @@ import numpy  # noqa: E402
 from dask._task_spec import Task  # noqa: E402
 
 from otel_dask_prov import attributes as attr  # noqa: E402
-from otel_dask_prov.provenance.recorder import TaskRecorder  # noqa: E402
+from otel_dask_prov.capture.probes.recorder import TaskRecorder  # noqa: E402
 from otel_dask_prov.settings import resolve_settings  # noqa: E402
 
 NOTHING = dict(record_code=False, task_io=False)

@@ -62,8 +62,8 @@ from .settings import SETTINGS, Settings, register_config_defaults, resolve_sett
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .scheduler_plugin import TracingSchedulerPlugin
-    from .worker_plugin import TracingWorkerPlugin
+    from .capture.scheduler_plugin import TracingSchedulerPlugin
+    from .capture.worker_plugin import TracingWorkerPlugin
 
 __all__ = [
     "ConfigurationError",
@@ -110,9 +110,9 @@ def install(client: Any, **options: Any) -> None:
     span can say which code submitted it, and describes the client's process
     (host, git revision of its working directory, ...) to the scheduler.
     """
-    from .provenance import record_client
-    from .scheduler_plugin import TracingSchedulerPlugin
-    from .worker_plugin import TracingWorkerPlugin
+    from .capture.probes import record_client
+    from .capture.scheduler_plugin import TracingSchedulerPlugin
+    from .capture.worker_plugin import TracingWorkerPlugin
 
     settings = resolve_settings(_check_filesystem=False, **options)
     _ask_for_submitting_code(settings)
@@ -132,7 +132,7 @@ def traced() -> Iterator[None]:
     if not context.is_valid:
         yield
         return
-    from .ids import format_traceparent
+    from .capture.span_ids import format_traceparent
 
     traceparent = format_traceparent(context.trace_id, context.span_id, context.trace_flags.sampled)
     with dask.annotate(**{attributes.ANNOTATION: traceparent}):
@@ -159,12 +159,12 @@ def dask_setup(server: Any, **options: Any) -> Any:
     it traces nothing itself: it asks the client to send its submitting code,
     describes the client to the scheduler and, in IPython or Jupyter, tells the
     scheduler which notebook cell defined each function (see
-    :func:`otel_dask_prov.provenance.record_client`).
+    :func:`otel_dask_prov.capture.probes.record_client`).
     """
     from distributed import Client, Nanny, Scheduler, Worker
 
-    from .scheduler_plugin import TracingSchedulerPlugin
-    from .worker_plugin import TracingWorkerPlugin
+    from .capture.scheduler_plugin import TracingSchedulerPlugin
+    from .capture.worker_plugin import TracingWorkerPlugin
 
     given = {name: value for name, value in options.items() if value is not None}
     if isinstance(server, Client):
@@ -192,7 +192,7 @@ def dask_setup(server: Any, **options: Any) -> Any:
 
 async def _set_up_client(client: Any, settings: Settings) -> None:
     """The client preload's work (see :func:`dask_setup`)."""
-    from .provenance.client import record_client_async
+    from .capture.probes.client import record_client_async
 
     if not settings.enabled:
         return

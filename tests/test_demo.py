@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_dask_prov.trace_files import summarize
+from otel_dask_prov.demo.trace_summary import summarize
 
 pytestmark = pytest.mark.slow
 

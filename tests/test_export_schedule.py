@@ -11,10 +11,10 @@ import threading
 import time
 from pathlib import Path
 
-from otel_dask_prov.export import BUSY_BACKLOG, SpanPipeline
-from otel_dask_prov.resource import build_resource
+from otel_dask_prov.export.span_pipeline import BUSY_BACKLOG, SpanPipeline
+from otel_dask_prov.capture.resource import build_resource
 from otel_dask_prov.settings import resolve_settings
-from otel_dask_prov.span_data import SpanData
+from otel_dask_prov.export.span_data import SpanData
 
 
 class NoSpans:

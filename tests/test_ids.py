@@ -13,7 +13,7 @@ import hashlib
 from hypothesis import given
 from hypothesis import strategies as st
 
-from otel_dask_prov import ids
+from otel_dask_prov.capture import span_ids as ids
 
 trace_ids = st.integers(min_value=1, max_value=2**128 - 1)
 keys = st.text()  # any text, lone surrogates included

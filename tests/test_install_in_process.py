@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import otel_dask_prov
 from otel_dask_prov import attributes as attr
-from otel_dask_prov import task_thread
+from otel_dask_prov.capture import task_thread
 from tests.support.traces import read_spans, summarize
 from tests.support.workloads import inc
 

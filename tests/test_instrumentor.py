@@ -1,7 +1,7 @@
 """Auto-instrumentation: ``opentelemetry-instrument dask scheduler|worker`` traces with no ``--preload``.
 
 The end-to-end tests start the real ``opentelemetry-instrument`` command, which
-finds :class:`~otel_dask_prov.instrumentor.DaskInstrumentor` through the
+finds :class:`~otel_dask_prov.capture.instrumentor.DaskInstrumentor` through the
 ``opentelemetry_instrumentor`` entry point of the installed package
 (``pip install -e .``); the unit tests check the Dask config it writes.
 """
@@ -21,7 +21,7 @@ import dask.config
 import pytest
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.instrumentor import PRELOAD_MODULE, DaskInstrumentor, add_preload, remove_preload
+from otel_dask_prov.capture.instrumentor import PRELOAD_MODULE, DaskInstrumentor, add_preload, remove_preload
 from tests.support.cluster import REPO_ROOT, DaskProcesses, dask_command
 from tests.support.traces import read_spans
 from tests.support.workloads import add, inc

@@ -13,8 +13,8 @@ import cloudpickle
 from dask._task_spec import Task
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.provenance.code import describe_function, function_digest
-from otel_dask_prov.provenance.notebook import MAX_ORIGINS, CodeOrigins, cell_functions
+from otel_dask_prov.capture.probes.code import describe_function, function_digest
+from otel_dask_prov.capture.probes.notebook import MAX_ORIGINS, CodeOrigins, cell_functions
 
 CELL = "<ipython-input-2-88e0667c2db8>"
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.local_cluster import DaskProcesses
+from otel_dask_prov.demo.local_cluster import DaskProcesses
 from tests.support.cluster import REPO_ROOT
 from tests.support.oldenv import (
     OLDEST_DISTRIBUTED,

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.ids import attempt_span_id
-from otel_dask_prov.provenance.darshan import (
+from otel_dask_prov.capture.span_ids import attempt_span_id
+from otel_dask_prov.capture.probes.darshan_logs import (
     MAX_FILE_EVENTS,
     MAX_SEGMENT_EVENTS,
     Segment,

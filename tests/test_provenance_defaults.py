@@ -27,8 +27,8 @@ from distributed import Client
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as prov
 from otel_dask_prov.convert import convert
-from otel_dask_prov.provenance import record_client
-from otel_dask_prov.provenance.code import function_digest
+from otel_dask_prov.capture.probes import record_client
+from otel_dask_prov.capture.probes.code import function_digest
 from tests.support.cluster import REPO_ROOT, DaskProcesses
 from tests.support.provenance_tasks import (
     measure_length,

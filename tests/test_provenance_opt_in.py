@@ -20,7 +20,7 @@ from dask.base import tokenize
 from distributed import Client
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.provenance.profiling import BUSY
+from otel_dask_prov.capture.probes.profiling import BUSY
 from tests.support.cluster import DaskProcesses
 from tests.support.provenance_tasks import (
     arange,

@@ -17,22 +17,22 @@ from dask._task_spec import Alias, DataNode, List, Task, TaskRef
 from dask.utils import apply
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.provenance.arguments import MAX_ARGUMENTS, render_arguments
-from otel_dask_prov.provenance.client import ClientRegistry, git_attributes
-from otel_dask_prov.provenance.code import (
+from otel_dask_prov.capture.probes.arguments import MAX_ARGUMENTS, render_arguments
+from otel_dask_prov.capture.probes.client import ClientRegistry, git_attributes
+from otel_dask_prov.capture.probes.code import (
     describe_function,
     function_digest,
     notebook_cell,
     resolve_call,
 )
-from otel_dask_prov.provenance.deployment import (
+from otel_dask_prov.capture.probes.deployment import (
     changed_dask_config,
     environment_attributes,
     installed_packages,
     kubernetes_attributes,
 )
-from otel_dask_prov.provenance.redaction import REDACTED, Redactor
-from otel_dask_prov.provenance.task_io import ThreadIO, supported
+from otel_dask_prov.capture.probes.redaction import REDACTED, Redactor
+from otel_dask_prov.capture.probes.task_io import ThreadIO, supported
 from tests.support.provenance_tasks import square
 
 

@@ -7,7 +7,7 @@ the attempt record opens at dispatch.
 
 from __future__ import annotations
 
-from otel_dask_prov.scheduler_plugin import _note_waiting, _waiting_transitions
+from otel_dask_prov.capture.scheduler_plugin import _note_waiting, _waiting_transitions
 
 
 def test_the_first_step_of_a_task_is_kept_as_its_time_alone() -> None:

@@ -50,8 +50,8 @@ byte for byte (``docs/performance.md``).
 Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
 :mod:`.otlp` (OTLP JSON as typed structs), :mod:`.model` (the normalized span),
 :mod:`.mapping` (the PROV mapping), :mod:`.taskdata` (arguments, files and
-profiles of a task as PROV), :mod:`.darshan` (Darshan logs and DXT segments as
-PROV), :mod:`.records` (records as tuples),
+profiles of a task as PROV), :mod:`.darshan_mapping` (Darshan logs and DXT segments as
+PROV), :mod:`.prov_records` (records as tuples),
 :mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`
 (writers), :mod:`.pipeline` (the run), :mod:`.readahead` (the second process),
 :mod:`.api` and :mod:`.command` (the

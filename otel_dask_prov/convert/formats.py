@@ -26,7 +26,7 @@ import warnings
 from typing import IO, Any, Final, Iterable
 
 from ..errors import MissingProgramError, UnsupportedFormatError
-from .records import FORMAL, QName, Record, Time
+from .prov_records import FORMAL, QName, Record, Time
 from .streaming import ProvJsonWriter, ProvNWriter
 
 FORMATS: Final = ("json", "provn", "xml", "jsonld", "trig", "turtle", "dot", "svg", "png")

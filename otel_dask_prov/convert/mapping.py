@@ -51,9 +51,9 @@ from typing import Any, Callable, Final, Iterable
 from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
-from .darshan import DARSHAN_KINDS, darshan_records
+from .darshan_mapping import DARSHAN_KINDS, darshan_records
 from .model import ATTEMPT, COMPUTATION, EXECUTION, Resource, Span
-from .records import Attributes, QName, Record, Time, merge_attributes, moment
+from .prov_records import Attributes, QName, Record, Time, merge_attributes, moment
 from .sources import SCHEDULER_SIDE, WORKER_SIDE
 from .taskdata import activity_pairs, task_data_records
 

@@ -42,7 +42,7 @@ from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, Tra
 from .model import Span
 from .progress import Progress
 from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
-from .records import QName, Record
+from .prov_records import QName, Record
 from .sources import Index, ResourceCatalog, UnitReader, scan
 from .streaming import DocumentWriter, RecordSink
 

@@ -28,7 +28,7 @@ from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
 from typing import IO, Any, Callable, Final, Iterable, Protocol
 
-from .records import ELEMENTS, FORMAL, QName, Record, Time
+from .prov_records import ELEMENTS, FORMAL, QName, Record, Time
 
 SPOOL_BYTES: Final = 4 << 20
 """A bundle (or one kind of record in a JSON bundle) stays in memory up to this size."""

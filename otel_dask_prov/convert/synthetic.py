@@ -1,12 +1,12 @@
 """Synthetic otel-dask-prov traces: the spans the plugins would write for a task graph.
 
 For tests, benchmarks and demos of the converter without running Dask. The
-shape follows the plugins (:mod:`otel_dask_prov.records`) span for span: a
+shape follows the plugins (:mod:`otel_dask_prov.capture.records`) span for span: a
 ``dask.computation`` root, a ``task <prefix>`` span per attempt with its
 transition events and dependency attributes, a worker ``execute <prefix>``
 span under each attempt that ran, with ``compute`` (and ``transfer``) phase
 spans; span ids derived as the plugins derive them
-(:func:`otel_dask_prov.ids.attempt_span_id`). Retries, errors, lost workers
+(:func:`otel_dask_prov.capture.span_ids.attempt_span_id`). Retries, errors, lost workers
 and failed dependencies follow the scheduler's behaviour.
 
 >>> tasks = [SyntheticTask("a-1"), SyntheticTask("b-1", ("a-1",), failures=1, retries=1)]
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Sequence
 
 from .. import attributes as attr
-from ..ids import attempt_span_id, execution_span_id
+from ..capture.span_ids import attempt_span_id, execution_span_id
 from ..version import __version__
 
 _START_NS = 1_795_000_000_000_000_000

@@ -31,7 +31,7 @@ from typing import Any, Final
 from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
-from .records import QName, Record, Time
+from .prov_records import QName, Record, Time
 
 PROV_TYPE: Final = "prov:type"
 PROV_ROLE: Final = "prov:role"

@@ -47,7 +47,7 @@ from functools import lru_cache
 from .checker import check_events
 from .constraints import Violation
 from .schema import ProvJsonSchema
-from .sources import FORMATS, Format, detect_format, event_reader
+from .inputs import FORMATS, Format, detect_format, event_reader
 
 __all__ = ["DEFAULT_SKEW", "FORMATS", "Violation", "validate"]
 

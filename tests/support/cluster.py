@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from otel_dask_prov.local_cluster import DaskProcesses as _DaskProcesses
-from otel_dask_prov.local_cluster import dask_command
+from otel_dask_prov.demo.local_cluster import DaskProcesses as _DaskProcesses
+from otel_dask_prov.demo.local_cluster import dask_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -15,7 +15,7 @@ __all__ = ["DaskProcesses", "dask_command", "REPO_ROOT"]
 
 
 class DaskProcesses(_DaskProcesses):
-    """:class:`otel_dask_prov.local_cluster.DaskProcesses` whose workers can import ``tests``."""
+    """:class:`otel_dask_prov.demo.local_cluster.DaskProcesses` whose workers can import ``tests``."""
 
     def __init__(self, workdir: Path, *args: Any, env: dict[str, str] | None = None,
                  **kwargs: Any) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.trace_files import iter_requests
+from otel_dask_prov.demo.trace_summary import iter_requests
 
 
 def _value(any_value: dict[str, Any]) -> Any:

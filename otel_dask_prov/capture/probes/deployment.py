@@ -39,8 +39,8 @@ from typing import Any, Iterable, Mapping
 
 import dask.config
 
-from .. import attributes as attr
-from ..settings import Settings
+from ... import attributes as attr
+from ...settings import Settings
 from .redaction import REDACTED, Redactor
 
 KEY_PACKAGES = ("numpy", "pandas", "xarray", "scipy", "pyarrow", "zarr", "h5py", "netcdf4",

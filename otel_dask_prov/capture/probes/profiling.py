@@ -28,7 +28,7 @@ import json
 import threading
 from typing import Any
 
-from .. import attributes as attr
+from ... import attributes as attr
 
 _WRAPPER_FILES = ("distributed/worker.py", "distributed/metrics.py", "dask/_task_spec.py",
                   "/contextlib.py")

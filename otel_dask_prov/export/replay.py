@@ -25,10 +25,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from .errors import ExportError, TraceFormatError
-from .export import sdk_span_exporter, traces_endpoint
+from ..errors import ExportError, TraceFormatError
+from .span_pipeline import sdk_span_exporter, traces_endpoint
 from .otlp_http_json import OtlpHttpJsonExporter
-from .settings import Settings, resolve_settings
+from ..settings import Settings, resolve_settings
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)

@@ -13,7 +13,7 @@ args, kwargs, execution_state, key, ...)`` instead, and name the exception
 ``actual-exception``: which function to wrap is decided once, at import.
 
 A *recorder* given to :func:`install` (the provenance probes of
-:mod:`otel_dask_prov.provenance.recorder`) is called on the executing thread just
+:mod:`otel_dask_prov.capture.probes.recorder`) is called on the executing thread just
 before and just after the task; what it returns goes to ``observation.provenance``.
 """
 

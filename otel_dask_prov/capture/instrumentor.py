@@ -33,7 +33,7 @@ Two things to know:
 
 Programmatic use, e.g. in a ``sitecustomize`` of your own:
 
->>> from otel_dask_prov.instrumentor import DaskInstrumentor
+>>> from otel_dask_prov.capture.instrumentor import DaskInstrumentor
 >>> DaskInstrumentor().instrument()      # doctest: +SKIP
 >>> DaskInstrumentor().uninstrument()    # doctest: +SKIP
 """

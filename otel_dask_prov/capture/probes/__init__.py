@@ -13,7 +13,7 @@ literal arguments                  off      :mod:`.arguments`
 files opened                       off      :mod:`.files`
 result content hash                off      :mod:`.recorder`
 Yappi profile per task             off      :mod:`.profiling`
-Darshan counters and DXT segments  off      :mod:`.darshan`
+Darshan counters and DXT segments  off      :mod:`.darshan_logs`
 =================================  =======  ===================================
 
 Secrets stay out by default: no argument values, no environment variables, no

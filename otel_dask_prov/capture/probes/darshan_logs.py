@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .. import attributes as attr
-from ..ids import attempt_span_id, derived_span_id, new_span_id, new_trace_id
-from ..span_data import EventData, SpanData
+from ... import attributes as attr
+from ..span_ids import attempt_span_id, derived_span_id, new_span_id, new_trace_id
+from ...export.span_data import EventData, SpanData
 
 COUNTERS: Mapping[str, tuple[str, ...]] = {
     "POSIX": ("POSIX_OPENS", "POSIX_READS", "POSIX_WRITES", "POSIX_SEEKS", "POSIX_STATS",

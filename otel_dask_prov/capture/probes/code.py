@@ -30,7 +30,7 @@ Builtins and other callables without Python code get a name but no digest.
 >>> def double(x):
 ...     return 2 * x
 >>> describe_function(double)[attr.CODE_FUNCTION_NAME]
-'otel_dask_prov.provenance.code.double'
+'otel_dask_prov.capture.probes.code.double'
 >>> notebook_cell("<ipython-input-3-5b7a2d3e01c4>")
 'In[3]'
 """
@@ -45,7 +45,7 @@ import sys
 import types
 from typing import Any, Callable
 
-from .. import attributes as attr
+from ... import attributes as attr
 
 try:  # dask >= 2024.12: graphs of Task objects; fused tasks run _execute_subgraph
     from dask._task_spec import _execute_subgraph
@@ -63,7 +63,7 @@ _IPYKERNEL_CELL = re.compile(r"[\\/]ipykernel_\d+[\\/](\d+)\.py$")
 SHIPPED_CODE_FILENAME = "<dynamic-code>"
 """What cloudpickle (3.1 and later) puts in place of the file name of code it ships
 by value: not a file, so not recorded; a notebook cell comes from the client instead
-(:mod:`~otel_dask_prov.provenance.notebook`)."""
+(:mod:`~otel_dask_prov.capture.probes.notebook`)."""
 
 MAX_CACHED_FUNCTIONS = 4096
 """The cache of digests is cleared when it holds this many functions."""

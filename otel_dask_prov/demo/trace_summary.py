@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from . import attributes as attr
+from .. import attributes as attr
 
 
 def trace_files(paths: Iterable[Path]) -> list[Path]:

@@ -11,12 +11,12 @@ the root span of every computation that client submits, as
 ``dask.client.<attribute>``::
 
     client = Client("tcp://scheduler:8786")
-    otel_dask_prov.provenance.record_client(client)
+    otel_dask_prov.capture.probes.record_client(client)
 
 or, with no code, by the client preload:
 ``DASK_DISTRIBUTED__CLIENT__PRELOAD=otel_dask_prov``. In IPython or Jupyter it
 also starts telling the scheduler which notebook cell defined each function
-(:mod:`~otel_dask_prov.provenance.notebook`).
+(:mod:`~otel_dask_prov.capture.probes.notebook`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import urllib.parse
 from pathlib import Path
 from typing import Any, Mapping
 
-from .. import attributes as attr
-from ..settings import Settings, resolve_settings
+from ... import attributes as attr
+from ...settings import Settings, resolve_settings
 from .deployment import environment_attributes, installed_packages, packages_digest
 from .notebook import watch_notebook_cells, watch_notebook_cells_async
 from .redaction import Redactor

@@ -3,9 +3,9 @@
 When a task leaves the ``executing`` state, :class:`TracingWorkerPlugin` reads
 the task's ``otel_dask_prov`` annotation (the computation's ``traceparent``,
 set by the scheduler plugin) and its ``run_id``, and queues an
-:class:`~otel_dask_prov.records.ExecutionRecord`. On the export thread that
+:class:`~otel_dask_prov.capture.records.ExecutionRecord`. On the export thread that
 record derives its parent span id exactly as the scheduler does
-(:func:`otel_dask_prov.ids.attempt_span_id`) and becomes the execution span,
+(:func:`otel_dask_prov.capture.span_ids.attempt_span_id`) and becomes the execution span,
 with the executing thread and the outcome, and one child span per
 ``startstops`` entry (transfer, compute, disk-read, disk-write). Tasks without
 the annotation (tracing off on the scheduler, or a computation not sampled) are
@@ -19,15 +19,15 @@ from typing import Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from . import attributes as attr
+from .. import attributes as attr
 from . import task_thread
-from .export import SpanPipeline
+from ..export.span_pipeline import SpanPipeline
 from .plugin_base import TracingPluginBase
-from .ids import parse_traceparent
-from .provenance.worker import WorkerProvenance
+from .span_ids import parse_traceparent
+from .probes.worker import WorkerProvenance
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
-from .settings import Settings, resolve_settings
+from ..settings import Settings, resolve_settings
 
 _EXECUTING = frozenset({"executing", "long-running"})
 _OUTCOMES = {

@@ -11,7 +11,7 @@ and it has no tracing plugin. Two small parts bridge that gap:
   compiled from the cell's file name) and tells the scheduler, with a Dask
   event (topic :data:`~otel_dask_prov.attributes.CODE_ORIGIN_EVENT_TOPIC`),
   ``{bytecode digest: cell file name}``. The digest is
-  :func:`~otel_dask_prov.provenance.code.function_digest`, the one the worker
+  :func:`~otel_dask_prov.capture.probes.code.function_digest`, the one the worker
   computes, which depends only on the function's code;
 * in the scheduler, :class:`CodeOrigins` keeps those origins and, while it has
   any, looks up the function of each task it dispatches (once per function
@@ -20,7 +20,7 @@ and it has no tracing plugin. Two small parts bridge that gap:
   records ``code.file.path`` and ``dask.code.notebook_cell`` from it.
 
 With no client sending origins, the scheduler does no work per task for this.
-:func:`~otel_dask_prov.provenance.record_client`,
+:func:`~otel_dask_prov.capture.probes.record_client`,
 :func:`otel_dask_prov.install` and the client preload
 (``DASK_DISTRIBUTED__CLIENT__PRELOAD=otel_dask_prov``) start the watch when
 they run inside IPython or Jupyter. Functions defined in the cell that also
@@ -36,7 +36,7 @@ import types
 import weakref
 from typing import Any, Mapping, MutableMapping
 
-from .. import attributes as attr
+from ... import attributes as attr
 from .code import bytecode_digest, function_digest, notebook_cell, shipped_by_reference, task_function
 
 logger = logging.getLogger("otel_dask_prov")

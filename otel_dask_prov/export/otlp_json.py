@@ -6,7 +6,7 @@ as decimal strings, empty fields left out. The local-file default, the spill
 file and the ``http/json`` protocol all write it; ``otel-prov convert`` and
 ``otel-prov replay`` read it back.
 
-The encoder writes text directly from :class:`~otel_dask_prov.span_data.SpanData`
+The encoder writes text directly from :class:`~otel_dask_prov.export.span_data.SpanData`
 instead of building dictionaries for :func:`json.dumps`: span encoding is the
 largest per-task cost of tracing, and this is several times faster.
 """
@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any, Mapping, Sequence
 
-from . import attributes as attr
+from .. import attributes as attr
 from .span_data import SCOPE, SpanData
 
 _string = json.encoder.encode_basestring  # type: ignore[attr-defined]

@@ -12,7 +12,7 @@ interval instead:
 * with an endpoint: OTLP over gRPC or HTTP/protobuf through the OpenTelemetry
   SDK exporters, or OTLP/HTTP with JSON bodies written by our own encoder
   (``http/json``, the cheapest); a batch that cannot be delivered (collector down, refusing,
-  timing out) goes to a bounded :class:`~otel_dask_prov.jsonl_exporter.SpillFile`
+  timing out) goes to a bounded :class:`~otel_dask_prov.export.jsonl_files.SpillFile`
   instead of being lost, and while the collector stays away later batches go
   straight there (re-probing with exponential back-off), so an outage costs the
   computation nothing and the exporter at most one timeout per probe;
@@ -35,11 +35,11 @@ from typing import Iterable, Protocol, Sequence
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from . import attributes as attr
-from .jsonl_exporter import JsonLinesExporter, SpillFile, process_file_name
+from .. import attributes as attr
+from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
 from .otlp_http_json import OtlpHttpJsonExporter
 from .otlp_json import resource_prefix
-from .settings import Settings
+from ..settings import Settings
 from .span_data import SpanData, to_readable_span
 
 logger = logging.getLogger("otel_dask_prov")

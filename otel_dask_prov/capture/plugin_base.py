@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from .settings import resolve_settings
+from ..settings import resolve_settings
 
 logger = logging.getLogger("otel_dask_prov")
 

@@ -2,7 +2,7 @@
 
 A record holds plain Python values captured when something ended (a task
 attempt on the scheduler, an execution on a worker, a whole computation). The
-:class:`~otel_dask_prov.export.SpanPipeline` calls ``to_span_data()`` on its own
+:class:`~otel_dask_prov.export.span_pipeline.SpanPipeline` calls ``to_span_data()`` on its own
 thread, so attribute formatting and encoding never cost the event loop.
 Span and attribute names come from :mod:`otel_dask_prov.attributes`.
 """
@@ -14,10 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from opentelemetry.trace import SpanContext
 
-from . import attributes as attr
-from .ids import attempt_span_id, execution_span_id
-from .provenance.code import notebook_cell
-from .span_data import EventData, LinkData, SpanData
+from .. import attributes as attr
+from .span_ids import attempt_span_id, execution_span_id
+from .probes.code import notebook_cell
+from ..export.span_data import EventData, LinkData, SpanData
 
 _EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 _ERROR_OUTCOMES = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})

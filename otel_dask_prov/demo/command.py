@@ -16,9 +16,9 @@ from pathlib import Path
 
 import click
 
-from .errors import OtelDaskProvError
+from ..errors import OtelDaskProvError
 from .local_cluster import DaskProcesses
-from .trace_files import summarize
+from .trace_summary import summarize
 
 
 def load_partition(index: int) -> list[float]:

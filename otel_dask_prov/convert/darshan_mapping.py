@@ -42,7 +42,7 @@ from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
 from .model import DARSHAN_TASK_IO, WORKER_SPAN, Span
-from .records import QName, Record, utc
+from .prov_records import QName, Record, utc
 from .taskdata import PROV_LOCATION, PROV_TYPE, path_id, path_version_id
 
 DARSHAN_KINDS: Final = frozenset({WORKER_SPAN, DARSHAN_TASK_IO})

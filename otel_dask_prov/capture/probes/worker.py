@@ -13,11 +13,11 @@ import logging
 import os
 from typing import Any, Iterable
 
-from .. import attributes as attr
-from ..ids import execution_span_id
-from ..settings import Settings
-from ..span_data import SpanData
-from . import darshan
+from ... import attributes as attr
+from ..span_ids import execution_span_id
+from ...settings import Settings
+from ...export.span_data import SpanData
+from . import darshan_logs as darshan
 from .recorder import TaskObservation, TaskRecorder
 
 logger = logging.getLogger("otel_dask_prov")

@@ -17,7 +17,7 @@ from hashlib import blake2b
 from opentelemetry.sdk.trace import sampling
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags, set_span_in_context
 
-from .settings import Settings
+from ..settings import Settings
 
 
 def new_trace_id() -> int:

@@ -30,7 +30,7 @@ import os
 import threading
 from typing import Any
 
-from .. import attributes as attr
+from ... import attributes as attr
 
 # Positions of the values we use in ``data.split()`` of the counters file:
 # rchar, wchar, syscr, syscw, read_bytes, write_bytes.

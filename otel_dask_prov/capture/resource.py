@@ -13,10 +13,10 @@ import distributed
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.version import __version__ as sdk_version
 
-from . import attributes as attr
-from .provenance.deployment import process_attributes
-from .settings import Settings
-from .version import __version__
+from .. import attributes as attr
+from .probes.deployment import process_attributes
+from ..settings import Settings
+from ..version import __version__
 
 DEFAULT_SERVICE_NAMES = {
     "scheduler": attr.SCHEDULER_SERVICE,

@@ -1,7 +1,7 @@
 """A finished span as plain data: what records produce and exporters consume.
 
-Records (:mod:`otel_dask_prov.records`) turn into :class:`SpanData`, which the
-fast OTLP JSON encoder (:mod:`otel_dask_prov.otlp_json`) writes directly, and
+Records (:mod:`otel_dask_prov.capture.records`) turn into :class:`SpanData`, which the
+fast OTLP JSON encoder (:mod:`otel_dask_prov.export.otlp_json`) writes directly, and
 which :func:`to_readable_span` turns into an OpenTelemetry SDK span only when an
 SDK exporter (OTLP gRPC or HTTP/protobuf) needs one.
 """
@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from . import attributes as attr
-from .version import __version__
+from .. import attributes as attr
+from ..version import __version__
 
 SCOPE = InstrumentationScope(attr.INSTRUMENTATION_SCOPE, __version__)
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)

@@ -1,7 +1,7 @@
 """What the executing thread records around each task, as the settings ask.
 
 :class:`TaskRecorder` runs on the thread that executes a task, called by the
-wrapper of :mod:`otel_dask_prov.task_thread`: :meth:`~TaskRecorder.start` just
+wrapper of :mod:`otel_dask_prov.capture.task_thread`: :meth:`~TaskRecorder.start` just
 before the task function, :meth:`~TaskRecorder.finish` just after. The probes
 nest so that each measures as little of the others as possible::
 
@@ -24,8 +24,8 @@ import logging
 from time import time
 from typing import Any
 
-from .. import attributes as attr
-from ..settings import Settings
+from ... import attributes as attr
+from ...settings import Settings
 from . import task_io
 from .arguments import render_arguments
 from .code import FunctionCache, origin_attributes, task_function

@@ -25,7 +25,7 @@ import sys
 import threading
 from typing import Any
 
-from .. import attributes as attr
+from ... import attributes as attr
 
 MAX_FILES = 100
 """Files listed per task; more are counted in ``dask.io.files_omitted``."""

@@ -53,7 +53,7 @@ class _LineFile:
 class JsonLinesExporter:
     """Append every exported batch as one OTLP JSON line to *path*.
 
-    *prefix* is the request prefix of the process (:func:`~otel_dask_prov.otlp_json.resource_prefix`).
+    *prefix* is the request prefix of the process (:func:`~otel_dask_prov.export.otlp_json.resource_prefix`).
     """
 
     def __init__(self, path: Path, prefix: str) -> None:

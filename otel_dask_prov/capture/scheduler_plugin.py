@@ -7,9 +7,9 @@ carries the computation's ``traceparent`` in its ``annotations`` (the plugin
 wraps the scheduler's ``_task_to_msg``), which is how the worker plugin finds
 its parent span. ``transition`` notes ``(time, from, to, stimulus_id)`` for every
 transition of the key's current attempt and, when the attempt ends, captures
-what the span needs into an :class:`~otel_dask_prov.records.AttemptRecord`.
+what the span needs into an :class:`~otel_dask_prov.capture.records.AttemptRecord`.
 Spans are built and exported later by the
-:class:`~otel_dask_prov.export.SpanPipeline` thread.
+:class:`~otel_dask_prov.export.span_pipeline.SpanPipeline` thread.
 
 Per-key state lives until Dask forgets the key, so memory follows Dask's own
 task table, never the number of tasks already done. It is kept small because a
@@ -35,10 +35,10 @@ from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
-from . import attributes as attr
-from .export import SpanPipeline
+from .. import attributes as attr
+from ..export.span_pipeline import SpanPipeline
 from .plugin_base import TracingPluginBase
-from .ids import (
+from .span_ids import (
     attempt_span_id,
     build_sampler,
     format_traceparent,
@@ -47,11 +47,11 @@ from .ids import (
     new_trace_id,
     parse_traceparent,
 )
-from .provenance.client import ClientRegistry
-from .provenance.notebook import CodeOrigins
+from .probes.client import ClientRegistry
+from .probes.notebook import CodeOrigins
 from .records import AttemptRecord, ComputationRecord
 from .resource import build_resource
-from .settings import Settings, resolve_settings
+from ..settings import Settings, resolve_settings
 
 if TYPE_CHECKING:  # dask.typing.Key exists only from dask 2023.9.1
     from dask.typing import Key
@@ -218,7 +218,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         stealing send through it) so that the message's ``annotations`` get the
         traceparent, copied, never written into the task's own annotations, and,
         when a client said which notebook cell defined the task's function, that
-        cell's file name (:class:`~otel_dask_prov.provenance.notebook.CodeOrigins`).
+        cell's file name (:class:`~otel_dask_prov.capture.probes.notebook.CodeOrigins`).
         Returns the wrapper, or ``None`` on a release without that method; tasks
         are then annotated one by one in ``update_graph`` (with no notebook cells).
         """
