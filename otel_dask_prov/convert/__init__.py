@@ -47,8 +47,9 @@ the spans in the second, while this one maps and writes: a million tasks
 (3.4 GiB of traces) take about 50 s on two cores, and the document is the same,
 byte for byte (``docs/performance.md``).
 
-Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats),
-:mod:`.otlp` (OTLP JSON as typed structs), :mod:`.model` (the normalized span),
+Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats, decoded
+with the OTLP JSON structs of :mod:`otel_dask_prov.export.otlp_json_decode`),
+:mod:`.shapes` (other shapes as OTLP), :mod:`.model` (the normalized span),
 :mod:`.mapping` (the PROV mapping), :mod:`.taskdata` (arguments, files and
 profiles of a task as PROV), :mod:`.darshan_mapping` (Darshan logs and DXT segments as
 PROV), :mod:`.prov_records` (records as tuples),

@@ -20,6 +20,11 @@ Only spans of the ``otel_dask_prov`` instrumentation scope (or, where a format
 drops the scope, spans carrying ``dask.record.type``) are ours; everything else
 is counted and left out. Problems inside a unit raise :class:`InvalidUnit`
 with a reason; the caller adds the file name and line.
+
+The OTLP JSON structs and the decoding of values are the export stage's
+(:mod:`otel_dask_prov.export.otlp_json_decode`), beside the encoder that writes
+them. :func:`file_spans` reads whole JSON lines files span by span, every span
+as it was written, for the demo's summary and the tests.
 """
 
 from __future__ import annotations
@@ -27,13 +32,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import re
-from typing import Any, Callable, Container
+from pathlib import Path
+from typing import Any, Callable, Container, Iterable, Iterator
 
 import msgspec
 
 from .. import attributes as attr
-from . import otlp
+from ..export import otlp_json_decode
 from .model import (
     ATTEMPT,
     COMPUTATION,
@@ -46,9 +53,9 @@ from .model import (
 )
 from .shapes import InvalidUnit, loads, requests_of
 
-__all__ = ["InvalidUnit", "Walk", "decode_attributes", "decode_span", "full_requests",
-           "iter_spans", "loads", "normalize_id", "requests_of", "scan_requests", "scan_span",
-           "span_kind"]
+__all__ = ["InvalidUnit", "Walk", "decode_attributes", "decode_span", "file_requests",
+           "file_spans", "full_requests", "iter_spans", "loads", "normalize_id", "requests_of",
+           "scan_requests", "scan_span", "span_kind", "trace_files"]
 
 
 # --------------------------------------------------------------------------
@@ -71,56 +78,31 @@ def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
         raise InvalidUnit(f"not an OTLP trace request: {error}") from None
 
 
-def full_requests(data: bytes | Any) -> list[otlp.Request] | None:
+def full_requests(data: bytes | Any) -> list[otlp_json_decode.Request] | None:
     """The OTLP requests in one unit (JSON text or an already decoded value).
 
     ``None`` for OTLP of another signal; :class:`InvalidUnit` for anything
     that is not trace data, :class:`ValueError` for JSON that is malformed.
     """
-    return _requests(data, otlp.FULL)
+    return _requests(data, otlp_json_decode.FULL)
 
 
-def scan_requests(data: bytes | Any) -> list[otlp.ScanRequest] | None:
+def scan_requests(data: bytes | Any) -> list[otlp_json_decode.ScanRequest] | None:
     """Like :func:`full_requests`, decoding only what the first pass needs."""
-    return _requests(data, otlp.SCAN)
+    return _requests(data, otlp_json_decode.SCAN)
 
 
 # --------------------------------------------------------------------------
 # Values and ids
 # --------------------------------------------------------------------------
-def _decode_value(value: otlp.AnyValue) -> Any:
-    """An OTLP ``AnyValue`` as a Python value (arrays as tuples), None if it has none."""
-    if value.string_value is not None:
-        return value.string_value
-    if value.int_value is not None:
-        return int(value.int_value)
-    if value.double_value is not None:
-        return float(value.double_value)
-    if value.bool_value is not None:
-        flag = value.bool_value
-        return flag if isinstance(flag, bool) else flag.lower() == "true"
-    if value.array_value is not None:
-        return tuple(_decode_value(element) for element in value.array_value.values)
-    if value.kvlist_value is not None:
-        return json.dumps(decode_attributes(value.kvlist_value.values), sort_keys=True)
-    return value.bytes_value
-
-
-def decode_attributes(items: list[otlp.KeyValue] | msgspec.Raw) -> dict[str, Any]:
+def decode_attributes(items: list[otlp_json_decode.KeyValue] | msgspec.Raw) -> dict[str, Any]:
     """OTLP ``KeyValue`` structs (or their raw JSON) as a dict; unset values are left out."""
     if isinstance(items, msgspec.Raw):
         try:
-            items = otlp.ATTRIBUTES.decode(items)
+            items = otlp_json_decode.ATTRIBUTES.decode(items)
         except msgspec.ValidationError as error:
             raise InvalidUnit(f"attributes are not OTLP key-values: {error}") from None
-    decoded = {
-        item.key: text if (text := item.value.string_value) is not None
-        else _decode_value(item.value)
-        for item in items if item.value is not None
-    }
-    if None in decoded.values():
-        return {key: value for key, value in decoded.items() if value is not None}
-    return decoded
+    return otlp_json_decode.decode_key_values(items)
 
 
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -161,18 +143,6 @@ def _nanos(value: Any, what: str) -> int:
         raise InvalidUnit(f"{what} {value!r} is not an integer number of nanoseconds") from None
 
 
-_STATUS_NAMES = {"STATUS_CODE_UNSET": 0, "STATUS_CODE_OK": 1, "STATUS_CODE_ERROR": 2}
-
-
-def _status(status: otlp.Status | None) -> tuple[int, str]:
-    if status is None:
-        return 0, ""
-    code = status.code
-    if isinstance(code, str):
-        code = int(code) if code.isdigit() else _STATUS_NAMES.get(code, 0)
-    return code, status.message
-
-
 _KINDS: dict[str, str | None] = {}
 
 
@@ -205,7 +175,7 @@ def span_kind(name: str) -> str | None:
 _RECORD_TYPE_BYTES = f'"{attr.RECORD_TYPE}"'.encode()
 
 
-def _has_record_type(span: otlp.Span | otlp.ScanSpan) -> bool:
+def _has_record_type(span: otlp_json_decode.Span | otlp_json_decode.ScanSpan) -> bool:
     return _RECORD_TYPE_BYTES in bytes(span.attributes)
 
 
@@ -227,8 +197,8 @@ class Walk:
 
     def run(
         self,
-        request: otlp.Request | otlp.ScanRequest,
-        on_resource: Callable[[list[otlp.KeyValue]], Any],
+        request: otlp_json_decode.Request | otlp_json_decode.ScanRequest,
+        on_resource: Callable[[list[otlp_json_decode.KeyValue]], Any],
         on_span: Callable[[Any, Any, str], None],
     ) -> None:
         for resource_spans in request.resource_spans:
@@ -256,13 +226,13 @@ class Walk:
                     on_span(resource_context, span, kind)
 
 
-def scan_span(span: otlp.ScanSpan) -> tuple[str, int]:
+def scan_span(span: otlp_json_decode.ScanSpan) -> tuple[str, int]:
     """Trace id and end time of a span, for the first pass."""
     return (normalize_id(span.trace_id, 16, "trace id"),
             _nanos(span.end_time_unix_nano, "end time"))
 
 
-def decode_span(span: otlp.Span, kind: str, resource: Resource,
+def decode_span(span: otlp_json_decode.Span, kind: str, resource: Resource,
                 wanted: Container[str]) -> Span | None:
     """The :class:`~.model.Span` for *span* if its trace is in *wanted* and its kind is mapped."""
     trace = normalize_id(span.trace_id, 16, "trace id")
@@ -282,7 +252,7 @@ def decode_span(span: otlp.Span, kind: str, resource: Resource,
             processing = _nanos(event.time_unix_nano, "event time")
         elif name == attr.EXCEPTION_EVENT:
             exception = decode_attributes(event.attributes)
-    code, message = _status(span.status)
+    code, message = otlp_json_decode.decode_status(span.status)
     events = _all_events(span.events) if kind in _EVENTFUL_KINDS else ()
     return Span(
         trace,
@@ -305,20 +275,20 @@ _EVENTFUL_KINDS = frozenset({WORKER_SPAN, DARSHAN_TASK_IO})
 """Kinds whose events the mapping reads (Darshan's files and segments)."""
 
 
-def _all_events(events: list[otlp.Event]) -> tuple[tuple[str, int, dict[str, Any]], ...]:
+def _all_events(events: list[otlp_json_decode.Event]) -> tuple[tuple[str, int, dict[str, Any]], ...]:
     return tuple((event.name, _nanos(event.time_unix_nano, "event time"),
                   decode_attributes(event.attributes)) for event in events)
 
 
 def iter_spans(
-    requests: list[otlp.Request],
-    resource_of: Callable[[list[otlp.KeyValue]], Resource],
+    requests: list[otlp_json_decode.Request],
+    resource_of: Callable[[list[otlp_json_decode.KeyValue]], Resource],
     wanted: Container[str],
 ) -> list[Span]:
     """Every mapped span of a trace in *wanted*, in the order of *requests*."""
     found: list[Span] = []
 
-    def on_span(resource: Resource, span: otlp.Span, kind: str) -> None:
+    def on_span(resource: Resource, span: otlp_json_decode.Span, kind: str) -> None:
         decoded = decode_span(span, kind, resource, wanted)
         if decoded is not None:
             found.append(decoded)
@@ -327,3 +297,63 @@ def iter_spans(
     for request in requests:
         walk.run(request, resource_of, on_span)
     return found
+
+
+# --------------------------------------------------------------------------
+# Whole files, every span: for the demo's summary and the tests
+# --------------------------------------------------------------------------
+def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; directories searched for ``*.jsonl``."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
+    return files
+
+
+def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json_decode.Request]:
+    """Every OTLP trace request in the JSON lines files *paths* (see :func:`trace_files`), in order.
+
+    A line may hold two requests: a collector killed between writing a request
+    and its newline appends the next one to that line after its restart.
+    Raises :class:`ValueError` (:class:`InvalidUnit` included) on a line that is
+    not JSON or not trace data. ``otel-prov convert`` indexes and reads its
+    inputs itself (:mod:`.sources`), with the same decoding.
+    """
+    for file in trace_files(paths):
+        with open(file, "rb") as lines:
+            for line in lines:
+                if line.strip():
+                    yield from _line_requests(line)
+
+
+def _line_requests(line: bytes) -> list[otlp_json_decode.Request]:
+    try:
+        return full_requests(line) or []
+    except json.JSONDecodeError:  # perhaps several values: decoded one by one
+        pass
+    text = line.decode("utf-8").strip()
+    decoder = json.JSONDecoder()
+    values = []
+    position = 0
+    while position < len(text):
+        value, position = decoder.raw_decode(text, position)
+        values.append(value)
+    return full_requests(values) or []
+
+
+def file_spans(
+    paths: Iterable[str | os.PathLike[str]],
+) -> Iterator[tuple[dict[str, Any], otlp_json_decode.Span]]:
+    """``(resource attributes, span)`` for every span in *paths*, of any scope and kind.
+
+    Unlike :func:`iter_spans` nothing is left out: the converter maps only
+    otel-dask-prov's spans of some kinds, the demo's summary and the tests look
+    at every span as it was written. Spans of one resource share its dict.
+    """
+    for request in file_requests(paths):
+        for resource_spans in request.resource_spans:
+            resource = resource_spans.resource
+            attributes = decode_attributes(resource.attributes) if resource is not None else {}
+            for scope_spans in resource_spans.scopes():
+                for span in scope_spans.spans:
+                    yield attributes, span

@@ -1,7 +1,8 @@
 """The input shapes other than OTLP JSON, brought to OTLP's shape as plain dicts.
 
 :func:`requests_of` takes one decoded JSON value and returns the OTLP
-``ExportTraceServiceRequest`` dicts it amounts to:
+``ExportTraceServiceRequest`` dicts it amounts to (with attributes already
+OTLP JSON text, written by the exporter's encoder, :mod:`otel_dask_prov.export.otlp_json`):
 
 * OTLP JSON itself, also with protobuf's ``snake_case`` field names;
 * Jaeger's JSON: the ``/api/traces`` response (``{"data": [trace, ...]}``),
@@ -25,6 +26,7 @@ from typing import Any
 import msgspec
 
 from .. import attributes as attr
+from ..export.otlp_json import encode_attributes
 
 
 def loads(data: bytes | str) -> Any:
@@ -97,23 +99,22 @@ def _camel_case(value: Any) -> Any:
     return value
 
 
-def _any_value(value: Any) -> dict[str, Any]:
-    """A plain JSON value as an OTLP ``AnyValue``."""
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": value}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, list):
-        return {"arrayValue": {"values": [_any_value(item) for item in value]}}
+def _attribute_value(value: Any) -> Any:
+    """A plain JSON value as a span attribute value: objects as their JSON text (as
+    the readers decode an OTLP key-value list), ``null`` as the empty string."""
+    if value is None:
+        return ""
     if isinstance(value, dict):
-        return {"kvlistValue": {"values": _key_values(value)}}
-    return {"stringValue": "" if value is None else str(value)}
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, list):
+        return [_attribute_value(item) for item in value]
+    return value
 
 
-def _key_values(mapping: dict[str, Any] | None) -> list[dict[str, Any]]:
-    return [{"key": key, "value": _any_value(value)} for key, value in (mapping or {}).items()]
+def _key_values(mapping: dict[str, Any] | None) -> msgspec.Raw:
+    """*mapping* as OTLP ``KeyValue`` JSON, written by the exporter's own encoder."""
+    attributes = {key: _attribute_value(value) for key, value in (mapping or {}).items()}
+    return msgspec.Raw(encode_attributes(attributes).encode())
 
 
 # -- Jaeger ------------------------------------------------------------------
