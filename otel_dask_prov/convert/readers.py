@@ -34,8 +34,9 @@ import binascii
 import json
 import os
 import re
+from collections.abc import Callable, Container, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Container, Iterable, Iterator
+from typing import Any
 
 import msgspec
 
@@ -188,7 +189,7 @@ class Walk:
     and our spans that the mapping does not use.
     """
 
-    __slots__ = ("foreign", "other", "foreign_scopes")
+    __slots__ = ("foreign", "foreign_scopes", "other")
 
     def __init__(self) -> None:
         self.foreign = 0

@@ -20,7 +20,7 @@ strings (as the collector writes them) or numbers, enums numbers or names.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional, Union
+from typing import Any
 
 import msgspec
 
@@ -34,61 +34,61 @@ class KeyValueList(msgspec.Struct):
 
 
 class AnyValue(msgspec.Struct, rename="camel"):
-    string_value: Optional[str] = None
-    int_value: Union[int, str, None] = None
-    double_value: Union[float, str, None] = None
-    bool_value: Union[bool, str, None] = None
-    array_value: Optional[ArrayValue] = None
-    kvlist_value: Optional[KeyValueList] = None
-    bytes_value: Optional[str] = None
+    string_value: str | None = None
+    int_value: int | str | None = None
+    double_value: float | str | None = None
+    bool_value: bool | str | None = None
+    array_value: ArrayValue | None = None
+    kvlist_value: KeyValueList | None = None
+    bytes_value: str | None = None
 
 
 class KeyValue(msgspec.Struct):
     key: str = ""
-    value: Optional[AnyValue] = None
+    value: AnyValue | None = None
 
 
 class Event(msgspec.Struct, rename="camel"):
-    time_unix_nano: Union[int, str, None] = None
+    time_unix_nano: int | str | None = None
     name: str = ""
     attributes: msgspec.Raw = msgspec.Raw(b"[]")
     """Decoded only for the events a reader needs (:data:`ATTRIBUTES`)."""
 
 
 class Link(msgspec.Struct, rename="camel"):
-    trace_id: Optional[str] = None
-    span_id: Optional[str] = None
+    trace_id: str | None = None
+    span_id: str | None = None
     attributes: msgspec.Raw = msgspec.Raw(b"[]")
 
 
 class Status(msgspec.Struct):
-    code: Union[int, str] = 0
+    code: int | str = 0
     message: str = ""
 
 
 class Span(msgspec.Struct, rename="camel"):
-    trace_id: Optional[str] = None
-    span_id: Optional[str] = None
-    parent_span_id: Optional[str] = None
+    trace_id: str | None = None
+    span_id: str | None = None
+    parent_span_id: str | None = None
     name: str = ""
-    kind: Union[int, str] = 0
-    start_time_unix_nano: Union[int, str, None] = None
-    end_time_unix_nano: Union[int, str, None] = None
+    kind: int | str = 0
+    start_time_unix_nano: int | str | None = None
+    end_time_unix_nano: int | str | None = None
     attributes: msgspec.Raw = msgspec.Raw(b"[]")
     """Decoded only for the spans a reader uses (the converter skips worker phases)."""
     events: list[Event] = []
     links: msgspec.Raw = msgspec.Raw(b"[]")
     """Decoded only by readers that need links (:data:`LINKS`); the converter does not."""
-    status: Optional[Status] = None
+    status: Status | None = None
 
 
 class Scope(msgspec.Struct):
     name: str = ""
-    version: Optional[str] = None
+    version: str | None = None
 
 
 class ScopeSpans(msgspec.Struct):
-    scope: Optional[Scope] = None
+    scope: Scope | None = None
     spans: list[Span] = []
 
 
@@ -97,9 +97,9 @@ class Resource(msgspec.Struct):
 
 
 class ResourceSpans(msgspec.Struct, rename="camel"):
-    resource: Optional[Resource] = None
-    scope_spans: Optional[list[ScopeSpans]] = None
-    instrumentation_library_spans: Optional[list[ScopeSpans]] = None
+    resource: Resource | None = None
+    scope_spans: list[ScopeSpans] | None = None
+    instrumentation_library_spans: list[ScopeSpans] | None = None
     """Before OTLP 0.15 (2022) scopes were "instrumentation libraries"."""
 
     def scopes(self) -> list[ScopeSpans]:
@@ -112,21 +112,21 @@ class Request(msgspec.Struct, rename="camel"):
 
 # -- what the converter's first pass reads: ids, names, end times; attributes stay raw --
 class ScanSpan(msgspec.Struct, rename="camel"):
-    trace_id: Optional[str] = None
+    trace_id: str | None = None
     name: str = ""
-    end_time_unix_nano: Union[int, str, None] = None
+    end_time_unix_nano: int | str | None = None
     attributes: msgspec.Raw = msgspec.Raw(b"[]")
 
 
 class ScanScopeSpans(msgspec.Struct):
-    scope: Optional[Scope] = None
+    scope: Scope | None = None
     spans: list[ScanSpan] = []
 
 
 class ScanResourceSpans(msgspec.Struct, rename="camel"):
-    resource: Optional[Resource] = None
-    scope_spans: Optional[list[ScanScopeSpans]] = None
-    instrumentation_library_spans: Optional[list[ScanScopeSpans]] = None
+    resource: Resource | None = None
+    scope_spans: list[ScanScopeSpans] | None = None
+    instrumentation_library_spans: list[ScanScopeSpans] | None = None
 
     def scopes(self) -> list[ScanScopeSpans]:
         return self.scope_spans or self.instrumentation_library_spans or []

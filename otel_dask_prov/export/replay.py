@@ -13,12 +13,12 @@ file and the command exits with status 1.
 
 from __future__ import annotations
 
-import base64
-import json
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import click
+import msgspec
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -26,65 +26,62 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from ..errors import ExportError, TraceFormatError
-from .span_pipeline import sdk_span_exporter, traces_endpoint
-from .otlp_http_json import OtlpHttpJsonExporter
 from ..settings import Settings, resolve_settings
+from . import otlp_json_decode
+from .otlp_http_json import OtlpHttpJsonExporter
+from .span_pipeline import sdk_span_exporter, traces_endpoint
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
 
 
-def _value(any_value: Mapping[str, Any]) -> Any:
-    if not any_value:
-        return None
-    (kind, value), = any_value.items()
-    if kind == "intValue":
-        return int(value)
-    if kind == "doubleValue":
-        return float(value)
-    if kind == "bytesValue":
-        return base64.b64decode(value)
-    if kind == "arrayValue":
-        return tuple(_value(item) for item in value.get("values", ()))
-    if kind == "kvlistValue":
-        return json.dumps({kv["key"]: _value(kv.get("value", {})) for kv in value.get("values", ())})
-    return value
+def _attributes(raw: msgspec.Raw) -> dict[str, Any]:
+    return otlp_json_decode.decode_key_values(otlp_json_decode.ATTRIBUTES.decode(raw))
 
 
-def _attributes(items: Iterable[Mapping[str, Any]] | None) -> dict[str, Any]:
-    return {item["key"]: _value(item.get("value", {})) for item in items or ()}
+def _id(value: str | None, what: str) -> int:
+    if not value:
+        raise ValueError(f"a span without a {what}")
+    return int(value, 16)
 
 
-def _context(trace_id: str, span_id: str) -> SpanContext:
-    return SpanContext(int(trace_id, 16), int(span_id, 16), is_remote=False, trace_flags=_SAMPLED)
+def _context(trace_id: str | None, span_id: str | None) -> SpanContext:
+    return SpanContext(_id(trace_id, "trace id"), _id(span_id, "span id"), is_remote=False,
+                       trace_flags=_SAMPLED)
 
 
-def decode_request(request: Mapping[str, Any]) -> list[ReadableSpan]:
-    """The spans of one OTLP JSON ``ExportTraceServiceRequest``, as SDK spans."""
+def _nanos(value: int | str | None, what: str) -> int:
+    if value is None:
+        raise ValueError(f"a span without a {what}")
+    return int(value)
+
+
+def decode_request(request: otlp_json_decode.Request) -> list[ReadableSpan]:
+    """The spans of one decoded OTLP ``ExportTraceServiceRequest``, as SDK spans."""
     spans: list[ReadableSpan] = []
-    for resource_spans in request.get("resourceSpans", ()):
-        resource = Resource(_attributes(resource_spans.get("resource", {}).get("attributes")))
-        for scope_spans in resource_spans.get("scopeSpans", ()):
-            scope_data = scope_spans.get("scope", {})
-            scope = InstrumentationScope(scope_data.get("name", ""), scope_data.get("version"))
-            for raw in scope_spans.get("spans", ()):
-                parent = raw.get("parentSpanId")
-                status = raw.get("status") or {}
+    for resource_spans in request.resource_spans:
+        resource = Resource(otlp_json_decode.decode_key_values(resource_spans.resource.attributes)
+                            if resource_spans.resource is not None else {})
+        for scope_spans in resource_spans.scopes():
+            scope_data = scope_spans.scope or otlp_json_decode.Scope()
+            scope = InstrumentationScope(scope_data.name, scope_data.version)
+            for raw in scope_spans.spans:
+                code, message = otlp_json_decode.decode_status(raw.status)
                 spans.append(ReadableSpan(
-                    name=raw["name"],
-                    context=_context(raw["traceId"], raw["spanId"]),
-                    parent=_context(raw["traceId"], parent) if parent else None,
+                    name=raw.name,
+                    context=_context(raw.trace_id, raw.span_id),
+                    parent=_context(raw.trace_id, raw.parent_span_id) if raw.parent_span_id else None,
                     resource=resource,
-                    attributes=_attributes(raw.get("attributes")),
-                    events=[Event(e["name"], _attributes(e.get("attributes")), int(e["timeUnixNano"]))
-                            for e in raw.get("events", ())],
-                    links=[Link(_context(l["traceId"], l["spanId"]), _attributes(l.get("attributes")))
-                           for l in raw.get("links", ())],
-                    kind=SpanKind(max(int(raw.get("kind", 1)) - 1, 0)),
-                    status=Status(_STATUS.get(int(status.get("code", 0)), StatusCode.UNSET),
-                                  status.get("message") or None),
-                    start_time=int(raw["startTimeUnixNano"]),
-                    end_time=int(raw["endTimeUnixNano"]),
+                    attributes=_attributes(raw.attributes),
+                    events=[Event(event.name, _attributes(event.attributes),
+                                  _nanos(event.time_unix_nano, "event time"))
+                            for event in raw.events],
+                    links=[Link(_context(link.trace_id, link.span_id), _attributes(link.attributes))
+                           for link in otlp_json_decode.LINKS.decode(raw.links)],
+                    kind=SpanKind(max(int(raw.kind) - 1, 0)),
+                    status=Status(_STATUS.get(code, StatusCode.UNSET), message or None),
+                    start_time=_nanos(raw.start_time_unix_nano, "start time"),
+                    end_time=_nanos(raw.end_time_unix_nano, "end time"),
                     instrumentation_scope=scope,
                 ))
     return spans
@@ -137,8 +134,8 @@ def replay_file(path: Path, sender: _Sender) -> int:
     delivered = 0
     for index, line in enumerate(lines):
         try:
-            spans = decode_request(json.loads(line))
-        except (ValueError, KeyError, TypeError) as error:
+            spans = decode_request(otlp_json_decode.FULL.decode(line))
+        except (ValueError, TypeError) as error:  # msgspec's errors are ValueErrors
             raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
         if not sender.send(line, spans):
             path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
