@@ -18,7 +18,7 @@ graph submitted at once has all its tasks waiting together (200,000 tasks are
 of its transitions so far (:func:`_note_waiting`), the full attempt record exists
 only from dispatch to the end of the attempt, and nothing is added to Dask's
 own ``TaskState`` (a ``traceparent`` in each task's annotation dict would cost
-about 200 bytes a task).
+a dict per task; see ``docs/performance.md``).
 
 >>> from distributed import Client, LocalCluster
 >>> client = Client(LocalCluster(n_workers=1))  # doctest: +SKIP

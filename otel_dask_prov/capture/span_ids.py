@@ -46,7 +46,7 @@ _MAX_TRACE_HASHERS = 256
 def _trace_span_id(trace_id: int, rest: str) -> int:
     """``derived_span_id(trace_id, *more)`` where *rest* is the other parts already joined.
 
-    The same value, for about half the cost: the hasher that has seen the trace
+    The same value, more cheaply: the hasher that has seen the trace
     id is kept, so each id hashes only *rest* (the scheduler derives one id per
     task attempt on its event loop, a worker about three per execution).
     """

@@ -37,15 +37,14 @@ Scale
 -----
 PROV-JSON and PROV-N are written by streaming writers (:mod:`.streaming`)
 whose memory does not grow with the number of finished traces; the other
-formats build the document with the ``prov`` library, which costs about 40 µs
-and 2 KiB per record. Inputs are read twice: once to index them (and check
+formats build the whole document in memory with the ``prov`` library, which
+is much slower and grows with the document. Inputs are read twice: once to index them (and check
 them: a malformed line stops the conversion before anything is written, unless
 ``skip_invalid``), once to convert them in time order across files. For inputs
 of 64 MiB or more (or with ``parallel=True``) a second process
 (:mod:`.readahead`) scans about half the files in the first pass and decodes
-the spans in the second, while this one maps and writes: a million tasks
-(3.4 GiB of traces) take about 50 s on two cores, and the document is the same,
-byte for byte (``docs/performance.md``).
+the spans in the second, while this one maps and writes; the document is the
+same, byte for byte. The timings of both are in ``docs/performance.md``.
 
 Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats, decoded
 with the OTLP JSON structs of :mod:`otel_dask_prov.export.otlp_json_decode`),

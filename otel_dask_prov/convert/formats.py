@@ -15,8 +15,9 @@ svg, png   ``prov.dot`` and Graphviz ``dot``          needs the ``dot`` program
 =========  =========================================  ==============================
 
 Every format other than PROV-JSON and PROV-N builds the whole document with the
-``prov`` library first (about 40 µs and 2 KiB per record), so use them for
-small inputs, or convert the PROV-JSON afterwards.
+``prov`` library first (much slower, in memory that grows with the document:
+see ``docs/performance.md``), so use them for small inputs, or convert the
+PROV-JSON afterwards.
 """
 
 from __future__ import annotations

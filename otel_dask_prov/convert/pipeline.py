@@ -127,7 +127,7 @@ def _rare_garbage_collection() -> Iterator[None]:
 
     A conversion makes millions of short-lived tuples and dicts and keeps few
     of them; with the default threshold the collector runs every 700
-    allocations and costs about a tenth of the time.
+    allocations, which takes a measurable share of the time (``docs/performance.md``).
     """
     threshold = gc.get_threshold()
     gc.set_threshold(max(threshold[0], 50_000), *threshold[1:])

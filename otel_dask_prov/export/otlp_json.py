@@ -8,7 +8,7 @@ file and the ``http/json`` protocol all write it; ``otel-prov convert`` and
 
 The encoder writes text directly from :class:`~otel_dask_prov.export.span_data.SpanData`
 instead of building dictionaries for :func:`json.dumps`: span encoding is the
-largest per-task cost of tracing, and this is several times faster.
+largest per-task cost of tracing, and this is much faster (``docs/performance.md``).
 """
 
 from __future__ import annotations

@@ -30,8 +30,8 @@ of a flattened document, form one more scope):
    hosts allow a clock skew (``--skew``, 1 s by default).
 
 PROV-JSON is read in two streaming passes with memory for a few numbers per
-activity and entity: a document of a million tasks (6 million records, 1 GB)
-is checked in under 500 MiB, at roughly 10 to 20 microseconds per record.
+activity and entity, so a document of millions of records is checked in
+bounded memory (figures in ``docs/performance.md``).
 
 From Python::
 

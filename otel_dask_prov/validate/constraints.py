@@ -6,8 +6,8 @@ twice: :meth:`~ScopeChecker.index` in a first pass builds indexes of a few
 numbers per id (activity start and end, the generation of each entity, the
 derivation edges); :meth:`~ScopeChecker.check` in a second pass checks each
 record against them; :meth:`~ScopeChecker.finish` reports what can only be known
-once the scope is over. Ids are interned once, so memory grows by about 200
-bytes per activity or entity, not with the size of the records.
+once the scope is over. Ids are interned once, so memory grows with the
+number of activities and entities, not with the size of the records.
 
 Constraints (times may differ by up to *skew* seconds between hosts, except the
 start and end of one activity):

@@ -2,7 +2,7 @@
 
 PROV-JSON is streamed straight from the file (gzip-compressed too, as
 ``.json.gz``). The other formats are read with the ``prov`` library, which
-builds the whole document in memory (about 2 KiB per record), and are then
+builds the whole document in memory, and are then
 checked through its PROV-JSON serialization: fine for documents of thousands of
 records, not for millions -- write those as PROV-JSON.
 """

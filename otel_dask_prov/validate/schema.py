@@ -12,7 +12,7 @@ The document-level schema says that each record kind maps ids to records of one
 definition (``"activity"`` to ``#/definitions/activity``, ...). Checking each
 record against its definition as it streams past is the same check as checking
 the whole document, without holding it in memory. Records are checked with
-``fastjsonschema`` (compiled, ~20x faster than ``jsonschema``), with string
+``fastjsonschema`` (compiled, much faster than ``jsonschema``), with string
 formats left unchecked as the draft-04 reference validators do; times are
 checked separately, by :mod:`.constraints`.
 
