@@ -38,7 +38,7 @@ of its result. The worker's own clock is kept in ``dask:workerStartTime`` and
 :class:`TraceMapper` is fed the spans of one trace in any order. It joins each
 scheduler attempt span with the worker execution span under it, holding the
 first to arrive until the other does (or until the trace ends), and emits
-:class:`~.records.Record` tuples through a callback. Records that must appear
+:class:`~.prov_records.Record` tuples through a callback. Records that must appear
 once per PROV container (plans, agents, values of unknown producers) go
 through a :class:`Container`, one per bundle, or one for a flattened document.
 """

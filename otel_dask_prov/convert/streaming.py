@@ -1,6 +1,6 @@
 """Streaming PROV-JSON and PROV-N writers: records in, text out, no document in memory.
 
-Both writers take :class:`~.records.Record` tuples and write them as text
+Both writers take :class:`~.prov_records.Record` tuples and write them as text
 directly; the ``prov`` library reads the result back into the same document it
 would have built from those records (``tests/test_convert_streaming.py``
 checks this on every fixture). Memory does not grow with the number of
@@ -168,7 +168,7 @@ _time_texts: dict[datetime, str] = {}
 
 
 def iso(moment: Any) -> str:
-    """ISO 8601 text of a :class:`~.records.Time` (its own text) or of a ``datetime``, as
+    """ISO 8601 text of a :class:`~.prov_records.Time` (its own text) or of a ``datetime``, as
     ``datetime.isoformat()`` writes it."""
     if type(moment) is Time:
         return moment  # type: ignore[no-any-return]
@@ -201,7 +201,7 @@ _json_texts: dict[tuple[type, Any], str] = {}
 
 
 def json_value(value: Any) -> str:
-    """One attribute value (a :data:`~.records.Value`) in PROV-JSON."""
+    """One attribute value (a :data:`~.prov_records.Value`) in PROV-JSON."""
     kind = type(value)
     if kind is str:
         return _json_string(value)  # type: ignore[no-any-return]
@@ -445,7 +445,7 @@ _provn_texts: dict[tuple[type, Any], str] = {}
 
 
 def provn_value(value: Any) -> str:
-    """One attribute value (a :data:`~.records.Value`) in PROV-N."""
+    """One attribute value (a :data:`~.prov_records.Value`) in PROV-N."""
     kind = type(value)
     if kind is str:
         return provn_string(value)

@@ -11,7 +11,7 @@ left out.
 
 Not seen: files opened by C or Fortran libraries directly (HDF5, netCDF-C,
 GDAL...) and by processes or threads the task starts; Darshan (see
-:mod:`.darshan`) covers the former.
+:mod:`.darshan_logs`) covers the former.
 
 The hook is added to the process the first time a recorder needs it and, as
 Python allows no removal, stays: on a thread that is not recording it costs one
