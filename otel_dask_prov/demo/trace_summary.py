@@ -1,62 +1,20 @@
-"""Read back the OTLP JSON lines files that otel-dask-prov and the collector write.
+"""Summarize the OTLP JSON lines files that otel-dask-prov and the collector write.
 
-A small reader for our own files (the local-file default, spill files, the
-collector's file exporter): every ``ExportTraceServiceRequest`` in order, and a
-summary. ``otel-prov convert`` has its own, stricter reader for every supported
-input format.
+What ``otel-prov demo`` prints after its run: traces, spans by record type,
+tasks, attempts by outcome and workers. The files are read with the
+converter's reader (:func:`otel_dask_prov.convert.readers.file_spans`), every
+span as it was written.
 """
 
 from __future__ import annotations
 
-import json
+import os
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Iterable, Iterator
 
 from .. import attributes as attr
-
-
-def trace_files(paths: Iterable[Path]) -> list[Path]:
-    """Files as given; directories searched for ``*.jsonl``."""
-    files: list[Path] = []
-    for path in map(Path, paths):
-        files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
-    return files
-
-
-def iter_requests(paths: Iterable[Path]) -> Iterator[dict[str, Any]]:
-    """Every ``ExportTraceServiceRequest`` in *paths*.
-
-    A line may hold two objects: a collector killed mid-line leaves it
-    unterminated and appends to it after its restart.
-    """
-    decoder = json.JSONDecoder()
-    for file in trace_files(paths):
-        with open(file, encoding="utf-8") as lines:
-            for line in lines:
-                line = line.strip()
-                position = 0
-                while position < len(line):
-                    request, position = decoder.raw_decode(line, position)
-                    yield request
-
-
-def iter_raw_spans(paths: Iterable[Path]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
-    """``(resource attributes as OTLP KeyValue list holder, span)`` for every span."""
-    for request in iter_requests(paths):
-        for resource_spans in request.get("resourceSpans", ()):
-            resource = resource_spans.get("resource", {})
-            for scope_spans in resource_spans.get("scopeSpans", ()):
-                for span in scope_spans.get("spans", ()):
-                    yield resource, span
-
-
-def _string_attribute(items: Iterable[dict[str, Any]], key: str) -> str | None:
-    for item in items:
-        if item.get("key") == key:
-            return str(item.get("value", {}).get("stringValue"))
-    return None
+from ..convert.readers import decode_attributes, file_spans
 
 
 @dataclass
@@ -82,17 +40,18 @@ class TraceSummary:
         ]
 
 
-def summarize(paths: Iterable[Path]) -> TraceSummary:
-    """Count traces, spans, tasks, attempts by outcome and workers in *paths*."""
+def summarize(paths: Iterable[str | os.PathLike[str]]) -> TraceSummary:
+    """Count traces, spans, tasks, attempts by outcome and workers in *paths*
+    (files, or directories searched for ``*.jsonl``)."""
     summary = TraceSummary()
-    for _, span in iter_raw_spans(paths):
-        items = span.get("attributes", ())
-        kind = _string_attribute(items, attr.RECORD_TYPE) or "other"
-        summary.traces.add(span["traceId"])
+    for _, span in file_spans(paths):
+        attributes = decode_attributes(span.attributes)
+        kind = attributes.get(attr.RECORD_TYPE) or "other"
+        summary.traces.add(span.trace_id or "")
         summary.spans[kind] += 1
         if kind == attr.RECORD_TASK_ATTEMPT:
-            summary.tasks.add(_string_attribute(items, attr.TASK_KEY) or "")
-            summary.outcomes[_string_attribute(items, attr.TASK_OUTCOME) or ""] += 1
+            summary.tasks.add(attributes.get(attr.TASK_KEY) or "")
+            summary.outcomes[attributes.get(attr.TASK_OUTCOME) or ""] += 1
         elif kind == attr.RECORD_TASK_EXECUTION:
-            summary.workers.add(_string_attribute(items, attr.WORKER_ADDRESS) or "")
+            summary.workers.add(attributes.get(attr.WORKER_ADDRESS) or "")
     return summary

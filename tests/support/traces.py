@@ -1,27 +1,32 @@
-"""Read OTLP JSON lines (ours or the collector's file exporter) into flat span dicts for tests."""
+"""Read OTLP JSON lines (ours or the collector's file exporter) into flat span dicts for tests.
+
+The files are read with the converter's reader
+(:func:`otel_dask_prov.convert.readers.file_spans`), every span as it was written.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+
+import msgspec
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.demo.trace_summary import iter_requests
+from otel_dask_prov.convert.readers import decode_attributes, file_spans
+from otel_dask_prov.export.otlp_json_decode import LINKS, decode_status
 
 
-def _value(any_value: dict[str, Any]) -> Any:
-    (kind, value), = any_value.items() if any_value else (("stringValue", None),)
-    if kind == "intValue":
-        return int(value)
-    if kind == "arrayValue":
-        return [_value(item) for item in value.get("values", [])]
-    return value
+def _as_lists(value: Any) -> Any:
+    """Arrays as lists, as the tests compare them."""
+    return [_as_lists(item) for item in value] if isinstance(value, tuple) else value
 
 
-def _attributes(items: Iterable[dict[str, Any]] | None) -> dict[str, Any]:
-    return {item["key"]: _value(item.get("value", {})) for item in items or ()}
+def _attributes(items: msgspec.Raw | dict[str, Any]) -> dict[str, Any]:
+    decoded = decode_attributes(items) if isinstance(items, msgspec.Raw) else items
+    return {key: _as_lists(value) for key, value in decoded.items()}
 
 
 @dataclass
@@ -57,38 +62,31 @@ class Span:
 def read_spans(paths: Iterable[Path]) -> list[Span]:
     """Every span in the OTLP JSON lines files *paths* (directories are searched)."""
     spans: list[Span] = []
-    for request in iter_requests(paths):
-        spans.extend(_spans_of_request(request))
+    for resource, raw in file_spans(paths):
+        code, message = decode_status(raw.status)
+        spans.append(Span(
+            trace_id=raw.trace_id or "",
+            span_id=raw.span_id or "",
+            parent_span_id=raw.parent_span_id or None,
+            name=raw.name,
+            start=int(raw.start_time_unix_nano or 0),
+            end=int(raw.end_time_unix_nano or 0),
+            attributes=_attributes(raw.attributes),
+            resource=_attributes(resource),
+            events=[
+                {"name": e.name, "time": int(e.time_unix_nano or 0),
+                 "attributes": _attributes(e.attributes)}
+                for e in raw.events
+            ],
+            links=[
+                {"trace_id": link.trace_id, "span_id": link.span_id,
+                 "attributes": _attributes(link.attributes)}
+                for link in LINKS.decode(raw.links)
+            ],
+            status_code=code,
+            status_message=message,
+        ))
     return spans
-
-
-def _spans_of_request(request: dict[str, Any]) -> Iterable[Span]:
-    for resource_spans in request.get("resourceSpans", []):
-        resource = _attributes(resource_spans.get("resource", {}).get("attributes"))
-        for scope_spans in resource_spans.get("scopeSpans", []):
-            for raw in scope_spans.get("spans", []):
-                yield Span(
-                    trace_id=raw["traceId"],
-                    span_id=raw["spanId"],
-                    parent_span_id=raw.get("parentSpanId") or None,
-                    name=raw["name"],
-                    start=int(raw["startTimeUnixNano"]),
-                    end=int(raw["endTimeUnixNano"]),
-                    attributes=_attributes(raw.get("attributes")),
-                    resource=resource,
-                    events=[
-                        {"name": e["name"], "time": int(e["timeUnixNano"]),
-                         "attributes": _attributes(e.get("attributes"))}
-                        for e in raw.get("events", [])
-                    ],
-                    links=[
-                        {"trace_id": l["traceId"], "span_id": l["spanId"],
-                         "attributes": _attributes(l.get("attributes"))}
-                        for l in raw.get("links", [])
-                    ],
-                    status_code=raw.get("status", {}).get("code", 0),
-                    status_message=raw.get("status", {}).get("message", ""),
-                )
 
 
 def summarize(spans: list[Span]) -> Counter[str]:
