@@ -64,7 +64,14 @@ def attempt_span_id(trace_id: int, key: str, run_id: int | None, attempt: int) -
     """Span id of one attempt of task *key*; the worker computes the same from *run_id*.
 
     ``derived_span_id(trace_id, key, "run", run_id)``, or with ``"attempt", attempt``
-    when the attempt never ran.
+    when the attempt never ran. The first attempt of ``fail_once`` in
+    ``tests/fixtures/traces/retry`` (its run 0):
+
+    >>> trace_id, key = 0xF87C4CF58BDAE9F585CE6C0ED42FA3DF, "fail_once-b103bb7c979e6cbfb16dd456e58b7953"
+    >>> f"{attempt_span_id(trace_id, key, 0, 1):016x}"
+    'd69aa91c55b9ea97'
+    >>> attempt_span_id(trace_id, key, 0, 1) == derived_span_id(trace_id, key, "run", 0)
+    True
     """
     if run_id is not None:
         return _trace_span_id(trace_id, f"{key}\x1frun\x1f{run_id}")
@@ -74,17 +81,34 @@ def attempt_span_id(trace_id: int, key: str, run_id: int | None, attempt: int) -
 def execution_span_id(trace_id: int, key: str, run_id: int | str) -> int:
     """Span id of the worker's execution of the dispatch *run_id* of *key* (or of a phase).
 
-    ``derived_span_id(trace_id, key, "execute", run_id)``.
+    ``derived_span_id(trace_id, key, "execute", run_id)``. The worker's ``execute``
+    span of that first attempt of ``fail_once`` in ``tests/fixtures/traces/retry``:
+
+    >>> trace_id, key = 0xF87C4CF58BDAE9F585CE6C0ED42FA3DF, "fail_once-b103bb7c979e6cbfb16dd456e58b7953"
+    >>> f"{execution_span_id(trace_id, key, 0):016x}"
+    '70605579840f8328'
     """
     return _trace_span_id(trace_id, f"{key}\x1fexecute\x1f{run_id}")
 
 
 def format_traceparent(trace_id: int, span_id: int, sampled: bool = True) -> str:
+    """The W3C ``traceparent`` of a span: what a computation's tasks carry to the workers.
+
+    >>> format_traceparent(0xF87C4CF58BDAE9F585CE6C0ED42FA3DF, 0x15248648C814646A)
+    '00-f87c4cf58bdae9f585ce6c0ed42fa3df-15248648c814646a-01'
+    """
     return f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"
 
 
 def parse_traceparent(text: object) -> SpanContext | None:
-    """The span context in a W3C ``traceparent`` string, or ``None`` if malformed."""
+    """The span context in a W3C ``traceparent`` string, or ``None`` if malformed.
+
+    >>> context = parse_traceparent("00-f87c4cf58bdae9f585ce6c0ed42fa3df-15248648c814646a-01")
+    >>> f"{context.span_id:016x}", context.trace_flags.sampled
+    ('15248648c814646a', True)
+    >>> parse_traceparent("00-f87c4cf5-15248648c814646a-01") is None
+    True
+    """
     if not isinstance(text, str):
         return None
     parts = text.strip().split("-")

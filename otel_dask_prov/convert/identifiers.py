@@ -11,6 +11,8 @@ Every instance id lives in one namespace, prefix :data:`RUN_PREFIX`
     run:value.<key>.<span id>                 the value that attempt produced
     run:error.<key>.<span id>                 the exception that attempt raised
     run:data.<key>                            a value no traced attempt produced
+    run:argument.<key>.<span id>.<position or name>  a literal argument of that attempt (taskdata)
+    run:profile.<key>.<span id>               the Yappi profile of that attempt (taskdata)
     run:worker.<instance>                     a worker process (agent)
     run:scheduler.<instance>, run:client.<id>, run:tool.otel-dask-prov-<version>
     run:file.<sha256>, run:conversion.<digest>
@@ -93,10 +95,21 @@ def plan_id(computation_span: str, prefix: str) -> str:
 
 
 def task_id(key: str, span: str) -> str:
+    """One task attempt, e.g. the first of ``fail_once`` in ``tests/fixtures/traces/retry``:
+
+    >>> task_id("fail_once-b103bb7c979e6cbfb16dd456e58b7953", "d69aa91c55b9ea97")
+    'run:task.fail_once-b103bb7c979e6cbfb16dd456e58b7953.d69aa91c55b9ea97'
+    """
     return _run(f"task.{safe_name(key)}.{span}")
 
 
 def value_id(key: str, span: str) -> str:
+    """The value an attempt produced; a dependency ``"<trace id>/<span id>"`` names it:
+
+    >>> dependency = "f87c4cf58bdae9f585ce6c0ed42fa3df/0d98a756ecbd32c7"
+    >>> value_id("fail_once-b103bb7c979e6cbfb16dd456e58b7953", dependency.split("/")[1])
+    'run:value.fail_once-b103bb7c979e6cbfb16dd456e58b7953.0d98a756ecbd32c7'
+    """
     return _run(f"value.{safe_name(key)}.{span}")
 
 

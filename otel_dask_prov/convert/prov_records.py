@@ -1,9 +1,11 @@
 """PROV records as plain tuples: what the mapping produces and every writer consumes.
 
-A :class:`Record` is one PROV statement, independent of any serialization::
+A :class:`Record` is one PROV statement, independent of any serialization; the
+task ``inc`` of ``tests/fixtures/traces/retry`` using the value of ``fail_once``::
 
-    Record("used", None, ("run:task.sum-1.5bf7a640e81c5b66", "run:value.inc-1.df17c12f53e703e0",
-                          datetime(2026, 11, 22, 5, 8, 7, tzinfo=timezone.utc)), ())
+    Record("used", None, ("run:task.inc-03d39a0582556c27968e5e31f665f53c.1c297fb86b7e6293",
+                          "run:value.fail_once-b103bb7c979e6cbfb16dd456e58b7953.0d98a756ecbd32c7",
+                          Time("2026-11-22T05:29:45.042449+00:00")), ())
 
 * ``kind`` is the PROV-N keyword (``"entity"``, ``"wasGeneratedBy"``, ...);
 * ``identifier`` is a qualified name (``"run:task...."``) or ``None`` for an

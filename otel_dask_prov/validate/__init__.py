@@ -8,9 +8,10 @@ Command line::
     otel-prov validate --format json run.txt     # when the extension does not tell
 
 Exit code 0 when every document is valid; 1 when some are not, with one line
-per violation on standard output::
+per violation on standard output (here ``tests/fixtures/traces/retry`` converted,
+with the time of one usage moved two seconds earlier)::
 
-    run.json: _:id19: used(run:exec-add, run:out-inc-1) at 2024-05-01T12:00:02Z is 1.5 s before run:out-inc-1 was generated at 2024-05-01T12:00:03.500000Z, more than the clock-skew tolerance of 1 s (in bundle run:trace-4bf9)
+    run.json: _:id8: used(run:task.inc-03d39a0582556c27968e5e31f665f53c.1c297fb86b7e6293, run:value.fail_once-b103bb7c979e6cbfb16dd456e58b7953.0d98a756ecbd32c7) at 2026-11-22T05:29:43.042449+00:00 is 2 s outside the activity (2026-11-22T05:29:45.042449Z to 2026-11-22T05:29:45.045804Z), more than the clock-skew tolerance of 1 s (in bundle run:trace.6b0b714148200d7d87f89596daa09883)
 
 and 2 when a document cannot be read (not found, not
 JSON, truncated, ...), with one line on standard error naming the file and,
