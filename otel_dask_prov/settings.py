@@ -1,11 +1,20 @@
 """Settings of otel-dask-prov and where each one comes from.
 
-Every setting is declared once, in :data:`SETTINGS`. The declaration gives its
-name, type, default, documentation, the standard ``OTEL_*`` environment
-variables that set it (if any), its key in the ``otel-dask-prov`` section of the
-Dask configuration, and its ``--otel-...`` preload option. The preload options,
-the Dask config defaults and the configuration reference in the docs are all
+Every setting is declared once, as a field of :class:`Settings`: its type and
+default, and, through :func:`_setting`, its help text, its parser, the standard
+``OTEL_*`` environment variables that set it (if any) and the JSON type of its
+value in the Dask configuration. :data:`SETTINGS` is the table of those
+declarations, read from the fields, one :class:`Setting` each, which adds its key
+in the ``otel-dask-prov`` section of the Dask configuration and its
+``--otel-...`` preload option. The preload options, the Dask config defaults,
+``otel-prov settings`` and the configuration reference in the docs are all
 generated from this table.
+
+The dataclass is the source and the table is derived from it, not the reverse,
+so that :class:`Settings` stays a plain dataclass: mypy and editors see the type
+and default of every field, and ``help(Settings)`` lists them, where a class
+built at run time from a table would show neither. Help texts name the constants
+they speak of (such as :data:`BUSY_BACKLOG`) instead of repeating their values.
 
 A value is resolved in this order, first found wins:
 
@@ -26,15 +35,19 @@ naming the setting, at start-up, never in the middle of a computation.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import tempfile
 import urllib.parse
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, TypeVar
 
 import dask.config
 
+from . import attributes as attr
 from .errors import ConfigurationError
 
 CONFIG_SECTION = "otel-dask-prov"
@@ -50,6 +63,15 @@ SAMPLERS = (
     "parentbased_traceidratio",
 )
 COMPRESSIONS = ("none", "gzip")
+YAPPI_CLOCKS = ("cpu", "wall")
+
+BUSY_BACKLOG = 20_000
+"""Records a busy process holds back at most before exporting anyway: the bound on memory
+beside ``max_export_delay``, the bound on time (used by
+:class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`; ``docs/performance.md``)."""
+
+SPILL_DIR_NAME = "spill"
+"""Directory inside ``output_dir`` for undeliverable spans when ``spill_dir`` is unset."""
 
 
 # ---------------------------------------------------------------------------
@@ -64,6 +86,15 @@ def _parse_bool(text: Any) -> bool:
     if lowered in ("0", "false", "no", "off", ""):
         return False
     raise ValueError("must be true or false")
+
+
+def _parse_disabled(text: Any) -> bool:
+    """``OTEL_SDK_DISABLED``: ``true`` means not enabled."""
+    return not _parse_bool(text)
+
+
+def _parse_optional_bool(text: Any) -> bool | None:
+    return None if text is None else _parse_bool(text)
 
 
 def _parse_optional_str(text: Any) -> str | None:
@@ -138,7 +169,7 @@ def _parse_endpoint(text: Any) -> str | None:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise ValueError("must be a URL such as http://localhost:4317")
     try:
-        parsed.port
+        _ = parsed.port  # reading it checks it
     except ValueError:
         raise ValueError("has an invalid port") from None
     return value
@@ -182,13 +213,16 @@ def _parse_names(text: Any) -> tuple[str, ...]:
     return tuple(str(item).strip() for item in items if str(item).strip())
 
 
-YAPPI_CLOCKS = ("cpu", "wall")
-DEFAULT_REDACT = ("password", "passwd", "secret", "token", "credential", "auth",
-                  "api_key", "apikey", "access_key", "private_key", "cookie", "session")
+def _one_of(choices: tuple[str, ...]) -> str:
+    """*choices* quoted as code and joined for a help text: a, b, or c."""
+    quoted = [f"`{choice}`" for choice in choices]
+    if len(quoted) == 2:
+        return " or ".join(quoted)
+    return ", ".join(quoted[:-1]) + ", or " + quoted[-1]
 
 
 # ---------------------------------------------------------------------------
-# The table
+# The declarations
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Setting:
@@ -217,336 +251,308 @@ class Setting:
         return "--otel-" + self.name.replace("_", "-")
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
-        "enabled",
+_T = TypeVar("_T")
+_DECLARATION = "otel_dask_prov.setting"
+"""Key of a :class:`Settings` field's metadata holding its :class:`Setting` without the
+name and default (which are the field's own)."""
+
+
+def _setting(
+    default: _T,
+    help: str,
+    parse: Callable[[Any], _T],
+    *,
+    env: tuple[str, ...] = (),
+    env_parse: Callable[[Any], _T] | None = None,
+    type_name: str = "string",
+) -> _T:
+    """A field of :class:`Settings` whose default is *default*, declared with the rest of its
+    :class:`Setting`.
+
+    Typed as its default, so mypy checks *default* and *parse* against the field's
+    annotation. It returns a ``dataclasses.field()``, which ruff's RUF009 cannot tell.
+    """
+    declaration = functools.partial(
+        Setting, help=help, parse=parse, env=env, env_parse=env_parse, type_name=type_name
+    )
+    metadata = {_DECLARATION: declaration}
+    if type(default).__hash__ is None:  # a mapping: each Settings gets its own copy
+        return field(default_factory=lambda: copy.copy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved, validated settings of one process. Build with :func:`resolve_settings`.
+
+    Each field is one setting, declared with its default, help text, parser and
+    sources (see :data:`SETTINGS` and ``docs/configuration.md``).
+    """
+
+    enabled: bool = _setting(
         True,
         "Record and export spans at all. `OTEL_SDK_DISABLED=true` turns tracing off.",
         _parse_bool,
         env=("OTEL_SDK_DISABLED",),
-        env_parse=lambda text: not _parse_bool(text),
+        env_parse=_parse_disabled,
         type_name="boolean",
-    ),
-    Setting(
-        "service_name",
+    )
+    service_name: str | None = _setting(
         None,
-        "`service.name` of this process; default `dask-scheduler` or `dask-worker`.",
+        f"`{attr.SERVICE_NAME}` of this process; "
+        f"default `{attr.SCHEDULER_SERVICE}` or `{attr.WORKER_SERVICE}`.",
         _parse_optional_str,
         env=("OTEL_SERVICE_NAME",),
-    ),
-    Setting(
-        "resource_attributes",
+    )
+    resource_attributes: Mapping[str, str] = _setting(
         {},
         "Extra resource attributes, `key=value,key=value`.",
         _parse_key_values,
         env=("OTEL_RESOURCE_ATTRIBUTES",),
         type_name="object",
-    ),
-    Setting(
-        "endpoint",
+    )
+    endpoint: str | None = _setting(
         None,
         "OTLP endpoint URL of a collector. Unset: write OTLP JSON lines to `output-dir`. "
         "For the HTTP protocols, `/v1/traces` is appended when the URL has no path.",
         _parse_endpoint,
         env=("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"),
-    ),
-    Setting(
-        "protocol",
+    )
+    protocol: str = _setting(
         "grpc",
-        "OTLP transport: `grpc`, `http/protobuf`, or `http/json` (the cheapest: spans are "
+        f"OTLP transport: {_one_of(PROTOCOLS)} (the cheapest: spans are "
         "encoded once, as the local files are, with no SDK span objects).",
         _parse_choice(PROTOCOLS),
         env=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
-    ),
-    Setting(
-        "headers",
+    )
+    headers: Mapping[str, str] = _setting(
         {},
         "Headers sent with every export, `key=value,key=value` (e.g. `authorization=Bearer%20T`).",
         _parse_key_values,
         env=("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
         type_name="object",
-    ),
-    Setting(
-        "certificate",
+    )
+    certificate: Path | None = _setting(  # noqa: RUF009 - a field(), see _setting
         None,
         "PEM file of the CA that signed the collector's TLS certificate.",
         _parse_optional_path,
         env=("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE"),
-    ),
-    Setting(
-        "insecure",
+    )
+    insecure: bool | None = _setting(
         None,
         "gRPC only: connect without TLS. Default: TLS for `https://` endpoints only.",
-        lambda text: None if text is None else _parse_bool(text),
+        _parse_optional_bool,
         env=("OTEL_EXPORTER_OTLP_TRACES_INSECURE", "OTEL_EXPORTER_OTLP_INSECURE"),
         type_name="boolean",
-    ),
-    Setting(
-        "compression",
+    )
+    compression: str = _setting(
         "none",
-        "Compression of OTLP exports: `none` or `gzip`.",
+        f"Compression of OTLP exports: {_one_of(COMPRESSIONS)}.",
         _parse_choice(COMPRESSIONS),
         env=("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "OTEL_EXPORTER_OTLP_COMPRESSION"),
-    ),
-    Setting(
-        "timeout",
+    )
+    timeout: float = _setting(
         10.0,
         "Seconds one export may take before its spans are spilled to disk.",
         _parse_positive_float,
         env=("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
         type_name="number",
-    ),
-    Setting(
-        "output_dir",
+    )
+    output_dir: Path = _setting(  # noqa: RUF009 - a field(), see _setting
         Path("otel-dask-prov-traces"),
         "Directory of the local OTLP JSON lines files (one per process) used when no "
         "endpoint is set.",
         _parse_path,
         env=("OTEL_DASK_PROV_OUTPUT_DIR",),
-    ),
-    Setting(
-        "spill_dir",
+    )
+    spill_dir: Path | None = _setting(  # noqa: RUF009 - a field(), see _setting
         None,
         "Directory for spans that could not be delivered to the endpoint; "
-        "default `<output-dir>/spill`. Deliver them later with `otel-prov replay`.",
+        f"default `<output-dir>/{SPILL_DIR_NAME}`. Deliver them later with `otel-prov replay`.",
         _parse_optional_path,
         env=("OTEL_DASK_PROV_SPILL_DIR",),
-    ),
-    Setting(
-        "spill_max_bytes",
+    )
+    spill_max_bytes: int = _setting(
         1 << 30,
         "Largest size of this process's spill file; spans past it are dropped and counted.",
         _parse_positive_int,
         type_name="integer",
-    ),
-    Setting(
-        "sampler",
+    )
+    sampler: str = _setting(
         "parentbased_always_on",
         "Which computations are traced: " + ", ".join(f"`{s}`" for s in SAMPLERS) + ". "
         "The decision is made once per computation, so a trace is always complete.",
         _parse_choice(SAMPLERS),
         env=("OTEL_TRACES_SAMPLER",),
-    ),
-    Setting(
-        "sampler_arg",
+    )
+    sampler_arg: float | None = _setting(
         None,
         "Ratio for the `traceidratio` samplers (0 to 1).",
         _parse_ratio,
         env=("OTEL_TRACES_SAMPLER_ARG",),
         type_name="number",
-    ),
-    Setting(
-        "export_interval",
+    )
+    export_interval: float = _setting(
         1.0,
         "Seconds between two exports of the spans recorded meanwhile.",
         _parse_positive_float,
         env=("OTEL_BSP_SCHEDULE_DELAY",),
         env_parse=_milliseconds_to_seconds,
         type_name="number",
-    ),
-    Setting(
-        "max_export_delay",
+    )
+    max_export_delay: float = _setting(
         30.0,
         "While this process is busy (new task records keep coming), hold the export back "
-        "for up to this many seconds, or until 20,000 records wait, so that the work runs "
-        "first; a quiet process exports every `export-interval`. 0 exports on schedule "
+        f"for up to this many seconds, or until {BUSY_BACKLOG:,} records wait, so that the work "
+        "runs first; a quiet process exports every `export-interval`. 0 exports on schedule "
         "even when busy.",
         _parse_non_negative_float,
         type_name="number",
-    ),
-    Setting(
-        "max_export_batch_size",
+    )
+    max_export_batch_size: int = _setting(
         2048,
         "Most spans in one export request.",
         _parse_positive_int,
         env=("OTEL_BSP_MAX_EXPORT_BATCH_SIZE",),
         type_name="integer",
-    ),
-    Setting(
-        "max_queue_size",
+    )
+    max_queue_size: int = _setting(
         200_000,
         "Finished task records held in memory before an export starts early (without "
         "waiting for `export-interval`). Records are never dropped here.",
         _parse_positive_int,
         env=("OTEL_BSP_MAX_QUEUE_SIZE",),
         type_name="integer",
-    ),
-    Setting(
-        "record_transitions",
+    )
+    record_transitions: bool = _setting(
         True,
         "Record every scheduler state transition as a span event on the task attempt span.",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "record_tracebacks",
+    )
+    record_tracebacks: bool = _setting(
         False,
-        "Add `exception.stacktrace` to failed tasks (tracebacks may hold data values).",
+        f"Add `{attr.EXCEPTION_STACKTRACE}` to failed tasks (tracebacks may hold data values).",
         _parse_bool,
         type_name="boolean",
-    ),
+    )
     # -- provenance (docs/provenance.md) ---------------------------------
-    Setting(
-        "record_code",
+    record_code: bool = _setting(
         True,
         "Code provenance: the submitting code and notebook cell on the computation span; "
-        "each task's `code.function.name`, file, line and a digest of its source.",
+        f"each task's `{attr.CODE_FUNCTION_NAME}`, file, line and a digest of its source.",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "record_environment",
+    )
+    record_environment: bool = _setting(
         True,
         "Deployment provenance in each process's resource: OS, Python, versions of key "
         "packages, a digest of the installed packages, Kubernetes pod, namespace and node.",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "environment_allowlist",
+    )
+    environment_allowlist: tuple[str, ...] = _setting(
         (),
-        "Environment variables recorded as `dask.deployment.env.<NAME>`: comma-separated "
+        f"Environment variables recorded as `{attr.ENVIRONMENT_PREFIX}<NAME>`: comma-separated "
         "names or shell patterns (`SLURM_JOB_*`). Names matching `redact` are never recorded.",
         _parse_names,
         type_name="array",
-    ),
-    Setting(
-        "record_packages",
+    )
+    record_packages: bool = _setting(
         False,
         "Also record the full installed package list (`name==version`), not only its digest.",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "record_dask_config",
+    )
+    record_dask_config: bool = _setting(
         False,
         "Record the Dask config values that differ from Dask's defaults (keys matching "
         "`redact` are masked).",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "task_io",
+    )
+    task_io: bool = _setting(
         True,
         "Per-task I/O of the executing thread (Linux): bytes and calls read and written.",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "record_arguments",
+    )
+    record_arguments: bool = _setting(
         False,
         "Record the literal argument values of each task (size-capped, redacted).",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "argument_max_bytes",
+    )
+    argument_max_bytes: int = _setting(
         256,
         "Longest text recorded for one argument value; longer values are cut.",
         _parse_positive_int,
         type_name="integer",
-    ),
-    Setting(
-        "redact",
-        DEFAULT_REDACT,
+    )
+    redact: tuple[str, ...] = _setting(
+        ("password", "passwd", "secret", "token", "credential", "auth",
+         "api_key", "apikey", "access_key", "private_key", "cookie", "session"),
         "Name fragments (case-insensitive) of keyword arguments, environment variables and "
         "config keys whose values are replaced by `<redacted>`.",
         _parse_names,
         type_name="array",
-    ),
-    Setting(
-        "record_files",
+    )
+    record_files: bool = _setting(
         False,
         "Record the files each task opens from Python (paths and modes).",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "result_hash",
+    )
+    result_hash: bool = _setting(
         False,
         "Record a content hash of each task result (`dask.base.tokenize`).",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "yappi",
+    )
+    yappi: bool = _setting(
         False,
         "Profile each task on its executing thread with Yappi (one task at a time per "
         "worker process; needs `pip install yappi`).",
         _parse_bool,
         type_name="boolean",
-    ),
-    Setting(
-        "yappi_clock",
+    )
+    yappi_clock: str = _setting(
         "cpu",
         "Clock of the Yappi profiles: `cpu` (the thread's CPU time) or `wall`.",
         _parse_choice(YAPPI_CLOCKS),
-    ),
-    Setting(
-        "yappi_top",
+    )
+    yappi_top: int = _setting(
         20,
         "Functions kept in each task profile, by total time.",
         _parse_positive_int,
         type_name="integer",
-    ),
-    Setting(
-        "darshan",
+    )
+    darshan: bool = _setting(
         False,
         "Read the worker's Darshan log at teardown (workers run under the Darshan runtime; "
         "needs `pip install darshan`).",
         _parse_bool,
         type_name="boolean",
-    ),
-)
-SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Resolved, validated settings of one process. Build with :func:`resolve_settings`."""
-
-    enabled: bool = True
-    service_name: str | None = None
-    resource_attributes: Mapping[str, str] = field(default_factory=dict)
-    endpoint: str | None = None
-    protocol: str = "grpc"
-    headers: Mapping[str, str] = field(default_factory=dict)
-    certificate: Path | None = None
-    insecure: bool | None = None
-    compression: str = "none"
-    timeout: float = 10.0
-    output_dir: Path = Path("otel-dask-prov-traces")
-    spill_dir: Path | None = None
-    spill_max_bytes: int = 1 << 30
-    sampler: str = "parentbased_always_on"
-    sampler_arg: float | None = None
-    export_interval: float = 1.0
-    max_export_delay: float = 30.0
-    max_export_batch_size: int = 2048
-    max_queue_size: int = 200_000
-    record_transitions: bool = True
-    record_tracebacks: bool = False
-    record_code: bool = True
-    record_environment: bool = True
-    environment_allowlist: tuple[str, ...] = ()
-    record_packages: bool = False
-    record_dask_config: bool = False
-    task_io: bool = True
-    record_arguments: bool = False
-    argument_max_bytes: int = 256
-    redact: tuple[str, ...] = DEFAULT_REDACT
-    record_files: bool = False
-    result_hash: bool = False
-    yappi: bool = False
-    yappi_clock: str = "cpu"
-    yappi_top: int = 20
-    darshan: bool = False
+    )
 
     @property
     def effective_spill_dir(self) -> Path:
         """Where undeliverable spans go."""
-        return self.spill_dir if self.spill_dir is not None else self.output_dir / "spill"
+        return self.spill_dir if self.spill_dir is not None else self.output_dir / SPILL_DIR_NAME
 
+
+def _default_of(settings_field: Field[Any]) -> Any:
+    if settings_field.default_factory is not MISSING:
+        return settings_field.default_factory()
+    return settings_field.default
+
+
+SETTINGS: tuple[Setting, ...] = tuple(
+    settings_field.metadata[_DECLARATION](name=settings_field.name, default=_default_of(settings_field))
+    for settings_field in fields(Settings)
+)
+"""Every setting, in the order of the fields of :class:`Settings`."""
+SETTINGS_BY_NAME: dict[str, Setting] = {setting.name: setting for setting in SETTINGS}
 
 
 def config_defaults() -> dict[str, Any]:

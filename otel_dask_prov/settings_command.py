@@ -25,7 +25,7 @@ def settings_command() -> None:
     for setting in SETTINGS:
         value = getattr(resolved, setting.name)
         if setting.name == "headers" and value:
-            value = {name: "***" for name in value}  # header values are credentials
+            value = dict.fromkeys(value, "***")  # header values are credentials
         click.echo(f"{setting.config_key} = {_show(value)}")
         click.echo(f"    {setting.help}")
         sources = [setting.option, *setting.env, f"{CONFIG_SECTION}.{setting.config_key}"]

@@ -11,9 +11,9 @@ import threading
 import time
 from pathlib import Path
 
-from otel_dask_prov.export.span_pipeline import BUSY_BACKLOG, SpanPipeline
+from otel_dask_prov.export.span_pipeline import SpanPipeline
 from otel_dask_prov.capture.resource import build_resource
-from otel_dask_prov.settings import resolve_settings
+from otel_dask_prov.settings import BUSY_BACKLOG, resolve_settings
 from otel_dask_prov.export.span_data import SpanData
 
 

@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import subprocess
+from dataclasses import fields
 from pathlib import Path
 
 import dask.config
 import pytest
 
 from otel_dask_prov.errors import ConfigurationError
-from otel_dask_prov.settings import SETTINGS, config_defaults, config_schema, resolve_settings
+from otel_dask_prov.settings import (
+    BUSY_BACKLOG,
+    SETTINGS,
+    SETTINGS_BY_NAME,
+    Settings,
+    config_defaults,
+    config_schema,
+    resolve_settings,
+)
 from tests.support.cluster import DaskProcesses, dask_command
 
 
@@ -21,6 +30,20 @@ def test_defaults_need_no_services(tmp_path: Path) -> None:
     assert settings.effective_spill_dir == tmp_path / "spill"
     assert settings.record_tracebacks is False  # opt-in: tracebacks can hold data
 
+
+
+def test_the_table_is_the_fields_of_settings_with_their_defaults() -> None:
+    assert [setting.name for setting in SETTINGS] == [field.name for field in fields(Settings)]
+    defaults = Settings()
+    assert {s.name: s.default for s in SETTINGS} == {s.name: getattr(defaults, s.name) for s in SETTINGS}
+    assert resolve_settings({}, _check_filesystem=False) == defaults
+    assert Settings().headers is not Settings().headers  # a mapping default is not shared
+
+
+def test_help_texts_name_the_values_they_speak_of() -> None:
+    assert f"until {BUSY_BACKLOG:,} records wait" in SETTINGS_BY_NAME["max_export_delay"].help
+    assert "`grpc`, `http/protobuf`, or `http/json`" in SETTINGS_BY_NAME["protocol"].help
+    assert f"`<output-dir>/{Settings().effective_spill_dir.name}`" in SETTINGS_BY_NAME["spill_dir"].help
 
 def test_explicit_argument_beats_environment_beats_dask_config(tmp_path: Path) -> None:
     env = {"OTEL_EXPORTER_OTLP_PROTOCOL": "http/protobuf", "OTEL_DASK_PROV_OUTPUT_DIR": str(tmp_path)}
@@ -97,7 +120,8 @@ def test_a_bad_setting_is_one_line_naming_it(environ: dict[str, str], explicit: 
 def test_an_unwritable_output_directory_is_refused(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with pytest.raises(ConfigurationError, match=r"invalid setting output-dir='.*a-file/traces': cannot write there"):
+    with pytest.raises(ConfigurationError,
+                       match=r"invalid setting output-dir='.*a-file/traces': cannot write there"):
         resolve_settings({}, output_dir=str(blocker / "traces"))
 
 
@@ -112,7 +136,8 @@ def test_dask_config_section_has_a_schema_for_every_setting() -> None:
     ("role", "args", "env", "expected"),
     [
         ("scheduler", ["--otel-protocol", "thrift"], {},
-         "otel-dask-prov: invalid setting --otel-protocol='thrift': must be one of: grpc, http/protobuf, http/json"),
+         "otel-dask-prov: invalid setting --otel-protocol='thrift': "
+         "must be one of: grpc, http/protobuf, http/json"),
         ("scheduler", [], {"OTEL_EXPORTER_OTLP_ENDPOINT": "localhost:4317"},
          "otel-dask-prov: invalid setting OTEL_EXPORTER_OTLP_ENDPOINT='localhost:4317': "
          "must be a URL such as http://localhost:4317"),

@@ -39,14 +39,10 @@ from .. import attributes as attr
 from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
 from .otlp_http_json import OtlpHttpJsonExporter
 from .otlp_json import resource_prefix
-from ..settings import Settings
+from ..settings import BUSY_BACKLOG, Settings
 from .span_data import SpanData, to_readable_span
 
 logger = logging.getLogger("otel_dask_prov")
-
-
-BUSY_BACKLOG = 20_000
-"""Records a busy process holds back at most before exporting anyway (``docs/performance.md``)."""
 
 
 class SpanRecord(Protocol):
