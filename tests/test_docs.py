@@ -4,8 +4,9 @@ The site is built with ``mkdocs build --strict``, which fails on a broken link
 or anchor. The generated pages (configuration, CLI, trace picture) must be what
 ``scripts/gen-docs`` writes now. Every ``otel-prov`` command line shown in the
 docs must parse with the real CLI, every ``--otel-...`` option and every
-``dask.*`` name must exist, and the HPC example must really preload the
-tracing into a dask-jobqueue cluster.
+``dask.*`` name must exist, every module path named must exist, no example
+under ``docs/`` may hold this machine's paths, and the HPC example must really
+preload the tracing into a dask-jobqueue cluster.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import runpy
 import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import pytest
@@ -26,11 +28,12 @@ from otel_dask_prov import attributes as attr
 from otel_dask_prov.cli import SUBCOMMANDS, cli
 from otel_dask_prov.settings import SETTINGS
 from tests.support.cluster import REPO_ROOT
+from tests.support.machine_paths import machine_paths, path_pattern
 from tests.support.traces import read_spans
 
 DOCS = REPO_ROOT / "docs"
 GEN_DOCS = REPO_ROOT / "scripts" / "gen-docs"
-PAGES = sorted(DOCS.rglob("*.md")) + [REPO_ROOT / "deploy" / "kubernetes" / "README.md"]
+PAGES = [*sorted(DOCS.rglob("*.md")), REPO_ROOT / "deploy" / "kubernetes" / "README.md"]
 
 
 def code_blocks(path: Path, language: str | None = None) -> list[str]:
@@ -55,7 +58,8 @@ def test_the_site_builds_strictly(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "WARNING" not in result.stderr, result.stderr
     site = tmp_path / "site"
-    for page in ("index.html", "configuration/index.html", "cli/index.html", "deployment/kubernetes/index.html"):
+    for page in ("index.html", "configuration/index.html", "cli/index.html",
+                 "deployment/kubernetes/index.html"):
         assert (site / page).is_file(), page
     kubernetes = (site / "deployment/kubernetes/index.html").read_text()
     assert "Tracing Dask on Kubernetes" in kubernetes  # the README, included
@@ -98,7 +102,8 @@ DOCUMENTED_COMMANDS = sorted({
 })
 
 
-@pytest.mark.parametrize(("page", "line"), DOCUMENTED_COMMANDS, ids=[f"{p}: {l}" for p, l in DOCUMENTED_COMMANDS])
+@pytest.mark.parametrize(("page", "line"), DOCUMENTED_COMMANDS,
+                         ids=[f"{page}: {line}" for page, line in DOCUMENTED_COMMANDS])
 def test_every_otel_prov_command_shown_parses(page: str, line: str) -> None:
     args = shlex.split(line.replace("$USER", "user"))[1:]
     root = click.Context(cli, info_name="otel-prov")
@@ -133,14 +138,45 @@ def test_the_example_trace_is_one_complete_computation() -> None:
     (root,) = [span for span in spans if span.parent_span_id is None]
     assert root.name == attr.COMPUTATION_SPAN_NAME
     executions = [span for span in spans if span.kind == attr.RECORD_TASK_EXECUTION]
-    assert executions and all(by_id[span.parent_span_id].kind == attr.RECORD_TASK_ATTEMPT for span in executions)
+    assert executions
+    assert all(by_id[span.parent_span_id].kind == attr.RECORD_TASK_ATTEMPT for span in executions)
     links = [link for span in spans for link in span.links]
     assert links and all(link["span_id"] in by_id for link in links)
 
 
+MODULE_PATH = re.compile(r"`((?:otel_dask_prov/)?(?:capture|export|convert|validate|demo)/[\w/.]*"
+                         r"|otel_dask_prov/[\w/]+\.py|tests/[\w/.-]+|scripts/[\w-]+|benchmarks/[\w/.-]+)`")
+
+
+def test_every_module_path_the_docs_name_exists() -> None:
+    named = {(path.relative_to(REPO_ROOT).as_posix(), match)
+             for path in PAGES for match in MODULE_PATH.findall(path.read_text())}
+    assert named, "the docs name no module"
+    missing = sorted((page, name) for page, name in named
+                     if not any((root / name).exists() for root in (REPO_ROOT, REPO_ROOT / "otel_dask_prov")))
+    assert missing == []
+
+
+def test_the_architecture_page_names_only_modules_that_exist() -> None:
+    package = REPO_ROOT / "otel_dask_prov"
+    files = {path.name for path in package.rglob("*.py")}
+    named = set(re.findall(r"`(?:[\w/]+/)?(\w+\.py)`", (DOCS / "architecture.md").read_text()))
+    assert named and named <= files, sorted(named - files)
+
+
+def test_no_example_under_docs_holds_this_machines_paths() -> None:
+    """Example data is recorded with neutral paths (``scripts/gen-docs --record``)."""
+    pattern = path_pattern(machine_paths())
+    found = {(path.relative_to(REPO_ROOT).as_posix(), match)
+             for path in sorted(DOCS.rglob("*")) if path.is_file() and path.suffix != ".png"
+             for match in pattern.findall(path.read_text())}
+    assert found == set()
+
+
 @pytest.mark.slow
 def test_the_hpc_example_preloads_the_scheduler_and_the_worker_jobs(monkeypatch: pytest.MonkeyPatch) -> None:
-    dask_jobqueue = pytest.importorskip("dask_jobqueue", reason="dask-jobqueue is not installed (pip install -e '.[test]')")
+    dask_jobqueue = pytest.importorskip(
+        "dask_jobqueue", reason="dask-jobqueue is not installed (pip install -e '.[test]')")
 
     class LoopbackSLURMCluster(dask_jobqueue.SLURMCluster):  # type: ignore[misc]
         """The example's cluster, with its scheduler kept on the loopback interface."""
@@ -152,7 +188,7 @@ def test_the_hpc_example_preloads_the_scheduler_and_the_worker_jobs(monkeypatch:
     monkeypatch.setattr(dask_jobqueue, "SLURMCluster", LoopbackSLURMCluster)
     example = code_blocks(DOCS / "deployment" / "hpc.md", "python")[0]
     namespace: dict[str, Any] = {"print": lambda *args: None}
-    exec(compile(example, "hpc.md", "exec"), namespace)
+    exec(compile(example, "hpc.md", "exec"), namespace)  # noqa: S102 - the page's own example
     cluster = namespace["cluster"]
     try:
         script = cluster.job_script()
@@ -177,4 +213,5 @@ def test_the_optional_pages_hook_drops_what_does_not_exist_yet(tmp_path: Path) -
             src_uri = "deployment/hpc.md"
 
     text = "See [the mapping](../prov-mapping.md#x) and [concepts](../concepts.md)."
-    assert hook["on_page_markdown"](text, Page, config, None) == "See the mapping and [concepts](../concepts.md)."
+    assert (hook["on_page_markdown"](text, Page, config, None)
+            == "See the mapping and [concepts](../concepts.md).")
