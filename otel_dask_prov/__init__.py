@@ -85,8 +85,8 @@ logger = logging.getLogger("otel_dask_prov")
 register_config_defaults()
 
 _LAZY = {
-    "TracingSchedulerPlugin": ".scheduler_plugin",
-    "TracingWorkerPlugin": ".worker_plugin",
+    "TracingSchedulerPlugin": ".capture.scheduler_plugin",
+    "TracingWorkerPlugin": ".capture.worker_plugin",
 }
 
 
