@@ -15,8 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.collector import CONFIG_DIR, SCRIPTS_DIR, Runner, otelcol_runner  # noqa: F401 - fixture
-from tests.support.jaeger import jaeger_runner  # noqa: F401 - fixture
+from tests.support.collector import CONFIG_DIR, SCRIPTS_DIR, Runner
 from tests.support.tls import make_tls_material
 
 pytestmark = pytest.mark.collector
@@ -50,17 +49,19 @@ def test_the_directory_holds_the_documented_files() -> None:
 
 
 @pytest.mark.parametrize("config", COLLECTOR_CONFIGS)
-def test_the_collector_validates_each_config(config: str, otelcol_runner: Runner, tmp_path: Path) -> None:  # noqa: F811
-    result = otelcol_runner.run(["validate", f"--config={CONFIG_DIR / config}"], deployment_env(tmp_path), [tmp_path])
+def test_the_collector_validates_each_config(config: str, otelcol_runner: Runner, tmp_path: Path) -> None:
+    result = otelcol_runner.run(
+        ["validate", f"--config={CONFIG_DIR / config}"], deployment_env(tmp_path), [tmp_path]
+    )
     assert result.returncode == 0, result.stderr
 
 
-def test_the_local_config_needs_no_variables(otelcol_runner: Runner, tmp_path: Path) -> None:  # noqa: F811
+def test_the_local_config_needs_no_variables(otelcol_runner: Runner, tmp_path: Path) -> None:
     result = otelcol_runner.run(["validate", f"--config={CONFIG_DIR / 'local.yaml'}"], {}, [tmp_path])
     assert result.returncode == 0, result.stderr
 
 
-def test_jaeger_validates_its_config(jaeger_runner: Runner, tmp_path: Path) -> None:  # noqa: F811
+def test_jaeger_validates_its_config(jaeger_runner: Runner, tmp_path: Path) -> None:
     result = jaeger_runner.run(["validate", f"--config={CONFIG_DIR / JAEGER_CONFIG}"], {}, [tmp_path])
     assert result.returncode == 0, result.stderr
 
@@ -73,9 +74,9 @@ def test_jaeger_validates_its_config(jaeger_runner: Runner, tmp_path: Path) -> N
     ],
 )
 def test_the_secured_configs_refuse_to_run_without_their_secrets(
-    config: str, complaints: list[str], otelcol_runner: Runner, tmp_path: Path  # noqa: F811
+    config: str, complaints: list[str], otelcol_runner: Runner, tmp_path: Path
 ) -> None:
-    unset = {name: "" for name in deployment_env(tmp_path)}
+    unset = dict.fromkeys(deployment_env(tmp_path), "")
     result = otelcol_runner.run(["validate", f"--config={CONFIG_DIR / config}"], unset, [tmp_path])
     assert result.returncode != 0
     for complaint in complaints:

@@ -17,10 +17,14 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.collector import Runner, otelcol_runner  # noqa: F401 - fixture
+from tests.support.collector import Runner
 from tests.support.tls import make_tls_material
 from tests.test_deploy_kubernetes import (
-    Manifest, PodTemplate, is_collector, manifests, pod_templates,
+    Manifest,
+    PodTemplate,
+    is_collector,
+    manifests,
+    pod_templates,
 )
 
 pytestmark = pytest.mark.collector
@@ -92,14 +96,17 @@ def pod_environment(container: dict[str, Any], view: dict[str, Path]) -> dict[st
 
 
 COLLECTOR_CONTAINERS = [
-    (pod, container) for pod in pod_templates(manifests()) for container in pod.containers() if is_collector(container)
+    (pod, container)
+    for pod in pod_templates(manifests())
+    for container in pod.containers()
+    if is_collector(container)
 ]
 
 
 @pytest.mark.parametrize(("pod", "container"), COLLECTOR_CONTAINERS,
                          ids=[f"{pod.origin}/{c['name']}" for pod, c in COLLECTOR_CONTAINERS])
 def test_each_collector_container_validates_in_its_pod_environment(
-    pod: PodTemplate, container: dict[str, Any], otelcol_runner: Runner, tmp_path: Path  # noqa: F811
+    pod: PodTemplate, container: dict[str, Any], otelcol_runner: Runner, tmp_path: Path
 ) -> None:
     files = PodFiles(tmp_path, manifests())
     view = files.container_view(pod.spec.get("volumes", []), container)
@@ -118,12 +125,13 @@ def assert_named_files_exist(env: dict[str, str], view: dict[str, Path]) -> None
 
 
 def test_the_operator_sidecar_config_validates_with_the_collectors_environment(
-    otelcol_runner: Runner, tmp_path: Path  # noqa: F811
+    otelcol_runner: Runner, tmp_path: Path
 ) -> None:
     (collector,) = [item for item in manifests() if item.kind == "OpenTelemetryCollector"]
     spec = collector.doc["spec"]
     files = PodFiles(tmp_path, manifests())
-    view = files.container_view(spec["volumes"], {"name": "otc-container", "volumeMounts": spec["volumeMounts"]})
+    sidecar = {"name": "otc-container", "volumeMounts": spec["volumeMounts"]}
+    view = files.container_view(spec["volumes"], sidecar)
     config = tmp_path / "operator-config.yaml"
     config.write_text(yaml.safe_dump(spec["config"]))
     env = pod_environment(spec, view)
@@ -132,7 +140,7 @@ def test_the_operator_sidecar_config_validates_with_the_collectors_environment(
     assert_named_files_exist(env, view)
 
 
-def test_a_sidecar_without_its_token_does_not_start(otelcol_runner: Runner, tmp_path: Path) -> None:  # noqa: F811
+def test_a_sidecar_without_its_token_does_not_start(otelcol_runner: Runner, tmp_path: Path) -> None:
     """Guards the check above: the environment really is what the config reads."""
     pod, container = next((p, c) for p, c in COLLECTOR_CONTAINERS if "DaskCluster" in p.origin)
     files = PodFiles(tmp_path, manifests())

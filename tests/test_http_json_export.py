@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Callable
 
 import dask
 import pytest
 
 from otel_dask_prov import attributes as attr
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, otelcol_runner, start_collector  # noqa: F401
-from tests.support.traces import Span, read_spans
+from tests.support.collector import CollectorShare
+from tests.support.traces import Span
 from tests.support.workloads import inc, total
 
 pytestmark = [pytest.mark.slow, pytest.mark.collector]
 
 
 def test_http_json_delivers_the_same_spans_as_the_local_files(
-    tmp_path: Path, start_collector: Callable[..., Collector]
+    tmp_path: Path, collector: CollectorShare
 ) -> None:
-    collector = start_collector("local.yaml")
     cluster = DaskProcesses(tmp_path / "dask", env={
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.http_endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "http/json",
+        **collector.resource_env,
     })
     with cluster:
         with cluster.client() as client:
@@ -48,4 +47,4 @@ def test_http_json_delivers_the_same_spans_as_the_local_files(
     root = next(s for s in spans if s.kind == attr.RECORD_COMPUTATION)
     assert root.resource[attr.SERVICE_NAME] == attr.SCHEDULER_SERVICE
     assert root.resource["deployment.environment.name"] == "local"  # added by the collector
-    assert read_spans([collector.traces_file]) == spans
+    assert collector.spans() == spans

@@ -5,40 +5,46 @@ The scheduler and two workers run as separate processes with
 variables; the collector runs ``collector-config/local.yaml`` (one tier) or
 ``agent.yaml`` in front of ``gateway.yaml`` (two tiers, TLS and a bearer token
 between them).  Each test checks that the trace file holds exactly the trace
-of the workload, with its resource attributes.
+of the workload, with its resource attributes.  The one-tier test uses the
+session's collector (its spans told apart by their ``service.namespace``); the
+two tiers are started for their test.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from otel_dask_prov import attributes as attr
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import otelcol_runner, start_collector  # noqa: F401 - fixtures
-from tests.support.jaeger import Jaeger, jaeger, jaeger_runner, same_trace_id  # noqa: F401 - fixtures
-from tests.support.pipeline import assert_tree_trace, otlp_env, run_tree
+from tests.support.collector import Collector, CollectorShare
+from tests.support.jaeger import Jaeger, same_trace_id
+from tests.support.pipeline import assert_tree_trace, otlp_env, run_tree, tree_is_complete
 from tests.support.tls import make_tls_material
 
 pytestmark = [pytest.mark.collector, pytest.mark.slow]
 
 
 @pytest.mark.parametrize("protocol", ["grpc", "http/protobuf"])
-def test_spans_reach_the_trace_file_through_the_collector(protocol: str, start_collector, tmp_path: Path) -> None:
-    collector = start_collector("local.yaml", {"OTEL_DASK_PROV_ENVIRONMENT": "pipeline-test"})
+def test_spans_reach_the_trace_file_through_the_collector(
+    protocol: str, collector: CollectorShare, tmp_path: Path
+) -> None:
     endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
-    cluster = DaskProcesses(tmp_path / "dask", n_workers=2, env=otlp_env(endpoint, protocol))
+    env = otlp_env(endpoint, protocol, **collector.resource_env)
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=2, env=env)
 
     run_tree(cluster)
-    collector.stop()  # flushes the batch processor and the file exporter
 
-    assert_tree_trace(collector.spans(), {attr.DEPLOYMENT_ENVIRONMENT_NAME: "pipeline-test"})
+    spans = collector.wait_for_spans(tree_is_complete)
+    assert_tree_trace(spans, {attr.DEPLOYMENT_ENVIRONMENT_NAME: "local"})  # local.yaml's default
     assert not list(cluster.trace_dir.rglob("*.jsonl")), "spans were spilled instead of delivered"
 
 
+@pytest.mark.jaeger
 def test_an_agent_forwards_to_a_gateway_that_writes_the_file_and_feeds_jaeger(
-    start_collector, jaeger: Jaeger, tmp_path: Path
+    start_collector: Callable[..., Collector], jaeger: Jaeger, tmp_path: Path
 ) -> None:
     tls = make_tls_material(tmp_path / "tls")
     token = "agent-to-gateway-token"

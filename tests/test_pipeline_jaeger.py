@@ -4,7 +4,8 @@ Dask processes -> OTLP/gRPC -> our collector (``local.yaml``) -> Jaeger
 (``jaeger.yaml``, in-memory storage).  A user opening Jaeger finds the
 computation under both services, ``dask-scheduler`` and ``dask-worker``, as one
 tree in which each worker's execution span hangs under the scheduler's span of
-the same task attempt.
+the same task attempt.  Jaeger is the session's: other tests' traces are there
+too, so every lookup goes by the computation's trace id.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pytest
 
 from otel_dask_prov import attributes as attr
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, otelcol_runner  # noqa: F401 - fixture
-from tests.support.jaeger import Jaeger, JaegerTrace, jaeger, jaeger_runner, same_trace_id  # noqa: F401 - fixtures
+from tests.support.collector import Collector, Runner
+from tests.support.jaeger import Jaeger, JaegerTrace, same_trace_id
 from tests.support.pipeline import TREE_KEYS, assert_tree_trace, otlp_env, run_tree
 
 pytestmark = [pytest.mark.collector, pytest.mark.jaeger, pytest.mark.slow]
@@ -31,8 +32,11 @@ def references(span: dict[str, Any], ref_type: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def computation(jaeger: Jaeger, otelcol_runner, tmp_path_factory: pytest.TempPathFactory) -> str:  # noqa: F811
-    """Run the tree through a collector into Jaeger; return its trace id (from the file)."""
+def computation(jaeger: Jaeger, otelcol_runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Run the tree through a collector into Jaeger; return its trace id (from the file).
+
+    The collector is the module's own: the session's collector feeds no Jaeger.
+    """
     workdir = tmp_path_factory.mktemp("jaeger-pipeline")
     collector = Collector(
         otelcol_runner, "local.yaml", workdir / "collector",
@@ -74,7 +78,9 @@ def test_worker_spans_are_nested_under_their_task_spans(jaeger: Jaeger, computat
     assert service_of[root["processID"]] == attr.SCHEDULER_SERVICE
     assert not references(root, "CHILD_OF")
 
-    executions = [span for span in spans.values() if tags(span)[attr.RECORD_TYPE] == attr.RECORD_TASK_EXECUTION]
+    executions = [
+        span for span in spans.values() if tags(span)[attr.RECORD_TYPE] == attr.RECORD_TASK_EXECUTION
+    ]
     assert sorted(tags(span)[attr.TASK_KEY] for span in executions) == sorted(TREE_KEYS)
     for execution in executions:
         assert service_of[execution["processID"]] == attr.WORKER_SERVICE

@@ -10,13 +10,13 @@ are kept in the processes' spill files rather than lost.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-
 
 import pytest
 
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, otelcol_runner, start_collector  # noqa: F401 - fixtures
+from tests.support.collector import Collector
 from tests.support.pipeline import assert_tree_trace, otlp_env, run_tree
 from tests.support.tls import TLSMaterial, make_tls_material
 from tests.support.traces import read_spans
@@ -38,7 +38,8 @@ def tls(tmp_path: Path) -> TLSMaterial:
 
 
 @pytest.fixture
-def gateway(start_collector, tls: TLSMaterial) -> Collector:  # noqa: F811
+def gateway(start_collector: Callable[..., Collector], tls: TLSMaterial) -> Collector:
+    """A gateway of the test's own: it checks the token, and a test stops it to read its file."""
     return start_collector(
         "gateway.yaml",
         {
@@ -50,7 +51,9 @@ def gateway(start_collector, tls: TLSMaterial) -> Collector:  # noqa: F811
     )
 
 
-def secured_cluster(workdir: Path, gateway: Collector, tls: TLSMaterial, protocol: str, token: str) -> DaskProcesses:
+def secured_cluster(
+    workdir: Path, gateway: Collector, tls: TLSMaterial, protocol: str, token: str
+) -> DaskProcesses:
     endpoint = gateway.grpc_endpoint if protocol == "grpc" else gateway.http_endpoint
     assert endpoint.startswith("https://")
     env = otlp_env(

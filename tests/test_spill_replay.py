@@ -11,14 +11,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from otel_dask_prov import attributes as attr
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, free_ports, otelcol_runner, start_collector  # noqa: F401
+from tests.support.collector import Collector, CollectorShare, free_ports
 from tests.support.traces import Span, read_spans
 from tests.support.workloads import inc, total
 
@@ -55,22 +55,23 @@ def assert_complete(spans: list[Span], computations: int, tasks_each: int) -> No
     assert executions == with_phases
 
 
-def otlp_env(endpoint: str, spill_dir: Path) -> dict[str, str]:
+def otlp_env(endpoint: str, spill_dir: Path, **extra: str) -> dict[str, str]:
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_EXPORTER_OTLP_TIMEOUT": str(EXPORT_TIMEOUT),
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OTEL_DASK_PROV_SPILL_DIR": str(spill_dir),
+        **extra,
     }
 
 
-def test_collector_down_for_the_whole_run_then_replayed(
-    tmp_path: Path, start_collector: Callable[..., Collector]
-) -> None:
+def test_collector_down_for_the_whole_run_then_replayed(tmp_path: Path, collector: CollectorShare) -> None:
+    """The run exports to a port nobody listens on; the spills are replayed to the session's collector."""
     (nobody,) = free_ports(1)
     spill_dir = tmp_path / "spill"
-    cluster = DaskProcesses(tmp_path / "dask", env=otlp_env(f"http://127.0.0.1:{nobody}", spill_dir))
+    env = otlp_env(f"http://127.0.0.1:{nobody}", spill_dir, **collector.resource_env)
+    cluster = DaskProcesses(tmp_path / "dask", env=env)
     with cluster:
         wall_times = [run_workload(cluster) for _ in range(2)]
         cluster.stop()
@@ -84,7 +85,6 @@ def test_collector_down_for_the_whole_run_then_replayed(
     assert sorted(p.name.split("-")[1] for p in spill_dir.glob("*.spill.jsonl")) == [
         "scheduler", "worker", "worker"]
 
-    collector = start_collector("local.yaml")
     replay = subprocess.run(
         [sys.executable, "-m", "otel_dask_prov.cli", "replay", str(spill_dir),
          "--endpoint", collector.grpc_endpoint],
@@ -101,7 +101,7 @@ def test_collector_down_for_the_whole_run_then_replayed(
 def test_collector_killed_and_restarted_mid_run_loses_nothing(
     tmp_path: Path, start_collector: Callable[..., Collector]
 ) -> None:
-    collector = start_collector("local.yaml")
+    collector = start_collector("local.yaml")  # its own: it is killed
     spill_dir = tmp_path / "spill"
     cluster = DaskProcesses(tmp_path / "dask", env=otlp_env(collector.grpc_endpoint, spill_dir))
     with cluster:

@@ -17,14 +17,16 @@ directory of the test, and can be stopped, killed and restarted::
         spans = collector.wait_for_spans(lambda spans: len(spans) >= 3)
         assert {span.service for span in spans} == {"dask-scheduler", "dask-worker"}
 
-Import the fixtures (``otelcol_runner``, ``start_collector``) into a test module
-with ``from tests.support.collector import otelcol_runner, start_collector``.
+Most tests need no collector of their own: a :class:`CollectorShare` is their
+part of one collector the whole session shares, told apart by the
+``service.namespace`` their processes put on their spans.  The fixtures
+(``collector``, ``start_collector``, ``otelcol_runner``, ...) are in
+``tests/conftest.py``.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import socket
@@ -32,9 +34,10 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 import pytest
 
@@ -51,9 +54,18 @@ START_TIMEOUT = 30.0
 """Seconds a service gets to answer its health check."""
 STOP_TIMEOUT = 15.0
 """Seconds a service gets to shut down cleanly before it is killed."""
+QUICK_DELIVERY = {"processors.batch.timeout": "100ms", "exporters.file.flush_interval": "100ms"}
+"""``--set`` overrides of ``local.yaml`` for the collector the session shares: its
+batch timeout and file flush interval (1 s each) shortened, so that it writes what
+it accepted within :data:`DELIVERY_DELAY`."""
+DELIVERY_DELAY = 1.0
+"""Seconds a collector running with :data:`QUICK_DELIVERY` may take to write a span
+it accepted into its trace file (the two intervals, with a margin)."""
+SERVICE_NAMESPACE = "service.namespace"
+"""The resource attribute that tells the tests sharing a collector apart."""
 
 
-class ServiceFailed(RuntimeError):
+class ServiceError(RuntimeError):
     """A collector or Jaeger process did not start, or died."""
 
 
@@ -100,9 +112,13 @@ class Runner(Protocol):
 
     description: str
 
-    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle: ...
+    def start(
+        self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]
+    ) -> Handle: ...
 
-    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]: ...
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]
+    ) -> subprocess.CompletedProcess[str]: ...
 
 
 @dataclass(frozen=True)
@@ -115,7 +131,9 @@ class BinaryRunner:
     def description(self) -> str:
         return str(self.binary)
 
-    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle:
+    def start(
+        self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]
+    ) -> Handle:
         with open(log_path, "ab") as log:
             return subprocess.Popen(
                 [str(self.binary), *args],
@@ -125,7 +143,9 @@ class BinaryRunner:
                 stderr=subprocess.STDOUT,
             )
 
-    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(self.binary), *args],
             env={**os.environ, **env},
@@ -202,10 +222,14 @@ class ContainerRunner:
             container = container.with_volume_mapping(str(directory), str(directory), "rw")
         return container
 
-    def start(self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]) -> Handle:
+    def start(
+        self, args: Sequence[str], env: Mapping[str, str], log_path: Path, mounts: Sequence[Path]
+    ) -> Handle:
         return _ContainerHandle(self._container(args, env, mounts).start(), log_path)
 
-    def run(self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, args: Sequence[str], env: Mapping[str, str], mounts: Sequence[Path]
+    ) -> subprocess.CompletedProcess[str]:
         container = self._container(args, env, mounts).start()
         wrapped = container.get_wrapped_container()
         try:
@@ -229,7 +253,7 @@ def _docker_unreachable_reason() -> str | None:
         return f"the Python package {error.name!r} is not installed (pip install -e '.[test]')"
     try:
         docker.from_env().ping()
-    except Exception as error:  # any failure to reach the engine means "no Docker"
+    except Exception as error:  # noqa: BLE001 - any failure to reach the engine means "no Docker"
         return f"no Docker engine is reachable ({type(error).__name__}: {error})"
     return None
 
@@ -247,7 +271,7 @@ def locate(script: str, image: str) -> Runner:
             [str(SCRIPTS_DIR / script)], capture_output=True, text=True, check=False
         )
         if build.returncode != 0:
-            raise ServiceFailed(f"scripts/{script} failed ({build.returncode}):\n{build.stderr[-3000:]}")
+            raise ServiceError(f"scripts/{script} failed ({build.returncode}):\n{build.stderr[-3000:]}")
         return BinaryRunner(Path(build.stdout.strip().splitlines()[-1]))
     docker_problem = _docker_unreachable_reason()
     if docker_problem is None:
@@ -286,18 +310,18 @@ class Service:
     def start(self, timeout: float = START_TIMEOUT) -> None:
         """Start the process and return once its health check answers 200."""
         if self.running:
-            raise ServiceFailed(f"{self.name} is already running")
+            raise ServiceError(f"{self.name} is already running")
         self._handle = self.runner.start(self.args, self.env, self.log_path, self.mounts)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             exit_code = self._handle.poll()
             if exit_code is not None:
-                raise ServiceFailed(f"{self.name} exited with {exit_code} while starting:\n{self.log_tail()}")
+                raise ServiceError(f"{self.name} exited with {exit_code} while starting:\n{self.log_tail()}")
             if self._healthy():
                 return
             time.sleep(0.1)
         self.kill()
-        raise ServiceFailed(f"{self.name} was not healthy after {timeout:.0f} s:\n{self.log_tail()}")
+        raise ServiceError(f"{self.name} was not healthy after {timeout:.0f} s:\n{self.log_tail()}")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int | None:
         """Stop cleanly (SIGTERM, so exporters flush); kill after *timeout*."""
@@ -352,6 +376,8 @@ class Collector(Service):
     one, the Jaeger endpoint is a free port nobody listens on, so a test never
     sends to a Jaeger it did not start.  *mounts* are the directories holding
     the files named in *env* (default: *workdir*), for the container runner.
+    *overrides* are ``--set`` options: config path (``processors.batch.timeout``)
+    to value.
     """
 
     def __init__(
@@ -363,8 +389,10 @@ class Collector(Service):
         *,
         name: str = "collector",
         mounts: Sequence[Path] = (),
+        overrides: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name
+        self.overrides = dict(overrides or {})
         workdir.mkdir(parents=True, exist_ok=True)
         self.grpc_port, self.http_port, self.health_port, self.metrics_port, unused = free_ports(5)
         self.traces_file = workdir / f"{name}-traces.jsonl"
@@ -379,6 +407,10 @@ class Collector(Service):
             "OTEL_DASK_PROV_JAEGER_ENDPOINT": f"127.0.0.1:{unused}",
         }
         super().__init__(runner, config_path(config), workdir, {**defaults, **(env or {})}, mounts)
+
+    @property
+    def args(self) -> list[str]:
+        return [*super().args, *(f"--set={path}={value}" for path, value in self.overrides.items())]
 
     @property
     def tls(self) -> bool:
@@ -401,53 +433,90 @@ class Collector(Service):
 
     def wait_for_spans(self, done: Callable[[list[Span]], bool], timeout: float = 30.0) -> list[Span]:
         """Poll the live trace file until ``done(spans)``; fail with what arrived."""
-        deadline = time.monotonic() + timeout
-        spans: list[Span] = []
-        while True:
-            try:
-                spans = self.spans()
-            except json.JSONDecodeError:  # the exporter is writing the last line
-                pass
-            else:
-                if done(spans):
-                    return spans
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"{self.name}: after {timeout:.0f} s the trace file holds {len(spans)} spans: "
-                    f"{sorted(span.name for span in spans)}\n{self.log_tail()}"
-                )
-            time.sleep(0.25)
+        return _poll_spans(self, self.spans, done, timeout)
+
+
+class CollectorShare:
+    """One test's part of the collector the session shares: the spans of its own namespace.
+
+    The session runs one collector with ``local.yaml`` (writing its file
+    quickly: :data:`QUICK_DELIVERY`).  Each test gives its Dask processes
+    :attr:`resource_env`, which puts its own ``service.namespace`` on their
+    spans; :meth:`spans` and :meth:`wait_for_spans` see only the spans carrying
+    it, so the tests that share the collector stay independent of each other
+    and of their order::
+
+        def test_spans_arrive(collector, tmp_path):
+            env = {**otlp_env(collector.grpc_endpoint, "grpc"), **collector.resource_env}
+            run_tree(DaskProcesses(tmp_path / "dask", env=env))  # stops: every span is sent
+            assert_tree_trace(collector.wait_for_spans(tree_is_complete))
+
+    The test cannot stop the collector to make it write everything, as it would
+    its own; :meth:`wait_for_spans` waits for the file instead.
+    """
+
+    def __init__(self, collector: Collector, namespace: str) -> None:
+        self.collector = collector
+        self.namespace = namespace
+
+    @property
+    def resource_env(self) -> dict[str, str]:
+        """Environment for the test's Dask processes: their spans carry its namespace."""
+        return {"OTEL_RESOURCE_ATTRIBUTES": f"{SERVICE_NAMESPACE}={self.namespace}"}
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return self.collector.grpc_endpoint
+
+    @property
+    def http_endpoint(self) -> str:
+        return self.collector.http_endpoint
+
+    def spans(self) -> list[Span]:
+        """The spans of this test's namespace in the trace file so far."""
+        return [span for span in self.collector.spans()
+                if span.resource.get(SERVICE_NAMESPACE) == self.namespace]
+
+    def wait_for_spans(self, done: Callable[[list[Span]], bool], timeout: float = 30.0) -> list[Span]:
+        """This test's spans, once ``done(spans)`` holds and the file holds all that was sent.
+
+        Call it when the senders are done (the processes stopped, the replay
+        finished): it returns no sooner than :data:`DELIVERY_DELAY` after the
+        call, when every span the collector had accepted is in the file, so
+        the spans are what a collector of the test's own would hold once
+        stopped, a span delivered twice included.
+        """
+        return _poll_spans(self.collector, self.spans, done, timeout, not_before=DELIVERY_DELAY)
+
+
+def _poll_spans(
+    collector: Collector,
+    read: Callable[[], list[Span]],
+    done: Callable[[list[Span]], bool],
+    timeout: float,
+    not_before: float = 0.0,
+) -> list[Span]:
+    """``read()`` every quarter second until ``done(spans)``, at *not_before* seconds at the earliest."""
+    started = time.monotonic()
+    spans: list[Span] = []
+    while True:
+        now = time.monotonic()
+        try:
+            spans = read()
+        except ValueError:  # the exporter is writing the last line
+            pass
+        else:
+            if now - started >= not_before and done(spans):
+                return spans
+        if now - started > timeout:
+            raise AssertionError(
+                f"{collector.name}: after {timeout:.0f} s the trace file holds {len(spans)} such spans: "
+                f"{sorted(span.name for span in spans)}\n{collector.log_tail()}"
+            )
+        time.sleep(0.25)
 
 
 def config_path(config: str | Path) -> Path:
     """*config* as a path: a bare name means a file of ``collector-config/``."""
     path = Path(config)
     return path if path.is_absolute() else CONFIG_DIR / path
-
-
-# ---------------------------------------------------------------------------
-# Fixtures
-# ---------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def otelcol_runner() -> Runner:
-    """How to run the collector in this session (see :func:`locate`)."""
-    return locate("build-otelcol", OTELCOL_IMAGE)
-
-
-@pytest.fixture
-def start_collector(otelcol_runner: Runner, tmp_path: Path) -> Iterator[Callable[..., Collector]]:
-    """``start_collector(config, env=None, name="collector")`` -> a healthy :class:`Collector`.
-
-    Every collector started through it is stopped at the end of the test.
-    """
-    started: list[Collector] = []
-
-    def start(config: str | Path, env: Mapping[str, str] | None = None, *, name: str = "collector") -> Collector:
-        collector = Collector(otelcol_runner, config, tmp_path / name, env, name=name, mounts=[tmp_path])
-        started.append(collector)
-        collector.start()
-        return collector
-
-    yield start
-    for collector in reversed(started):
-        collector.stop()

@@ -5,11 +5,16 @@ point a collector at it with ``OTEL_DASK_PROV_JAEGER_ENDPOINT =
 jaeger.otlp_grpc_address``, then ask the HTTP query API::
 
     def test_trace_in_jaeger(jaeger, start_collector):
-        collector = start_collector("local.yaml", {"OTEL_DASK_PROV_JAEGER_ENDPOINT": jaeger.otlp_grpc_address})
+        collector = start_collector(
+            "local.yaml", {"OTEL_DASK_PROV_JAEGER_ENDPOINT": jaeger.otlp_grpc_address})
         ...
-        trace = jaeger.wait_for_trace("dask-worker", lambda trace: len(trace["spans"]) > 3)
+        trace = jaeger.wait_for_trace(
+            "dask-worker",
+            lambda trace: same_trace_id(trace["traceID"], trace_id) and len(trace["spans"]) > 3)
 
-Import the fixtures with ``from tests.support.jaeger import jaeger, jaeger_runner``.
+The ``jaeger`` fixture (``tests/conftest.py``) is one Jaeger for the whole
+session: its storage holds the traces of every test that used it, so a test
+looks its own up by trace id.
 """
 
 from __future__ import annotations
@@ -17,12 +22,12 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
-import pytest
-
-from .collector import JAEGER_IMAGE, Runner, Service, config_path, free_ports, http_get, locate
+from .collector import JAEGER_IMAGE as JAEGER_IMAGE  # the image the container runner runs
+from .collector import Runner, Service, config_path, free_ports, http_get
 
 JaegerTrace = dict[str, Any]
 """One trace as ``/api/traces`` returns it: ``traceID``, ``spans`` (with
@@ -99,18 +104,3 @@ class Jaeger(Service):
                     f"services: {self.services()}\n{self.log_tail()}"
                 )
             time.sleep(0.5)
-
-
-@pytest.fixture(scope="session")
-def jaeger_runner() -> Runner:
-    """How to run Jaeger in this session (built binary, else image, else skip)."""
-    return locate("build-jaeger", JAEGER_IMAGE)
-
-
-@pytest.fixture(scope="module")
-def jaeger(jaeger_runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Jaeger]:
-    """A healthy Jaeger shared by the tests of a module (its storage keeps growing)."""
-    service = Jaeger(jaeger_runner, tmp_path_factory.mktemp("jaeger"))
-    service.start()
-    yield service
-    service.stop()

@@ -10,7 +10,8 @@ A delayed tree of seven tasks, submitted as one graph, so one trace::
 
 :func:`run_tree` runs it on a :class:`~tests.support.cluster.DaskProcesses`
 cluster and stops the cluster gracefully (every process flushes its spans);
-:func:`assert_tree_trace` checks that a list of spans is exactly that trace.
+:func:`assert_tree_trace` checks that a list of spans is exactly that trace
+(:func:`tree_is_complete`: that they hold at least that trace).
 """
 
 from __future__ import annotations
@@ -62,6 +63,15 @@ def run_tree(cluster: DaskProcesses) -> None:
             tree = dask.delayed(total)(pairs, dask_key_name="total")
             assert client.compute(tree).result() == TREE_RESULT
         cluster.stop()
+
+
+def tree_is_complete(spans: list[Span]) -> bool:
+    """Whether *spans* hold at least the tree's trace: for waiting until a collector wrote it."""
+    kinds = Counter(span.kind for span in spans)
+    computed = sum(span.kind == attr.RECORD_TASK_PHASE and span.attributes[attr.PHASE_ACTION] == "compute"
+                   for span in spans)
+    return (kinds[attr.RECORD_COMPUTATION] >= 1 and kinds[attr.RECORD_TASK_ATTEMPT] >= len(TREE_KEYS)
+            and kinds[attr.RECORD_TASK_EXECUTION] >= len(TREE_KEYS) and computed >= len(TREE_KEYS))
 
 
 def assert_tree_trace(spans: list[Span], resource: Mapping[str, str] | None = None) -> str:
