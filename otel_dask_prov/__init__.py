@@ -52,7 +52,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -81,6 +82,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("otel_dask_prov")
+
+_Function = TypeVar("_Function", bound=Callable[..., Any])
 
 register_config_defaults()
 
@@ -142,7 +145,7 @@ def traced() -> Iterator[None]:
 # ---------------------------------------------------------------------------
 # Preload entry points: ``dask scheduler|worker --preload otel_dask_prov [--otel-...]``
 # ---------------------------------------------------------------------------
-def _preload_options(command: click.Command) -> click.Command:
+def _preload_options(command: _Function) -> _Function:
     for setting in reversed(SETTINGS):
         command = click.option(
             setting.option, setting.name, default=None, help=setting.help, show_default=False

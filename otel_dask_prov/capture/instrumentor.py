@@ -40,7 +40,8 @@ Programmatic use, e.g. in a ``sitecustomize`` of your own:
 
 from __future__ import annotations
 
-from typing import Any, Collection
+from collections.abc import Collection
+from typing import Any
 
 import dask.config
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor

@@ -10,14 +10,15 @@ Span and attribute names come from :mod:`otel_dask_prov.attributes`.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opentelemetry.trace import SpanContext
 
 from .. import attributes as attr
-from .span_ids import attempt_span_id, execution_span_id
-from .probes.code import notebook_cell
 from ..export.span_data import EventData, LinkData, SpanData
+from .probes.code import notebook_cell
+from .span_ids import attempt_span_id, execution_span_id
 
 _EXCEPTION_REPR = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 _ERROR_OUTCOMES = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
@@ -77,9 +78,23 @@ class ComputationRecord:
     """One graph submission: the root span of its trace."""
 
     __slots__ = (
-        "trace_id", "span_id", "parent", "start", "end", "client", "task_count",
-        "keys", "code", "code_filename", "code_lineno", "dask_span_id", "dask_span_name",
-        "erred_tasks", "prefixes", "unfinished", "extra",
+        "client",
+        "code",
+        "code_filename",
+        "code_lineno",
+        "dask_span_id",
+        "dask_span_name",
+        "end",
+        "erred_tasks",
+        "extra",
+        "keys",
+        "parent",
+        "prefixes",
+        "span_id",
+        "start",
+        "task_count",
+        "trace_id",
+        "unfinished",
     )
 
     def __init__(self, trace_id: int, span_id: int, parent: SpanContext | None, start: float,
@@ -137,11 +152,34 @@ class AttemptRecord:
     """One attempt of one task, as the scheduler saw it, from waiting to its end."""
 
     __slots__ = (
-        "trace_id", "span_id", "parent_span_id", "key", "prefix", "group", "number", "run_id",
-        "start", "end", "transitions", "state", "outcome", "worker", "worker_name",
-        "result_type", "nbytes", "thread", "startstops", "dependencies", "priority",
-        "retries_left", "exception_text", "traceback_text", "blame", "previous",
-        "rerun_reason", "succeeded_after_retry",
+        "blame",
+        "dependencies",
+        "end",
+        "exception_text",
+        "group",
+        "key",
+        "nbytes",
+        "number",
+        "outcome",
+        "parent_span_id",
+        "prefix",
+        "previous",
+        "priority",
+        "rerun_reason",
+        "result_type",
+        "retries_left",
+        "run_id",
+        "span_id",
+        "start",
+        "startstops",
+        "state",
+        "succeeded_after_retry",
+        "thread",
+        "trace_id",
+        "traceback_text",
+        "transitions",
+        "worker",
+        "worker_name",
     )
 
     def __init__(self, trace_id: int, parent_span_id: int, key: str, prefix: str, group: str,
@@ -265,10 +303,25 @@ class ExecutionRecord:
     """
 
     __slots__ = (
-        "trace_id", "key", "prefix", "run_id", "worker", "worker_name",
-        "outcome", "startstops", "start", "end", "thread_id", "thread_native_id",
-        "thread_name", "result_type", "nbytes", "exception_type", "exception_message",
-        "stacktrace", "extra",
+        "end",
+        "exception_message",
+        "exception_type",
+        "extra",
+        "key",
+        "nbytes",
+        "outcome",
+        "prefix",
+        "result_type",
+        "run_id",
+        "stacktrace",
+        "start",
+        "startstops",
+        "thread_id",
+        "thread_name",
+        "thread_native_id",
+        "trace_id",
+        "worker",
+        "worker_name",
     )
 
     def __init__(self, trace_id: int, key: str, prefix: str,

@@ -6,7 +6,7 @@ import os
 import platform
 import socket
 import uuid
-from typing import Mapping
+from collections.abc import Mapping
 
 import dask
 import distributed
@@ -14,9 +14,9 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.version import __version__ as sdk_version
 
 from .. import attributes as attr
-from .probes.deployment import process_attributes
 from ..settings import Settings
 from ..version import __version__
+from .probes.deployment import process_attributes
 
 DEFAULT_SERVICE_NAMES = {
     "scheduler": attr.SCHEDULER_SERVICE,

@@ -28,8 +28,9 @@ a dict per task; see ``docs/performance.md``).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from time import time
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from dask.utils import key_split
 from distributed.diagnostics.plugin import SchedulerPlugin
@@ -37,7 +38,12 @@ from tornado.ioloop import PeriodicCallback
 
 from .. import attributes as attr
 from ..export.span_pipeline import SpanPipeline
+from ..settings import Settings, resolve_settings
 from .plugin_base import TracingPluginBase
+from .probes.client import ClientRegistry
+from .probes.notebook import CodeOrigins
+from .records import AttemptRecord, ComputationRecord
+from .resource import build_resource
 from .span_ids import (
     attempt_span_id,
     build_sampler,
@@ -47,11 +53,6 @@ from .span_ids import (
     new_trace_id,
     parse_traceparent,
 )
-from .probes.client import ClientRegistry
-from .probes.notebook import CodeOrigins
-from .records import AttemptRecord, ComputationRecord
-from .resource import build_resource
-from ..settings import Settings, resolve_settings
 
 if TYPE_CHECKING:  # dask.typing.Key exists only from dask 2023.9.1
     from dask.typing import Key
@@ -92,20 +93,20 @@ def _note_waiting(early: float | tuple[Any, ...] | None, start: str, finish: str
     if type(early) is float:
         return ("released", early, "waiting", now, finish) if start == "waiting" else None
     assert isinstance(early, tuple)
-    return early + (now, finish) if start == early[-1] else None
+    return (*early, now, finish) if start == early[-1] else None
 
 
 def _waiting_since(early: float | tuple[Any, ...]) -> float:
     """When the first waiting transition that :func:`_note_waiting` kept happened."""
-    return early if type(early) is float else early[1]  # type: ignore[index,return-value]
+    return early if isinstance(early, float) else early[1]
 
 
-def _waiting_transitions(early: float | tuple[Any, ...]) -> list[tuple[float, str, str, None]]:
+def _waiting_transitions(early: float | tuple[Any, ...]) -> list[tuple[float, str, str, str | None]]:
     """The ``(time, from, to, stimulus_id)`` transitions that :func:`_note_waiting` kept."""
     if type(early) is float:
         return [(early, "released", "waiting", None)]
     assert isinstance(early, tuple)
-    transitions = []
+    transitions: list[tuple[float, str, str, str | None]] = []
     start = early[0]
     for index in range(1, len(early), 2):
         finish = early[index + 1]
@@ -118,7 +119,7 @@ class _Computation:
     """An open computation: its root-span record, its ``traceparent`` for the
     workers, and how many of its tasks are not done."""
 
-    __slots__ = ("record", "pending", "traceparent")
+    __slots__ = ("pending", "record", "traceparent")
 
     def __init__(self, record: ComputationRecord, pending: int, traceparent: str) -> None:
         self.record = record
@@ -135,8 +136,17 @@ class _KeyState:
     attempt.
     """
 
-    __slots__ = ("computation", "counted", "attempts", "early", "open", "last_span",
-                 "last_outcome", "retried", "dispatched")
+    __slots__ = (
+        "attempts",
+        "computation",
+        "counted",
+        "dispatched",
+        "early",
+        "last_outcome",
+        "last_span",
+        "open",
+        "retried",
+    )
 
     def __init__(self, computation: _Computation) -> None:
         self.computation = computation
@@ -179,6 +189,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self._active = True
         self._removal_watch = PeriodicCallback(self._close_if_removed, REMOVAL_CHECK_MS)
         self._removal_watch.start()
+        self._closing: asyncio.Future[None] | None = None
 
     def _close_if_removed(self) -> None:
         """Close once Dask no longer holds this plugin.
@@ -190,7 +201,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         """
         if self.scheduler.plugins.get(self.name) is not self:
             self._removal_watch.stop()
-            asyncio.ensure_future(self.close())
+            self._closing = asyncio.ensure_future(self.close())
 
     async def close(self) -> None:
         if not self._active:
@@ -229,7 +240,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         origins = self._code_origins
 
         def task_to_msg(ts: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
-            msg = original(ts, *args, **kwargs)
+            msg: dict[str, Any] = original(ts, *args, **kwargs)
             state = states.get(ts.key)
             if state is not None:
                 try:

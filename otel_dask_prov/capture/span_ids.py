@@ -141,4 +141,4 @@ def is_sampled(sampler: sampling.Sampler, trace_id: int, parent: SpanContext | N
     """The sampling decision for a computation whose trace id is *trace_id*."""
     context = set_span_in_context(NonRecordingSpan(parent)) if parent is not None else None
     result = sampler.should_sample(context, trace_id, "dask.computation")
-    return result.decision.is_sampled()
+    return result.decision is sampling.Decision.RECORD_AND_SAMPLE

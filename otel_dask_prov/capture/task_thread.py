@@ -20,11 +20,12 @@ before and just after the task; what it returns goes to ``observation.provenance
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import distributed.worker
 
-observations: dict[Any, "ThreadObservation"] = {}
+observations: dict[Any, ThreadObservation] = {}
 """Task key -> what its executing thread saw. Entries are popped by the worker plugin."""
 
 if hasattr(distributed.worker, "_run_task"):
@@ -43,8 +44,14 @@ _recorder: Any = None
 class ThreadObservation:
     """Identity of the executing thread and, for a failure, the exception raised."""
 
-    __slots__ = ("thread_id", "native_id", "thread_name", "exception_type",
-                 "exception_message", "provenance")
+    __slots__ = (
+        "exception_message",
+        "exception_type",
+        "native_id",
+        "provenance",
+        "thread_id",
+        "thread_name",
+    )
 
     def __init__(self, thread: threading.Thread) -> None:
         self.thread_id = thread.ident

@@ -20,14 +20,14 @@ from typing import Any
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from .. import attributes as attr
-from . import task_thread
 from ..export.span_pipeline import SpanPipeline
+from ..settings import Settings, resolve_settings
+from . import task_thread
 from .plugin_base import TracingPluginBase
-from .span_ids import parse_traceparent
 from .probes.worker import WorkerProvenance
 from .records import ExecutionRecord, split_exception_text
 from .resource import build_resource
-from ..settings import Settings, resolve_settings
+from .span_ids import parse_traceparent
 
 _EXECUTING = frozenset({"executing", "long-running"})
 _OUTCOMES = {

@@ -17,8 +17,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from distributed import Client
 
@@ -72,7 +73,7 @@ class DaskProcesses:
         self.workers: list[subprocess.Popen[bytes]] = []
 
     # -- starting -------------------------------------------------------
-    def __enter__(self) -> "DaskProcesses":
+    def __enter__(self) -> DaskProcesses:
         self.start()
         return self
 
@@ -84,7 +85,7 @@ class DaskProcesses:
 
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_dir / f"{name}.log", "wb")
+        log = open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115 - the process keeps it
         return subprocess.Popen(
             args, env=self.env, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir,
             start_new_session=True,

@@ -12,8 +12,9 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Sequence
+from typing import IO
 
 from .otlp_json import encode_line
 from .span_data import SpanData
@@ -39,7 +40,7 @@ class _LineFile:
         with self._lock:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8")
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
             self._file.write(line)
             self._file.flush()
 

@@ -12,8 +12,8 @@ import gzip
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from .otlp_json import encode_line
 from .span_data import SpanData
@@ -44,12 +44,14 @@ class OtlpHttpJsonExporter:
         body = request_json.encode("utf-8")
         if self._gzip:
             body = gzip.compress(body)
-        request = urllib.request.Request(self.endpoint, data=body, headers=self._headers,
+        request = urllib.request.Request(self.endpoint, data=body, headers=self._headers,  # noqa: S310
                                          method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout,
+            # the endpoint is an http(s) URL: settings refuse any other scheme
+            with urllib.request.urlopen(request, timeout=self._timeout,  # noqa: S310
                                         context=self._context) as response:
-                return 200 <= response.status < 300
+                status: int = response.status
+                return 200 <= status < 300
         except urllib.error.HTTPError as error:
             self.last_error = f"HTTP {error.code} {error.reason}"
             return False

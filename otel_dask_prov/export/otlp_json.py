@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import attributes as attr
 from .span_data import SCOPE, SpanData
 
-_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_string = json.encoder.encode_basestring
 _KEYS: dict[str, str] = {}
 
 _REPEATED: dict[str, dict[str, str]] = {name: {} for name in (
@@ -54,7 +55,8 @@ def encode_value(value: Any) -> str:
     if kind is float:
         if math.isfinite(value):
             return '{"doubleValue":' + repr(value) + "}"
-        return '{"doubleValue":"' + ("NaN" if value != value else "Infinity" if value > 0 else "-Infinity") + '"}'
+        special = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+        return '{"doubleValue":"' + special + '"}'
     if kind is list or kind is tuple:
         return '{"arrayValue":{"values":[' + ",".join([
             '{"stringValue":' + _string(item) + "}" if type(item) is str else encode_value(item)
@@ -118,7 +120,8 @@ def encode_span(span: SpanData) -> str:
             for trace_id, span_id, attributes in span.links
         ]) + "]")
     if span.error is not None:
-        parts.append(',"status":{"code":2' + (',"message":' + _string(span.error) if span.error else "") + "}}")
+        message = ',"message":' + _string(span.error) if span.error else ""
+        parts.append(',"status":{"code":2' + message + "}}")
     else:
         parts.append(',"status":{}}')
     return "".join(parts)

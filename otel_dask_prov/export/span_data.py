@@ -8,7 +8,8 @@ SDK exporter (OTLP gRPC or HTTP/protobuf) needs one.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -30,8 +31,18 @@ LinkData = tuple[int, int, Mapping[str, Any]]
 class SpanData:
     """One finished span: ids as integers, times as integer nanoseconds."""
 
-    __slots__ = ("name", "trace_id", "span_id", "parent_span_id", "start", "end",
-                 "attributes", "events", "links", "error")
+    __slots__ = (
+        "attributes",
+        "end",
+        "error",
+        "events",
+        "links",
+        "name",
+        "parent_span_id",
+        "span_id",
+        "start",
+        "trace_id",
+    )
 
     def __init__(
         self,

@@ -29,17 +29,18 @@ import logging
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import Protocol
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import attributes as attr
+from ..settings import BUSY_BACKLOG, Settings
 from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
 from .otlp_http_json import OtlpHttpJsonExporter
 from .otlp_json import resource_prefix
-from ..settings import BUSY_BACKLOG, Settings
 from .span_data import SpanData, to_readable_span
 
 logger = logging.getLogger("otel_dask_prov")

@@ -47,8 +47,8 @@ from functools import lru_cache
 
 from .checker import check_events
 from .constraints import Violation
-from .schema import ProvJsonSchema
 from .inputs import FORMATS, Format, detect_format, event_reader
+from .schema import ProvJsonSchema
 
 __all__ = ["DEFAULT_SKEW", "FORMATS", "Violation", "validate"]
 

@@ -284,7 +284,8 @@ class ScopeChecker:
             return None
         generator = self._generator[code]
         generated_at = self._generated_at[code]
-        generated = f"{entity} was generated at {format_time(generated_at)}" if not math.isnan(generated_at) else ""
+        generated = (f"{entity} was generated at {format_time(generated_at)}"
+                     if not math.isnan(generated_at) else "")
         if math.isnan(generated_at) and generator >= 0:
             generated_at = self._start[generator]
             generated = (
@@ -371,7 +372,7 @@ def _derivation_cycles(nodes: int, edges: array[int]) -> list[list[int]]:
             next_edge[-1] = edge + 1
             target = targets[edge]
             if state[target] == 1:
-                cycles.append(path[position[target] :] + [target])
+                cycles.append([*path[position[target]:], target])
             elif state[target] == 0:
                 state[target] = 1
                 position[target] = len(path)

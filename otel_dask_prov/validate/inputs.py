@@ -99,10 +99,11 @@ def _as_prov_json(path: str, document_format: Format, prov_format: str) -> str:
         except (OSError, EOFError, UnicodeDecodeError) as error:
             raise ProvDocumentError(path, None, f"cannot read: {error}") from None
     try:
-        document = ProvDocument.deserialize(content=content, format=prov_format, **document_format.prov_options)
+        document = ProvDocument.deserialize(content=content, format=prov_format,
+                                            **document_format.prov_options)
     except DoNotExist as error:
         raise ProvDocumentError(path, None, f"cannot read {document_format.title}: {error}") from None
-    except Exception as error:  # the prov parsers raise many unrelated types
+    except Exception as error:  # noqa: BLE001 - the prov parsers raise many unrelated types
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ProvDocumentError(
             path, None, f"not a readable {document_format.title} document: {reason}"

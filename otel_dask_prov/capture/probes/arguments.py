@@ -19,8 +19,9 @@ Keyword arguments whose name contains a ``redact`` fragment are recorded as
 >>> from dask.task_spec import Task, TaskRef
 >>> from .redaction import Redactor
 >>> task = Task("add-1", max, 1, TaskRef("x"), password="hunter22")
->>> print(render_arguments(task, 64, Redactor(["password"], {})))
-[{"position": 0, "type": "int", "value": "1"}, {"position": 1, "key": "x"}, {"name": "password", "value": "<redacted>"}]
+>>> print(render_arguments(task, 64, Redactor(["password"], {})))  # doctest: +NORMALIZE_WHITESPACE
+[{"position": 0, "type": "int", "value": "1"}, {"position": 1, "key": "x"},
+ {"name": "password", "value": "<redacted>"}]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from .redaction import REDACTED, Redactor
 try:
     from dask._task_spec import DataNode, GraphNode, TaskRef
 except ImportError:  # pragma: no cover - older dask: plain tuples
-    DataNode = GraphNode = TaskRef = ()  # type: ignore[assignment,misc]
+    DataNode = GraphNode = TaskRef = ()
 
 MAX_ARGUMENTS = 50
 """Arguments listed per task; the rest are counted in a final ``{"omitted": n}``."""
@@ -80,5 +81,5 @@ def render_arguments(task: Any, max_chars: int, redactor: Redactor) -> str:
         else:
             items.append({"name": str(name), **_describe(value, max_chars, redactor)})
     if len(items) > MAX_ARGUMENTS:
-        items = items[:MAX_ARGUMENTS] + [{"omitted": len(items) - MAX_ARGUMENTS}]
+        items = [*items[:MAX_ARGUMENTS], {"omitted": len(items) - MAX_ARGUMENTS}]
     return json.dumps(items)

@@ -28,8 +28,9 @@ import platform
 import socket
 import subprocess
 import urllib.parse
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ... import attributes as attr
 from ...settings import Settings, resolve_settings

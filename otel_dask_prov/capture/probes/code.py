@@ -43,7 +43,8 @@ import inspect
 import re
 import sys
 import types
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ... import attributes as attr
 
@@ -114,7 +115,8 @@ def resolve_call(task: Any) -> tuple[Any, tuple[Any, ...], dict[str, Any]]:
 
 def task_function(task: Any) -> Callable[..., Any] | None:
     """The user function a Dask task calls (see :func:`resolve_call`)."""
-    return resolve_call(task)[0]
+    function: Callable[..., Any] | None = resolve_call(task)[0]
+    return function
 
 
 def function_name(func: Any) -> str:

@@ -38,13 +38,14 @@ import ctypes
 import os
 import time
 from bisect import bisect_right
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from ... import attributes as attr
-from ..span_ids import attempt_span_id, derived_span_id, new_span_id, new_trace_id
 from ...export.span_data import EventData, SpanData
+from ..span_ids import attempt_span_id, derived_span_id, new_span_id, new_trace_id
 
 COUNTERS: Mapping[str, tuple[str, ...]] = {
     "POSIX": ("POSIX_OPENS", "POSIX_READS", "POSIX_WRITES", "POSIX_SEEKS", "POSIX_STATS",
@@ -133,8 +134,8 @@ def read_log(path: str | os.PathLike[str]) -> DarshanLog:
         counter_names = list(report.counters[module]["counters"])
         fcounter_names = list(report.counters[module]["fcounters"])
         for record in report.records[module]:
-            values = dict(zip(counter_names, record["counters"].tolist()))
-            values.update(zip(fcounter_names, record["fcounters"].tolist()))
+            values = dict(zip(counter_names, record["counters"].tolist(), strict=False))
+            values.update(zip(fcounter_names, record["fcounters"].tolist(), strict=False))
             kept = {name: values[name] for name in wanted if name in values}
             log.files.append(FileCounters(module, names.get(record["id"], str(record["id"])), kept,
                                           int(record["rank"])))
@@ -380,5 +381,5 @@ def _look_for_log(pid: int, environ: Mapping[str, str]) -> Path | None:
     directory = environ.get("DARSHAN_LOGPATH")
     if not directory or not Path(directory).is_dir():
         return None
-    matches = [path for path in Path(directory).rglob(f"*_id*-{pid}_*.darshan")]
+    matches = list(Path(directory).rglob(f"*_id*-{pid}_*.darshan"))
     return max(matches, key=lambda path: path.stat().st_mtime) if matches else None

@@ -34,8 +34,9 @@ import json
 import os
 import platform
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import dask.config
 
@@ -136,9 +137,9 @@ def environment_attributes(patterns: Iterable[str], redactor: Redactor,
     patterns = tuple(patterns)
     attributes: dict[str, str] = {}
     for name in sorted(environ):
-        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
-            if not redactor.is_secret_name(name):
-                attributes[attr.ENVIRONMENT_PREFIX + name] = environ[name][:MAX_ENVIRONMENT_VALUE]
+        if (any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+                and not redactor.is_secret_name(name)):
+            attributes[attr.ENVIRONMENT_PREFIX + name] = environ[name][:MAX_ENVIRONMENT_VALUE]
     return attributes
 
 

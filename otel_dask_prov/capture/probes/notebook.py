@@ -34,7 +34,8 @@ import logging
 import sys
 import types
 import weakref
-from typing import Any, Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping
+from typing import Any, ClassVar
 
 from ... import attributes as attr
 from .code import bytecode_digest, function_digest, notebook_cell, shipped_by_reference, task_function
@@ -85,7 +86,7 @@ class NotebookCells:
     after each cell.
     """
 
-    _by_shell: weakref.WeakKeyDictionary[Any, NotebookCells] = weakref.WeakKeyDictionary()
+    _by_shell: ClassVar[weakref.WeakKeyDictionary[Any, NotebookCells]] = weakref.WeakKeyDictionary()
 
     def __init__(self, shell: Any) -> None:
         self._shell = shell

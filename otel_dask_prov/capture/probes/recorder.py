@@ -20,6 +20,7 @@ raises into Dask: a failing probe is counted in :attr:`TaskRecorder.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from time import time
 from typing import Any
@@ -83,7 +84,8 @@ class TaskRecorder:
         ts = worker.state.tasks.get(key)
         if ts is None or not ts.annotations or attr.ANNOTATION not in ts.annotations:
             return None
-        return ts.annotations
+        annotations: dict[str, Any] = ts.annotations
+        return annotations
 
     def start(self, task: Any, execution_state: Any, key: Any) -> tuple[Any, ...] | None:
         """Begin recording *task*; the state to hand to :meth:`finish`, or ``None``."""
@@ -149,10 +151,9 @@ class TaskRecorder:
     def _hash_result(value: Any, attributes: dict[str, Any]) -> None:
         from dask.base import tokenize
 
-        try:
+        # values without a deterministic token get none
+        with contextlib.suppress(Exception):
             attributes[attr.TASK_RESULT_HASH] = tokenize(value, ensure_deterministic=True)
-        except Exception:  # noqa: BLE001 - values without a deterministic token get none
-            pass
 
     def _failed(self, error: BaseException) -> None:
         self.errors += 1

@@ -16,7 +16,7 @@ True
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 6

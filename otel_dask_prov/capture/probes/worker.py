@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from ... import attributes as attr
-from ..span_ids import execution_span_id
-from ...settings import Settings
 from ...export.span_data import SpanData
+from ...settings import Settings
+from ..span_ids import execution_span_id
 from . import darshan_logs as darshan
 from .recorder import TaskObservation, TaskRecorder
 
