@@ -26,8 +26,8 @@ import dask.config
 from distributed import Client, LocalCluster
 
 import otel_dask_prov
-from otel_dask_prov.export.span_pipeline import SpanPipeline
 from otel_dask_prov.demo.local_cluster import DaskProcesses
+from otel_dask_prov.export.span_pipeline import SpanPipeline
 
 from .collector import REPO_ROOT, Collector
 from .configs import Configuration

@@ -26,7 +26,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_name("collector.yaml")
 
 
-class CollectorUnavailable(RuntimeError):
+class CollectorUnavailableError(RuntimeError):
     """The collector could not be built or did not start."""
 
 
@@ -36,9 +36,9 @@ def collector_binary() -> Path:
         built = subprocess.run([str(REPO_ROOT / "scripts" / "build-otelcol")],
                                capture_output=True, text=True, check=False)
     except OSError as error:
-        raise CollectorUnavailable(f"cannot run scripts/build-otelcol: {error}") from None
+        raise CollectorUnavailableError(f"cannot run scripts/build-otelcol: {error}") from None
     if built.returncode != 0:
-        raise CollectorUnavailable(f"scripts/build-otelcol failed: {built.stderr.strip()[-500:]}")
+        raise CollectorUnavailableError(f"scripts/build-otelcol failed: {built.stderr.strip()[-500:]}")
     return Path(built.stdout.strip().splitlines()[-1])
 
 
@@ -89,14 +89,14 @@ class Collector:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise CollectorUnavailable(f"collector exited: {self.log_file.read_text()[-2000:]}")
+                raise CollectorUnavailableError(f"collector exited: {self.log_file.read_text()[-2000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/", timeout=1):
                     return self
             except (OSError, urllib.error.URLError):
                 time.sleep(0.1)
         self.stop()
-        raise CollectorUnavailable(f"collector not healthy after {timeout:.0f} s")
+        raise CollectorUnavailableError(f"collector not healthy after {timeout:.0f} s")
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (the file exporter flushes), SIGKILL after *timeout*."""

@@ -15,17 +15,18 @@ import os
 import sys
 import tempfile
 import timeit
+from collections.abc import Callable
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy  # noqa: E402
-from dask._task_spec import Task  # noqa: E402
+import numpy
+from dask._task_spec import Task
 
-from otel_dask_prov import attributes as attr  # noqa: E402
-from otel_dask_prov.capture.probes.recorder import TaskRecorder  # noqa: E402
-from otel_dask_prov.settings import resolve_settings  # noqa: E402
+from otel_dask_prov import attributes as attr
+from otel_dask_prov.capture.probes.recorder import TaskRecorder
+from otel_dask_prov.settings import resolve_settings
 
 NOTHING = dict(record_code=False, task_io=False)
 CASES: list[tuple[str, dict[str, Any]]] = [
@@ -61,7 +62,7 @@ def main() -> None:
             settings = resolve_settings(environ={}, output_dir=directory, **options)
             recorder = TaskRecorder(settings)
 
-            def recorded() -> None:
+            def recorded(recorder: TaskRecorder = recorder) -> None:
                 started = recorder.start(task, state, key)
                 message = {"op": "task-finished", "result": task({})}
                 recorder.finish(started, message)

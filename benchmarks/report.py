@@ -56,7 +56,7 @@ def _table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     rows = [list(headers), *[list(row) for row in rows]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(headers))]
     lines = ["  ".join(cell.rjust(width) if i else cell.ljust(width)
-                       for i, (cell, width) in enumerate(zip(row, widths))) for row in rows]
+                       for i, (cell, width) in enumerate(zip(row, widths, strict=True))) for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

@@ -31,7 +31,7 @@ import psutil
 
 from . import report
 from .clusters import KINDS
-from .collector import REPO_ROOT, CollectorUnavailable, collector_binary
+from .collector import REPO_ROOT, CollectorUnavailableError, collector_binary
 from .configs import configurations
 from .delivery import run_delivery
 from .hotpath import profile_hot_path
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     if any(c.otlp for c in chosen) or "delivery" in arguments.benchmarks:
         try:
             collector_binary()
-        except CollectorUnavailable as error:
+        except CollectorUnavailableError as error:
             _say(f"no collector ({error}): leaving out the otlp configuration and delivery")
             chosen = [c for c in chosen if not c.otlp]
             arguments.benchmarks = [b for b in arguments.benchmarks if b != "delivery"]

@@ -25,5 +25,5 @@ def test_demo_traces_its_workload_and_says_where_the_traces_are(tmp_path: Path) 
     assert len(summary.traces) == 3  # array, delayed pipeline, retried download
     assert summary.outcomes["error-retried"] == 1
     assert len(summary.workers) == 2
-    assert f"traces (computations): 3" in done.stdout
+    assert "traces (computations): 3" in done.stdout
     assert "tracing error" not in (workdir / "logs" / "scheduler.log").read_text()

@@ -100,7 +100,7 @@ def test_tracing_leaves_dasks_task_annotations_alone_and_workers_still_get_the_c
         assert tasks["inc-annotated"].annotations == {"retries": 1}
 
         cluster.scale(1)
-        assert client.gather(plain + [annotated]) == [1, 2, 3, 11]
+        assert client.gather([*plain, annotated]) == [1, 2, 3, 11]
     spans = read_spans([tmp_path])
     roots = [span for span in spans if span.kind == attr.RECORD_COMPUTATION]
     executions = [span for span in spans if span.kind == attr.RECORD_TASK_EXECUTION]

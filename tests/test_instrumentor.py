@@ -11,14 +11,15 @@ from __future__ import annotations
 import re
 import shutil
 import sys
-import tomllib
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import dask
 import dask.config
 import pytest
+import tomllib
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture.instrumentor import PRELOAD_MODULE, DaskInstrumentor, add_preload, remove_preload

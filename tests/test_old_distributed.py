@@ -20,7 +20,7 @@ from otel_dask_prov.demo.local_cluster import DaskProcesses
 from tests.support.cluster import REPO_ROOT
 from tests.support.oldenv import (
     OLDEST_DISTRIBUTED,
-    OldEnvUnavailable,
+    OldEnvUnavailableError,
     old_distributed_env,
 )
 from tests.support.traces import Span, read_spans
@@ -36,7 +36,7 @@ class OldWorkload:
     def __init__(self, workdir: Path) -> None:
         try:
             self.env = old_distributed_env(REPO_ROOT)
-        except OldEnvUnavailable as unavailable:
+        except OldEnvUnavailableError as unavailable:
             pytest.skip(str(unavailable))
         # The base launcher: no PYTHONPATH to this checkout, so the processes use
         # the project as installed in the virtualenv.
@@ -92,7 +92,7 @@ def test_the_old_processes_ran_the_workload_and_wrote_every_span(old: OldWorkloa
 
 def test_one_span_per_attempt_under_one_root_per_computation(old: OldWorkload) -> None:
     attempts = old.attempts()
-    expected = {key: 1 for key in TREE_KEYS}
+    expected = dict.fromkeys(TREE_KEYS, 1)
     expected.update({"div-by-zero": 1, "inc-of-failure": 1, "flaky": 2})
     assert {key: len(spans) for key, spans in attempts.items()} == expected
 

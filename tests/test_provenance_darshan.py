@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.capture.span_ids import attempt_span_id
 from otel_dask_prov.capture.probes.darshan_logs import (
     MAX_FILE_EVENTS,
     MAX_SEGMENT_EVENTS,
@@ -29,6 +28,7 @@ from otel_dask_prov.capture.probes.darshan_logs import (
     log_spans,
     read_log,
 )
+from otel_dask_prov.capture.span_ids import attempt_span_id
 
 darshan = pytest.importorskip("darshan", reason="needs the darshan package (pip install darshan)")
 

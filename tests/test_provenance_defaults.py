@@ -14,7 +14,6 @@ import os
 import socket
 import subprocess
 import sys
-import textwrap
 import uuid
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ from distributed import Client
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as prov
-from otel_dask_prov.convert import convert
 from otel_dask_prov.capture.probes import record_client
 from otel_dask_prov.capture.probes.code import function_digest
+from otel_dask_prov.convert import convert
 from tests.support.cluster import REPO_ROOT, DaskProcesses
 from tests.support.provenance_tasks import (
     measure_length,
@@ -38,8 +37,8 @@ from tests.support.provenance_tasks import (
     write_then_fail,
 )
 from tests.support.traces import Span, read_spans
-from tests.test_convert_provenance import records, value
 from tests.support.workloads import fail_once, inc
+from tests.test_convert_provenance import records, value
 
 pytestmark = pytest.mark.slow
 

@@ -83,10 +83,10 @@ def workload(tmp_path_factory: pytest.TempPathFactory) -> Workload:
 
 def test_every_task_has_exactly_one_span_per_attempt(workload: Workload) -> None:
     attempts = workload.by_key(attr.RECORD_TASK_ATTEMPT)
-    expected = {key: 1 for key in workload.tree_keys}
+    expected = dict.fromkeys(workload.tree_keys, 1)
     expected.update({workload.failed_key: 1, workload.blamed_key: 1, workload.retried_key: 2})
     assert {key: len(spans) for key, spans in attempts.items()} == expected
-    for key, spans in attempts.items():
+    for spans in attempts.values():
         assert [s.attributes[attr.TASK_ATTEMPT] for s in spans] == list(range(1, len(spans) + 1))
 
 

@@ -11,7 +11,7 @@ from otel_dask_prov.demo.local_cluster import dask_command
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-__all__ = ["DaskProcesses", "dask_command", "REPO_ROOT"]
+__all__ = ["REPO_ROOT", "DaskProcesses", "dask_command"]
 
 
 class DaskProcesses(_DaskProcesses):

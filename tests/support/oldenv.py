@@ -49,7 +49,7 @@ PACKAGE_FILES = ("pyproject.toml", "README.md", "otel_dask_prov")
 PIP_TIMEOUT = 600
 
 
-class OldEnvUnavailable(Exception):
+class OldEnvUnavailableError(Exception):
     """The virtualenv cannot be built here; the message says why (a test skip reason)."""
 
 
@@ -89,7 +89,7 @@ def env_path() -> Path:
 def old_distributed_env(repo_root: Path) -> OldEnv:
     """The virtualenv with the oldest distributed and this checkout's project installed.
 
-    Raises :class:`OldEnvUnavailable` when PyPI cannot be reached to build it.
+    Raises :class:`OldEnvUnavailableError` when PyPI cannot be reached to build it.
     """
     path = env_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def _pip(path: Path, *args: str) -> None:
     if done.returncode == 0:
         return
     if not _pypi_reachable(path):
-        raise OldEnvUnavailable(
+        raise OldEnvUnavailableError(
             f"cannot build the distributed=={OLDEST_DISTRIBUTED} virtualenv: PyPI is not reachable"
         )
     raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}\n{done.stderr}")

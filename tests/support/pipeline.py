@@ -17,7 +17,7 @@ cluster and stops the cluster gracefully (every process flushes its spans);
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping
+from collections.abc import Mapping
 
 import dask
 from dask.utils import key_split
