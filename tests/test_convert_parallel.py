@@ -25,7 +25,7 @@ from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import difference
 from otel_dask_prov.convert.readahead import Helper, ReadaheadFailed
-from otel_dask_prov.convert.sources import discover
+from otel_dask_prov.convert.discovery import discover
 from otel_dask_prov.convert.synthetic import SyntheticTask, generate, map_reduce, write
 from otel_dask_prov.errors import TraceFormatError
 

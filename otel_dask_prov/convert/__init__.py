@@ -46,7 +46,12 @@ of 64 MiB or more (or with ``parallel=True``) a second process
 the spans in the second, while this one maps and writes; the document is the
 same, byte for byte. The timings of both are in ``docs/performance.md``.
 
-Modules: :mod:`.sources` (files and the index), :mod:`.readers` (input formats, decoded
+Modules: :mod:`.discovery` (which files to read),
+:mod:`.input_streams` (gzip, SHA-256, whole documents), :mod:`.scan` (the first pass),
+:mod:`.file_scan` (one file of it), :mod:`.scan_index` (what it keeps),
+:mod:`.scan_merge` (the first pass shared with a second process),
+:mod:`.resource_catalog` (the processes that wrote spans), :mod:`.unit_reader`
+(the second pass's input), :mod:`.readers` (input formats, decoded
 with the OTLP JSON structs of :mod:`otel_dask_prov.export.otlp_json_decode`),
 :mod:`.shapes` (other shapes as OTLP), :mod:`.model` (the normalized span),
 :mod:`.mapping` (the PROV mapping), :mod:`.taskdata` (arguments, files and

@@ -52,9 +52,8 @@ from .. import attributes as attr
 from .. import prov_vocabulary as dask
 from . import identifiers as ids
 from .darshan_mapping import DARSHAN_KINDS, darshan_records
-from .model import ATTEMPT, COMPUTATION, EXECUTION, Resource, Span
+from .model import ATTEMPT, COMPUTATION, EXECUTION, SCHEDULER_SIDE, WORKER_SIDE, Resource, Span
 from .prov_records import Attributes, QName, Record, Time, merge_attributes, moment
-from .sources import SCHEDULER_SIDE, WORKER_SIDE
 from .taskdata import activity_pairs, task_data_records
 
 PROV_TYPE: Final = "prov:type"
@@ -246,7 +245,7 @@ class TraceContext:
     """What the first pass learned about a trace: which processes wrote its spans.
 
     *resources* are the processes that wrote spans of this trace, with their
-    :data:`~.sources.SCHEDULER_SIDE` / :data:`~.sources.WORKER_SIDE` bits;
+    :data:`~.model.SCHEDULER_SIDE` / :data:`~.model.WORKER_SIDE` bits;
     *every_resource* are all processes of the input, to describe a worker
     that ran part of this trace but whose spans of it were lost (a killed worker).
     """

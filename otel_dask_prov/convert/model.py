@@ -26,6 +26,11 @@ DARSHAN_TASK_IO: Final = attr.RECORD_DARSHAN_TASK_IO
 MAPPED_KINDS: Final = frozenset({COMPUTATION, ATTEMPT, EXECUTION, WORKER_SPAN, DARSHAN_TASK_IO})
 """Record types the mapping turns into PROV; phase spans are only counted."""
 
+SCHEDULER_SIDE: Final = 1
+"""Mask bit: a resource wrote computation or attempt spans of a trace."""
+WORKER_SIDE: Final = 2
+"""Mask bit: a resource wrote execution spans (or other worker spans) of a trace."""
+
 
 if TYPE_CHECKING:
     Value = Any

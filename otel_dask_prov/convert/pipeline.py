@@ -42,9 +42,12 @@ from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, Tra
 from .model import Span
 from .progress import Progress
 from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
+from .resource_catalog import ResourceCatalog
+from .scan import scan
+from .scan_index import Index
 from .prov_records import QName, Record
-from .sources import Index, ResourceCatalog, UnitReader, scan
 from .streaming import DocumentWriter, RecordSink
+from .unit_reader import UnitReader
 
 NAMESPACES: dict[str, str] = {
     DASK_PREFIX: DASK_NAMESPACE_URI,
@@ -203,10 +206,6 @@ def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
                 yield [], str(error)
 
 
-def _where(index: Index, unit: int) -> tuple[str, int]:
-    return index.files[index.unit_file[unit]].shown, index.unit_line[unit]
-
-
 def _convert(
     index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
     progress: Progress, helper: Helper | None,
@@ -261,7 +260,7 @@ def _convert(
             failure = str(error)
         if failure is not None:
             if not skip_invalid:
-                path, line = _where(index, unit)
+                path, line = index.where(unit)
                 raise TraceFormatError(path, line, f"cannot convert: {failure}") from None
             index.stats.skipped_lines += 1
         for position in holds[unit]:

@@ -4,7 +4,7 @@
 does two jobs:
 
 * in the first pass, it scans part of the input files (about half the bytes)
-  while this process scans the others (:func:`.sources.scan` merges the two
+  while this process scans the others (:func:`.scan.scan` merges the two
   results in file order);
 * in the second pass every unit (a line of a trace file) is read, its spans
   decoded (:mod:`.readers`), mapped and written. Decoding needs nothing but the
@@ -41,15 +41,11 @@ import msgspec
 
 from . import readers
 from .model import Span
-from .sources import (
-    Index,
-    InputFile,
-    ResourceCatalog,
-    ScanPart,
-    UnitReader,
-    discover,
-    scan_part,
-)
+from .discovery import InputFile, discover, size_on_disk
+from .resource_catalog import ResourceCatalog
+from .scan_index import Index
+from .scan_merge import ScanPart, scan_part
+from .unit_reader import UnitReader
 
 PARALLEL_BYTES = 64 << 20
 """Inputs at least this large get a helper process when the machine has two cores or
@@ -68,13 +64,7 @@ def worth_it(paths: list[str | os.PathLike[str]]) -> bool:
     """Whether the input is large enough, and the machine wide enough, for a second process."""
     if (os.cpu_count() or 1) < 2:
         return False
-    total = 0
-    for file in discover(paths):
-        try:
-            total += file.path.stat().st_size
-        except OSError:
-            pass
-    return total >= PARALLEL_BYTES
+    return sum(size_on_disk(file) for file in discover(paths)) >= PARALLEL_BYTES
 
 
 def wanted_traces(index: Index, holds: list[list[int]], unit: int) -> dict[str, int]:

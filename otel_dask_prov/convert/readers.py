@@ -318,7 +318,7 @@ def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json
     and its newline appends the next one to that line after its restart.
     Raises :class:`ValueError` (:class:`InvalidUnit` included) on a line that is
     not JSON or not trace data. ``otel-prov convert`` indexes and reads its
-    inputs itself (:mod:`.sources`), with the same decoding.
+    inputs itself (:mod:`.scan`), with the same decoding.
     """
     for file in trace_files(paths):
         with open(file, "rb") as lines:

@@ -1,0 +1,47 @@
+"""The second pass's input: the units the first pass indexed, read back by number."""
+
+from __future__ import annotations
+
+from typing import BinaryIO
+
+from ..export import otlp_json_decode
+from . import readers
+from .input_streams import document_values
+from .scan_index import WHOLE_DOCUMENT, Index
+
+
+class UnitReader:
+    """Reads units back by number, keeping each file open while it is needed.
+
+    The lines of a compressed file are read from its decompressed copy.
+    """
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self._open: dict[int, BinaryIO] = {}
+
+    def read(self, unit: int) -> list[otlp_json_decode.Request]:
+        """The OTLP requests of *unit*, decoded in full."""
+        index = self.index
+        number = index.unit_file[unit]
+        file = index.files[number]
+        offset = index.unit_offset[unit]
+        if offset == WHOLE_DOCUMENT:
+            return readers.full_requests(document_values(file.path)) or []
+        handle = self._open.get(number)
+        if handle is None:
+            handle = self._open[number] = open(file.store or file.path, "rb")  # noqa: SIM115 - closed by close()
+        handle.seek(offset)
+        return readers.full_requests(handle.read(index.unit_length[unit])) or []
+
+    def close(self) -> None:
+        """Close the files."""
+        for handle in self._open.values():
+            handle.close()
+        self._open.clear()
+
+    def __enter__(self) -> UnitReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
