@@ -286,9 +286,14 @@ def darshan_counter(counter: str) -> str:
     return qualified(counter)
 
 # --------------------------------------------------------------------------
-# PROV terms the validator relies on (W3C, namespace prov:)
+# PROV terms the converter writes and the validator relies on (W3C, namespace prov:)
 # --------------------------------------------------------------------------
 PROV_TYPE: Final = "prov:type"
+PROV_LABEL: Final = "prov:label"
+PROV_LOCATION: Final = "prov:location"
+PROV_ROLE: Final = "prov:role"
+PROV_VALUE: Final = "prov:value"
+PROV_COLLECTION: Final = "prov:Collection"
 PROV_SOFTWARE_AGENT: Final = "prov:SoftwareAgent"
 PROV_PLAN: Final = "prov:Plan"
 PROV_BUNDLE: Final = "prov:Bundle"

@@ -25,7 +25,7 @@ import prov
 import pytest
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov import prov_vocabulary as dask
+from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import difference
 from otel_dask_prov.convert.prov_records import utc
@@ -162,7 +162,7 @@ class Converted:
 
     def task(self, key: str) -> str:
         return next(identifier for identifier, record in records(self.document, "activity")
-                    if plain(record.get(dask.KEY)) == key)
+                    if plain(record.get(vocabulary.KEY)) == key)
 
 
 @pytest.fixture(scope="module")
@@ -185,16 +185,16 @@ def test_the_document_is_valid_prov(converted: Converted) -> None:
 
 
 def test_the_log_is_an_entity_attributed_to_the_worker(converted: Converted, log: DarshanLog) -> None:
-    (identifier, entity), = converted.entities(dask.DARSHAN_LOG).items()
+    (identifier, entity), = converted.entities(vocabulary.DARSHAN_LOG).items()
     assert entity["prov:location"] == str(example_log())
-    assert entity[dask.DARSHAN_JOB_ID] == 1537455
-    assert entity[dask.DARSHAN_VERSION] == "3.2.0-pre1"
-    assert entity[dask.START_TIME] == "2020-04-21T07:45:33+00:00"
-    assert entity[dask.END_TIME] == "2020-04-21T08:10:01+00:00"
-    assert entity[dask.FILE_COUNT] == 215
-    assert entity[dask.DARSHAN_SEGMENTS] == 7623
-    assert entity[dask.DARSHAN_UNATTRIBUTED_SEGMENTS] == 7623 - 9 - 3
-    assert entity[dask.darshan_counter("POSIX_BYTES_READ")] == sum(
+    assert entity[vocabulary.DARSHAN_JOB_ID] == 1537455
+    assert entity[vocabulary.DARSHAN_VERSION] == "3.2.0-pre1"
+    assert entity[vocabulary.START_TIME] == "2020-04-21T07:45:33+00:00"
+    assert entity[vocabulary.END_TIME] == "2020-04-21T08:10:01+00:00"
+    assert entity[vocabulary.FILE_COUNT] == 215
+    assert entity[vocabulary.DARSHAN_SEGMENTS] == 7623
+    assert entity[vocabulary.DARSHAN_UNATTRIBUTED_SEGMENTS] == 7623 - 9 - 3
+    assert entity[vocabulary.darshan_counter("POSIX_BYTES_READ")] == sum(
         c.counters["POSIX_BYTES_READ"] for c in log.files if c.module == "POSIX")
     attributed = [(r["prov:entity"], r["prov:agent"]) for r in converted.relations("wasAttributedTo")]
     workers = [agent for entity_id, agent in attributed if entity_id == identifier]
@@ -202,18 +202,18 @@ def test_the_log_is_an_entity_attributed_to_the_worker(converted: Converted, log
 
 
 def test_each_file_of_the_log_has_a_record_of_its_counters(converted: Converted) -> None:
-    file_records = converted.entities(dask.DARSHAN_FILE_RECORD)
+    file_records = converted.entities(vocabulary.DARSHAN_FILE_RECORD)
     assert len(file_records) == 215
     classlib = next(entity for entity in file_records.values()
                     if entity["prov:location"] == CLASSLIB)
-    assert (classlib[dask.DARSHAN_MODULE], classlib[dask.DARSHAN_RANK]) == ("POSIX", 0)
-    assert classlib[dask.darshan_counter("POSIX_OPENS")] == 2
-    assert classlib[dask.darshan_counter("POSIX_READS")] == 18
-    assert classlib[dask.darshan_counter("POSIX_SEEKS")] == 16
-    assert classlib[dask.darshan_counter("POSIX_BYTES_READ")] == 838
-    assert classlib[dask.darshan_counter("POSIX_BYTES_WRITTEN")] == 0
-    assert classlib[dask.darshan_counter("POSIX_F_READ_TIME")] == pytest.approx(7.844e-05, rel=1e-3)
-    (log_id, _), = converted.entities(dask.DARSHAN_LOG).items()
+    assert (classlib[vocabulary.DARSHAN_MODULE], classlib[vocabulary.DARSHAN_RANK]) == ("POSIX", 0)
+    assert classlib[vocabulary.darshan_counter("POSIX_OPENS")] == 2
+    assert classlib[vocabulary.darshan_counter("POSIX_READS")] == 18
+    assert classlib[vocabulary.darshan_counter("POSIX_SEEKS")] == 16
+    assert classlib[vocabulary.darshan_counter("POSIX_BYTES_READ")] == 838
+    assert classlib[vocabulary.darshan_counter("POSIX_BYTES_WRITTEN")] == 0
+    assert classlib[vocabulary.darshan_counter("POSIX_F_READ_TIME")] == pytest.approx(7.844e-05, rel=1e-3)
+    (log_id, _), = converted.entities(vocabulary.DARSHAN_LOG).items()
     record_id = next(identifier for identifier, entity in file_records.items()
                      if entity["prov:location"] == CLASSLIB)
     specializations = {(r["prov:specificEntity"], r["prov:generalEntity"])
@@ -221,7 +221,7 @@ def test_each_file_of_the_log_has_a_record_of_its_counters(converted: Converted)
     assert (record_id, path_id(CLASSLIB)) in specializations
     members = {(r["prov:collection"], r["prov:entity"]) for r in converted.relations("hadMember")}
     assert (log_id, record_id) in members
-    assert converted.entities(dask.FILE)[path_id(CLASSLIB)]["prov:location"] == CLASSLIB
+    assert converted.entities(vocabulary.FILE)[path_id(CLASSLIB)]["prov:location"] == CLASSLIB
 
 
 def test_dxt_reads_are_usages_by_the_task_with_offset_length_and_times(
@@ -229,38 +229,38 @@ def test_dxt_reads_are_usages_by_the_task_with_offset_length_and_times(
     task = converted.task("read-config")
     reads = [usage for usage in converted.relations("used")
              if usage["prov:activity"] == task and usage["prov:entity"] == path_id(CLASSLIB)]
-    assert [(r[dask.OFFSET], r[dask.LENGTH]) for r in reads] == [
+    assert [(r[vocabulary.OFFSET], r[vocabulary.LENGTH]) for r in reads] == [
         (0, 64), (40, 64), (41, 64), (96, 64), (114, 64), (174, 44), (175, 43), (206, 12), (218, 0)]
-    assert {r[dask.DARSHAN_MODULE] for r in reads} == {"DXT_POSIX"}
+    assert {r[vocabulary.DARSHAN_MODULE] for r in reads} == {"DXT_POSIX"}
     first = log.segments[0]
     assert reads[0]["prov:time"] == _time(first.start + CLOCK_SHIFT)
-    assert reads[0][dask.END_TIME] == _time(first.end + CLOCK_SHIFT)
+    assert reads[0][vocabulary.END_TIME] == _time(first.end + CLOCK_SHIFT)
 
 
 def test_dxt_writes_generate_one_version_of_the_file_each(converted: Converted) -> None:
     task = converted.task("write-output")
     attempt_span = task.rpartition(".")[2]
     generations = {g["prov:entity"]: g for g in converted.relations("wasGeneratedBy")
-                   if g["prov:activity"] == task and g["prov:entity"] in converted.entities(dask.FILE)}
+                   if g["prov:activity"] == task and g["prov:entity"] in converted.entities(vocabulary.FILE)}
     versions = [f"{path_id(DATA_FILE)}.{attempt_span}.write-{n}" for n in (1, 2, 3)]
     assert sorted(generations) == versions
-    assert [(generations[v][dask.OFFSET], generations[v][dask.LENGTH]) for v in versions] == [
+    assert [(generations[v][vocabulary.OFFSET], generations[v][vocabulary.LENGTH]) for v in versions] == [
         (327664, 10240), (337904, 10240), (348144, 10240)]
-    assert generations[versions[0]][dask.START_TIME] < generations[versions[0]]["prov:time"]
+    assert generations[versions[0]][vocabulary.START_TIME] < generations[versions[0]]["prov:time"]
     specializations = {(r["prov:specificEntity"], r["prov:generalEntity"])
                        for r in converted.relations("specializationOf")}
     assert {(version, path_id(DATA_FILE)) for version in versions} <= specializations
 
 
 def test_the_darshan_io_of_a_task_is_derived_from_the_log(converted: Converted) -> None:
-    summaries = converted.entities(dask.DARSHAN_TASK_IO)
+    summaries = converted.entities(vocabulary.DARSHAN_TASK_IO)
     task = converted.task("write-output")
     summary_id = next(r["prov:influencee"] for r in converted.relations("wasInfluencedBy")
                       if r["prov:influencer"] == task and r["prov:influencee"] in summaries)
     summary = summaries[summary_id]
-    assert (summary[dask.DARSHAN_SEGMENTS], summary[dask.IO_WRITE_BYTES],
-            summary[dask.IO_WRITE_CALLS], summary[dask.IO_READ_BYTES]) == (3, 30720, 3, 0)
-    (log_id, _), = converted.entities(dask.DARSHAN_LOG).items()
+    assert (summary[vocabulary.DARSHAN_SEGMENTS], summary[vocabulary.IO_WRITE_BYTES],
+            summary[vocabulary.IO_WRITE_CALLS], summary[vocabulary.IO_READ_BYTES]) == (3, 30720, 3, 0)
+    (log_id, _), = converted.entities(vocabulary.DARSHAN_LOG).items()
     derived = {(r["prov:generatedEntity"], r["prov:usedEntity"])
                for r in converted.relations("wasDerivedFrom")}
     assert (summary_id, log_id) in derived
@@ -272,23 +272,23 @@ def test_an_mpi_log_has_a_record_per_rank_and_its_mpi_io_segments_are_stated(
     run = Converted(record_traces(tmp_path, log, MPI_TASKS), tmp_path / "run.json")
     assert list(validate(str(run.path))) == []
 
-    file_records = run.entities(dask.DARSHAN_FILE_RECORD)
+    file_records = run.entities(vocabulary.DARSHAN_FILE_RECORD)
     assert len(file_records) == len(log.files) == 64
-    mpi_io = {entity[dask.DARSHAN_RANK]: entity for entity in file_records.values()
-              if entity[dask.DARSHAN_MODULE] == "MPI-IO"}
+    mpi_io = {entity[vocabulary.DARSHAN_RANK]: entity for entity in file_records.values()
+              if entity[vocabulary.DARSHAN_MODULE] == "MPI-IO"}
     assert sorted(mpi_io) == list(range(16))
-    assert mpi_io[0][dask.darshan_counter("MPIIO_COLL_OPENS")] == 1
-    assert mpi_io[0][dask.darshan_counter("MPIIO_BYTES_WRITTEN")] == 4000
-    assert mpi_io[1][dask.darshan_counter("MPIIO_BYTES_WRITTEN")] == 0
+    assert mpi_io[0][vocabulary.darshan_counter("MPIIO_COLL_OPENS")] == 1
+    assert mpi_io[0][vocabulary.darshan_counter("MPIIO_BYTES_WRITTEN")] == 4000
+    assert mpi_io[1][vocabulary.darshan_counter("MPIIO_BYTES_WRITTEN")] == 0
 
     task = run.task("write-mpi")
-    writes = sorted((g[dask.DARSHAN_MODULE], g[dask.OFFSET], g[dask.LENGTH])
+    writes = sorted((g[vocabulary.DARSHAN_MODULE], g[vocabulary.OFFSET], g[vocabulary.LENGTH])
                     for g in run.relations("wasGeneratedBy")
-                    if g["prov:activity"] == task and dask.DARSHAN_MODULE in g)
+                    if g["prov:activity"] == task and vocabulary.DARSHAN_MODULE in g)
     assert writes == [("DXT_MPIIO", 0, 4000), ("DXT_POSIX", 0, 40), ("DXT_POSIX", 0, 4000)]
     versions = {g["prov:entity"] for g in run.relations("wasGeneratedBy")
-                if g.get(dask.DARSHAN_MODULE) == "DXT_MPIIO"}
-    assert {run.entities(dask.FILE)[v]["prov:location"] for v in versions} == {MPI_OUTPUT}
+                if g.get(vocabulary.DARSHAN_MODULE) == "DXT_MPIIO"}
+    assert {run.entities(vocabulary.FILE)[v]["prov:location"] for v in versions} == {MPI_OUTPUT}
 
 
 @pytest.mark.parametrize("flatten", [False, True])

@@ -20,7 +20,7 @@ from prov.constants import PROV_N_MAP
 from prov.identifier import QualifiedName
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov import prov_vocabulary as dask
+from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import containers
 from otel_dask_prov.convert.identifiers import safe_name
@@ -66,16 +66,16 @@ def of_type(document: Any, kind: str, prov_type: str) -> list[Any]:
 
 
 def attempts(document: Any) -> list[Any]:
-    return (of_type(document, "activity", dask.TASK_EXECUTION)
-            + of_type(document, "activity", dask.UNEXECUTED_ATTEMPT))
+    return (of_type(document, "activity", vocabulary.TASK_EXECUTION)
+            + of_type(document, "activity", vocabulary.UNEXECUTED_ATTEMPT))
 
 
 def by_key(document: Any, key_prefix: str) -> list[Any]:
     """Task activities of keys starting with *key_prefix*, in attempt order."""
     found = [activity for activity in attempts(document)
-             if one(activity, dask.KEY).startswith(key_prefix)]
-    return sorted(found, key=lambda activity: (one(activity, dask.KEY),
-                                               one(activity, dask.ATTEMPT)))
+             if one(activity, vocabulary.KEY).startswith(key_prefix)]
+    return sorted(found, key=lambda activity: (one(activity, vocabulary.KEY),
+                                               one(activity, vocabulary.ATTEMPT)))
 
 
 def relations(document: Any, kind: str, **formals: str) -> list[Any]:
@@ -96,12 +96,12 @@ def test_every_task_attempt_span_becomes_one_activity(scenario: tuple[str, Any])
     spans = [span for span in read_spans([FIXTURES / name])
              if span.kind == attr.RECORD_TASK_ATTEMPT]
     activities = attempts(document)
-    assert sorted(one(activity, dask.SPAN_ID) for activity in activities) == sorted(
+    assert sorted(one(activity, vocabulary.SPAN_ID) for activity in activities) == sorted(
         span.span_id for span in spans)
-    for activity, span in zip(sorted(activities, key=lambda a: one(a, dask.SPAN_ID)),
+    for activity, span in zip(sorted(activities, key=lambda a: one(a, vocabulary.SPAN_ID)),
                               sorted(spans, key=lambda s: s.span_id)):
-        assert one(activity, dask.KEY) == span.key
-        assert one(activity, dask.OUTCOME) == span.attributes[attr.TASK_OUTCOME]
+        assert one(activity, vocabulary.KEY) == span.key
+        assert one(activity, vocabulary.OUTCOME) == span.attributes[attr.TASK_OUTCOME]
 
 
 def test_values_are_generated_once_and_derived_from_what_their_task_used(
@@ -110,12 +110,12 @@ def test_values_are_generated_once_and_derived_from_what_their_task_used(
     _, document = scenario
     generations = Counter(formal(g, "prov:entity") for g in records(document, "wasGeneratedBy"))
     assert max(generations.values()) == 1
-    for activity in of_type(document, "activity", dask.TASK_EXECUTION):
+    for activity in of_type(document, "activity", vocabulary.TASK_EXECUTION):
         task = str(activity.identifier)
         generated = [formal(g, "prov:entity") for g in relations(
             document, "wasGeneratedBy", activity=task)]
         values_generated = [entity for entity in generated if entity.startswith("run:value.")]
-        assert len(values_generated) == (1 if one(activity, dask.OUTCOME) == "success" else 0)
+        assert len(values_generated) == (1 if one(activity, vocabulary.OUTCOME) == "success" else 0)
         used = {formal(u, "prov:entity") for u in relations(document, "used", activity=task)}
         for value in values_generated:
             derived = {formal(d, "prov:usedEntity") for d in relations(
@@ -127,17 +127,17 @@ def test_every_execution_has_its_worker_acting_for_the_scheduler(
     scenario: tuple[str, Any]
 ) -> None:
     _, document = scenario
-    workers = {str(agent.identifier) for agent in of_type(document, "agent", dask.WORKER)}
-    schedulers = {str(agent.identifier) for agent in of_type(document, "agent", dask.SCHEDULER)}
+    workers = {str(agent.identifier) for agent in of_type(document, "agent", vocabulary.WORKER)}
+    schedulers = {str(agent.identifier) for agent in of_type(document, "agent", vocabulary.SCHEDULER)}
     delegations = {(formal(d, "prov:delegate"), formal(d, "prov:responsible"))
                    for d in records(document, "actedOnBehalfOf")}
-    for activity in of_type(document, "activity", dask.TASK_EXECUTION):
+    for activity in of_type(document, "activity", vocabulary.TASK_EXECUTION):
         agents = {formal(a, "prov:agent") for a in relations(
             document, "wasAssociatedWith", activity=str(activity.identifier))}
         assert len(agents) == 1 and agents <= workers
         (worker,) = agents
         assert any((worker, scheduler) in delegations for scheduler in schedulers)
-    for activity in of_type(document, "activity", dask.UNEXECUTED_ATTEMPT):
+    for activity in of_type(document, "activity", vocabulary.UNEXECUTED_ATTEMPT):
         assert not relations(document, "wasAssociatedWith", activity=str(activity.identifier))
 
 
@@ -145,7 +145,7 @@ def test_computations_start_their_tasks_for_the_client_with_the_graph_as_plan(
     scenario: tuple[str, Any]
 ) -> None:
     _, document = scenario
-    computations = {str(c.identifier) for c in of_type(document, "activity", dask.COMPUTATION)}
+    computations = {str(c.identifier) for c in of_type(document, "activity", vocabulary.COMPUTATION)}
     assert computations
     for activity in attempts(document):
         (start,) = relations(document, "wasStartedBy", activity=str(activity.identifier))
@@ -183,17 +183,17 @@ def test_ids_are_xml_names_and_keep_the_original_key(scenario: tuple[str, Any]) 
                 prefix, _, local = str(record.identifier).partition(":")
                 assert prefix == "run" and NCNAME.fullmatch(local), record.identifier
     for activity in attempts(document):
-        assert safe_name(one(activity, dask.KEY)) in str(activity.identifier)
+        assert safe_name(one(activity, vocabulary.KEY)) in str(activity.identifier)
 
 
 def test_the_conversion_itself_is_recorded(scenario: tuple[str, Any]) -> None:
     name, document = scenario
-    (tool,) = of_type(document, "agent", dask.TOOL)
-    assert one(tool, dask.TOOL_VERSION) == __version__
-    (conversion,) = of_type(document, "activity", dask.CONVERSION)
-    files = of_type(document, "entity", dask.TRACE_FILE)
+    (tool,) = of_type(document, "agent", vocabulary.TOOL)
+    assert one(tool, vocabulary.TOOL_VERSION) == __version__
+    (conversion,) = of_type(document, "activity", vocabulary.CONVERSION)
+    files = of_type(document, "entity", vocabulary.TRACE_FILE)
     on_disk = sorted((FIXTURES / name).glob("*.jsonl"))
-    assert sorted(one(f, dask.SHA256) for f in files) == sorted(
+    assert sorted(one(f, vocabulary.SHA256) for f in files) == sorted(
         hashlib.sha256(path.read_bytes()).hexdigest() for path in on_disk)
     assert {formal(u, "prov:entity") for u in relations(
         document, "used", activity=str(conversion.identifier))} == {
@@ -223,28 +223,28 @@ def test_plain_sum_is_derived_from_every_inc() -> None:
 def test_erred_task_generates_its_exception_and_its_dependent_never_runs() -> None:
     document = to_document([FIXTURES / "erred"])
     (division,) = by_key(document, "div-")
-    assert one(division, dask.OUTCOME) == attr.OUTCOME_ERROR
+    assert one(division, vocabulary.OUTCOME) == attr.OUTCOME_ERROR
     (error,) = relations(document, "wasGeneratedBy", activity=str(division.identifier))
-    (exception,) = [e for e in of_type(document, "entity", dask.EXCEPTION)
+    (exception,) = [e for e in of_type(document, "entity", vocabulary.EXCEPTION)
                     if str(e.identifier) == formal(error, "prov:entity")]
-    assert one(exception, dask.EXCEPTION_TYPE) == "ZeroDivisionError"
+    assert one(exception, vocabulary.EXCEPTION_TYPE) == "ZeroDivisionError"
     dependent = by_key(document, "inc-")[-1]
-    assert values(dependent, "prov:type") == {dask.UNEXECUTED_ATTEMPT}
-    assert one(dependent, dask.OUTCOME) == attr.OUTCOME_DEPENDENCY_ERROR
-    assert one(dependent, dask.EXCEPTION_BLAME) == one(division, dask.KEY)
+    assert values(dependent, "prov:type") == {vocabulary.UNEXECUTED_ATTEMPT}
+    assert one(dependent, vocabulary.OUTCOME) == attr.OUTCOME_DEPENDENCY_ERROR
+    assert one(dependent, vocabulary.EXCEPTION_BLAME) == one(division, vocabulary.KEY)
 
 
 def test_retry_is_influenced_by_the_attempt_that_failed() -> None:
     document = to_document([FIXTURES / "retry"])
     first, second = by_key(document, "fail_once-")
-    assert one(first, dask.OUTCOME) == attr.OUTCOME_RETRIED
-    assert one(second, dask.OUTCOME) == attr.OUTCOME_SUCCESS
+    assert one(first, vocabulary.OUTCOME) == attr.OUTCOME_RETRIED
+    assert one(second, vocabulary.OUTCOME) == attr.OUTCOME_SUCCESS
     (raised,) = relations(document, "wasGeneratedBy", activity=str(first.identifier))
     assert formal(raised, "prov:entity").startswith("run:error.")
     (influence,) = relations(document, "wasInfluencedBy", influencee=str(second.identifier))
     assert formal(influence, "prov:influencer") == str(first.identifier)
-    assert values(influence, "prov:type") == {dask.RETRY}
-    assert one(influence, dask.RERUN_REASON) == "retry"
+    assert values(influence, "prov:type") == {vocabulary.RETRY}
+    assert one(influence, vocabulary.RERUN_REASON) == "retry"
     (inc,) = by_key(document, "inc-")
     (produced,) = relations(document, "wasGeneratedBy", activity=str(second.identifier))
     assert {formal(u, "prov:entity") for u in relations(
@@ -254,16 +254,16 @@ def test_retry_is_influenced_by_the_attempt_that_failed() -> None:
 def test_killed_worker_loses_its_attempt_and_another_worker_reruns_it() -> None:
     document = to_document([FIXTURES / "worker-killed"])
     lost, rerun = by_key(document, "slow-")
-    assert one(lost, dask.OUTCOME) == attr.OUTCOME_WORKER_LOST
-    assert one(rerun, dask.OUTCOME) == attr.OUTCOME_SUCCESS
+    assert one(lost, vocabulary.OUTCOME) == attr.OUTCOME_WORKER_LOST
+    assert one(rerun, vocabulary.OUTCOME) == attr.OUTCOME_SUCCESS
     (influence,) = relations(document, "wasInfluencedBy", influencee=str(rerun.identifier))
     assert formal(influence, "prov:influencer") == str(lost.identifier)
-    assert one(influence, dask.RERUN_REASON) == "worker-lost"
+    assert one(influence, vocabulary.RERUN_REASON) == "worker-lost"
 
     def worker_name(activity: Any) -> str:
         (association,) = relations(document, "wasAssociatedWith",
                                    activity=str(activity.identifier))
-        (name,) = {one(agent, dask.WORKER_NAME) for agent in records(document, "agent")
+        (name,) = {one(agent, vocabulary.WORKER_NAME) for agent in records(document, "agent")
                    if str(agent.identifier) == formal(association, "prov:agent")}
         return str(name)
 
@@ -273,10 +273,10 @@ def test_killed_worker_loses_its_attempt_and_another_worker_reruns_it() -> None:
 
 def test_fused_tasks_keep_their_tuple_keys() -> None:
     document = to_document([FIXTURES / "fused"])
-    chunks = [a for a in attempts(document) if one(a, dask.KEY).startswith("('sum-")]
+    chunks = [a for a in attempts(document) if one(a, vocabulary.KEY).startswith("('sum-")]
     assert len(chunks) == 4
     for activity in chunks:
-        key = one(activity, dask.KEY)
+        key = one(activity, vocabulary.KEY)
         assert re.fullmatch(r"\('sum-[0-9a-f]+', \d, \d\)", key)
         assert str(activity.identifier).startswith(f"run:task.{safe_name(key)}.")
 

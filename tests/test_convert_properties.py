@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from prov.constants import PROV_N_MAP
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov import prov_vocabulary as dask
+from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import containers, difference
 from otel_dask_prov.convert.synthetic import SyntheticTask, generate
@@ -117,12 +117,12 @@ def test_provenance_says_what_happened(tasks: list[SyntheticTask], seed: int,
                                        tmp_path_factory: Any) -> None:
     document = to_document([write(tmp_path_factory.mktemp("graph"), tasks, seed=seed)])
     activities = [a for a in records_of(document, "activity")
-                  if extra(a, "prov:type") & {dask.TASK_EXECUTION, dask.UNEXECUTED_ATTEMPT}]
+                  if extra(a, "prov:type") & {vocabulary.TASK_EXECUTION, vocabulary.UNEXECUTED_ATTEMPT}]
     by_key: dict[str, list[Any]] = {}
-    for activity in sorted(activities, key=lambda a: int(extra(a, dask.ATTEMPT).pop())):
-        by_key.setdefault(extra(activity, dask.KEY).pop(), []).append(activity)
+    for activity in sorted(activities, key=lambda a: int(extra(a, vocabulary.ATTEMPT).pop())):
+        by_key.setdefault(extra(activity, vocabulary.KEY).pop(), []).append(activity)
     expected = expected_attempts(tasks)
-    assert {key: [extra(a, dask.OUTCOME).pop() for a in found]
+    assert {key: [extra(a, vocabulary.OUTCOME).pop() for a in found]
             for key, found in by_key.items()} == expected
 
     generated = {formal(g, "prov:entity"): g for g in records_of(document, "wasGeneratedBy")}
@@ -139,8 +139,8 @@ def test_provenance_says_what_happened(tasks: list[SyntheticTask], seed: int,
             identifier = str(attempt.identifier)
             outputs = [entity for entity, g in generated.items()
                        if formal(g, "prov:activity") == identifier]
-            outcome = extra(attempt, dask.OUTCOME).pop()
-            assert (dask.TASK_EXECUTION in extra(attempt, "prov:type")) == (identifier in associated)
+            outcome = extra(attempt, vocabulary.OUTCOME).pop()
+            assert (vocabulary.TASK_EXECUTION in extra(attempt, "prov:type")) == (identifier in associated)
             if outcome in (attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED):
                 assert [entity.split(".")[0] for entity in outputs] == ["run:error"]
             elif outcome == attr.OUTCOME_SUCCESS:

@@ -25,7 +25,7 @@ import prov
 import pytest
 from dask.base import tokenize
 
-from otel_dask_prov import prov_vocabulary as dask
+from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.compare import difference
 from otel_dask_prov.convert.taskdata import path_id, path_version_id
@@ -93,9 +93,9 @@ class Converted:
         convert([traces], str(output))
         self.path = output
         self.document = json.loads(output.read_text())
-        self.tasks = {value(record, dask.KEY): identifier
+        self.tasks = {value(record, vocabulary.KEY): identifier
                       for identifier, record in records(self.document, "activity")
-                      if value(record, "prov:type") == dask.TASK_EXECUTION}
+                      if value(record, "prov:type") == vocabulary.TASK_EXECUTION}
 
     def entities(self, prov_type: str) -> dict[str, dict[str, Any]]:
         return {identifier: record for identifier, record in records(self.document, "entity")
@@ -127,7 +127,7 @@ def test_a_real_run_with_data_provenance_converts_to_valid_prov(tmp_path: Path) 
                  run.related("wasGeneratedBy", "prov:entity", "prov:activity")}
     copy_span = run.tasks["copy"].rpartition(".")[2]
     assert (path_version_id(copied, copy_span), run.tasks["copy"]) in generated
-    assert run.entities(dask.PROFILE) and run.entities(dask.ARGUMENT)
+    assert run.entities(vocabulary.PROFILE) and run.entities(vocabulary.ARGUMENT)
 
 
 def test_the_fixture_is_valid_prov(fixture_run: Converted) -> None:
@@ -137,15 +137,15 @@ def test_the_fixture_is_valid_prov(fixture_run: Converted) -> None:
 def test_files_read_are_used_and_files_written_are_generated_versions(
         fixture_run: Converted) -> None:
     source, copied = f"{WORKDIR}/source.bin", f"{WORKDIR}/copied.bin"
-    files = fixture_run.entities(dask.FILE)
+    files = fixture_run.entities(vocabulary.FILE)
     assert value(files[path_id(source)], "prov:location") == source
     copy = fixture_run.tasks["copy"]
-    used = [(activity, entity, value(record, dask.FILE_MODE)) for activity, entity, record
+    used = [(activity, entity, value(record, vocabulary.FILE_MODE)) for activity, entity, record
             in fixture_run.related("used", "prov:activity", "prov:entity")]
     assert (copy, path_id(source), "r") in used
     version = path_version_id(copied, copy.rpartition(".")[2])
     assert value(files[version], "prov:location") == copied
-    generations = [(entity, activity, value(record, dask.FILE_MODE)) for entity, activity, record
+    generations = [(entity, activity, value(record, vocabulary.FILE_MODE)) for entity, activity, record
                    in fixture_run.related("wasGeneratedBy", "prov:entity", "prov:activity")]
     assert (version, copy, "w") in generations
     assert (version, path_id(copied)) in [
@@ -158,50 +158,50 @@ def test_a_file_written_by_two_tasks_has_one_version_per_task(fixture_run: Conve
     generations = {entity: activity for entity, activity, _ in fixture_run.related(
         "wasGeneratedBy", "prov:entity", "prov:activity")}
     writers = {generations[identifier] for identifier, record
-               in fixture_run.entities(dask.FILE).items()
+               in fixture_run.entities(vocabulary.FILE).items()
                if value(record, "prov:location") == shared and identifier != path_id(shared)}
     tasks = fixture_run.tasks
     assert writers == {tasks["write-1"], tasks["write-2"], tasks["fails"]}
 
 
 def test_literal_arguments_are_entities_used_in_their_role(fixture_run: Converted) -> None:
-    arguments = fixture_run.entities(dask.ARGUMENT)
+    arguments = fixture_run.entities(vocabulary.ARGUMENT)
     task = fixture_run.tasks["args"]
     roles = {value(record, "prov:role"): entity for activity, entity, record
              in fixture_run.related("used", "prov:activity", "prov:entity")
              if activity == task and entity in arguments}
     assert set(roles) == {"0", "password"}
-    assert value(arguments[roles["0"]], dask.VALUE) == "'hello'"
-    assert value(arguments[roles["0"]], dask.TYPE) == "str"
-    assert arguments[roles["0"]][dask.POSITION] == {"$": "0", "type": "xsd:int"}
-    assert value(arguments[roles["password"]], dask.NAME) == "password"
+    assert value(arguments[roles["0"]], vocabulary.VALUE) == "'hello'"
+    assert value(arguments[roles["0"]], vocabulary.TYPE) == "str"
+    assert arguments[roles["0"]][vocabulary.POSITION] == {"$": "0", "type": "xsd:int"}
+    assert value(arguments[roles["password"]], vocabulary.NAME) == "password"
 
 
 def test_the_result_hash_is_on_the_output_entity(fixture_run: Converted) -> None:
-    outputs = [record for record in fixture_run.entities(dask.TASK_OUTPUT).values()
-               if value(record, dask.KEY) == "hashed"]
-    assert [value(record, dask.HASH) for record in outputs] == [
+    outputs = [record for record in fixture_run.entities(vocabulary.TASK_OUTPUT).values()
+               if value(record, vocabulary.KEY) == "hashed"]
+    assert [value(record, vocabulary.HASH) for record in outputs] == [
         tokenize(list(range(100)), ensure_deterministic=True)]
 
 
 def test_a_profile_is_an_entity_generated_by_the_execution(fixture_run: Converted) -> None:
-    profiles = fixture_run.entities(dask.PROFILE)
+    profiles = fixture_run.entities(vocabulary.PROFILE)
     generated_by = {entity: activity for entity, activity, _ in fixture_run.related(
         "wasGeneratedBy", "prov:entity", "prov:activity")}
     profiled = [identifier for identifier in profiles
                 if generated_by[identifier] == fixture_run.tasks["profiled"]]
     assert len(profiled) == 1
     profile = profiles[profiled[0]]
-    assert value(profile, dask.PROFILE_CLOCK) == "cpu"
+    assert value(profile, vocabulary.PROFILE_CLOCK) == "cpu"
     names = {function["name"] for function in json.loads(value(profile, "prov:value"))}
     assert {"sum_of_squares", "square"} <= names
 
 
 def test_a_failure_carries_its_stack_trace(fixture_run: Converted) -> None:
-    errors = [record for record in fixture_run.entities(dask.EXCEPTION).values()]
+    errors = [record for record in fixture_run.entities(vocabulary.EXCEPTION).values()]
     assert len(errors) == 1
-    assert "write_then_fail" in value(errors[0], dask.EXCEPTION_STACKTRACE)
-    assert value(errors[0], dask.EXCEPTION_MESSAGE) == "known failure"
+    assert "write_then_fail" in value(errors[0], vocabulary.EXCEPTION_STACKTRACE)
+    assert value(errors[0], vocabulary.EXCEPTION_MESSAGE) == "known failure"
 
 
 @pytest.mark.parametrize("flatten", [False, True])

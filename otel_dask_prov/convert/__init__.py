@@ -54,7 +54,8 @@ Modules: :mod:`.discovery` (which files to read),
 (the second pass's input), :mod:`.readers` (input formats, decoded
 with the OTLP JSON structs of :mod:`otel_dask_prov.export.otlp_json_decode`),
 :mod:`.shapes` (other shapes as OTLP), :mod:`.model` (the normalized span),
-:mod:`.mapping` (the PROV mapping), :mod:`.taskdata` (arguments, files and
+:mod:`.mapping` (the PROV mapping), :mod:`.attribute_pairs` (span attributes
+as PROV attributes), :mod:`.taskdata` (arguments, files and
 profiles of a task as PROV), :mod:`.darshan_mapping` (Darshan logs and DXT segments as
 PROV), :mod:`.prov_records` (records as tuples),
 :mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`

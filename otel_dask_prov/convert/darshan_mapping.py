@@ -33,42 +33,35 @@ log has one id in every bundle that mentions it.
 from __future__ import annotations
 
 import hashlib
-import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final
 
 from .. import attributes as attr
-from .. import prov_vocabulary as dask
+from .. import prov_vocabulary as vocabulary
+from ..prov_vocabulary import PROV_COLLECTION, PROV_LOCATION, PROV_TYPE
 from . import identifiers as ids
+from .attribute_pairs import prov_names, prov_pairs, prov_value
 from .model import DARSHAN_TASK_IO, WORKER_SPAN, Span
 from .prov_records import QName, Record, utc
-from .taskdata import PROV_LOCATION, PROV_TYPE, path_id, path_version_id
+from .taskdata import path_id, path_version_id
 
 DARSHAN_KINDS: Final = frozenset({WORKER_SPAN, DARSHAN_TASK_IO})
 """Span kinds this module maps."""
 
-_LOG = QName(dask.DARSHAN_LOG)
-_FILE_RECORD = QName(dask.DARSHAN_FILE_RECORD)
-_TASK_IO = QName(dask.DARSHAN_TASK_IO)
-_FILE = QName(dask.FILE)
-_COLLECTION = QName("prov:Collection")
+_LOG = QName(vocabulary.DARSHAN_LOG)
+_FILE_RECORD = QName(vocabulary.DARSHAN_FILE_RECORD)
+_TASK_IO = QName(vocabulary.DARSHAN_TASK_IO)
+_FILE = QName(vocabulary.FILE)
+_COLLECTION = QName(PROV_COLLECTION)
 
-_LOG_ATTRIBUTES: Final = (
-    (attr.DARSHAN_JOB_ID, dask.DARSHAN_JOB_ID),
-    (attr.DARSHAN_RUNTIME_VERSION, dask.DARSHAN_VERSION),
-    (attr.DARSHAN_FILE_COUNT, dask.FILE_COUNT),
-    (attr.DARSHAN_SEGMENTS, dask.DARSHAN_SEGMENTS),
-    (attr.DARSHAN_UNATTRIBUTED_SEGMENTS, dask.DARSHAN_UNATTRIBUTED_SEGMENTS),
-)
-_TASK_IO_ATTRIBUTES: Final = (
-    (attr.DARSHAN_SEGMENTS, dask.DARSHAN_SEGMENTS),
-    (attr.DARSHAN_SEGMENTS_OMITTED, dask.DARSHAN_SEGMENTS_OMITTED),
-    (attr.IO_READ_BYTES, dask.IO_READ_BYTES),
-    (attr.IO_WRITE_BYTES, dask.IO_WRITE_BYTES),
-    (attr.IO_READ_CALLS, dask.IO_READ_CALLS),
-    (attr.IO_WRITE_CALLS, dask.IO_WRITE_CALLS),
-)
+_LOG_ATTRIBUTES: Final = prov_names(
+    attr.DARSHAN_JOB_ID, attr.DARSHAN_RUNTIME_VERSION, attr.DARSHAN_FILE_COUNT,
+    attr.DARSHAN_SEGMENTS, attr.DARSHAN_UNATTRIBUTED_SEGMENTS)
+_TASK_IO_ATTRIBUTES: Final = prov_names(
+    attr.DARSHAN_SEGMENTS, attr.DARSHAN_SEGMENTS_OMITTED, attr.IO_READ_BYTES,
+    attr.IO_WRITE_BYTES, attr.IO_READ_CALLS, attr.IO_WRITE_CALLS)
+_SEGMENT_ATTRIBUTES: Final = prov_names(attr.DARSHAN_MODULE, attr.DARSHAN_OFFSET, attr.DARSHAN_LENGTH)
 
 
 def darshan_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Record]:
@@ -91,33 +84,17 @@ def log_id(span: Span) -> str:
     return f"{ids.RUN_PREFIX}:darshan-log.{digest}"
 
 
-def _value(value: Any) -> Any:
-    """*value* as a PROV value, or ``None`` (non-finite floats, arrays, nothing)."""
-    if isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    return None
-
-
-def _pairs(source: dict[str, Any], table: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
-    pairs = []
-    for span_name, prov_name in table:
-        value = _value(source.get(span_name))
-        if value is not None and value != "":
-            pairs.append((prov_name, value))
-    return pairs
-
-
 def _counters(source: dict[str, Any]) -> list[tuple[str, Any]]:
     """``(dask:<COUNTER>, value)`` for each Darshan counter in *source*; Darshan's
-    ``-1`` (not applicable) is left out."""
+    ``-1`` (not applicable) is left out, and so is an array (no counter is one)."""
     pairs = []
     for name, value in source.items():
         counter = attr.darshan_counter(name)
-        value = _value(value)
-        if counter is not None and value is not None and value >= 0:
-            pairs.append((dask.darshan_counter(counter), value))
+        if counter is None or isinstance(value, tuple):
+            continue
+        value = prov_value(value)
+        if value is not None and value >= 0:
+            pairs.append((vocabulary.darshan_counter(counter), value))
     return pairs
 
 
@@ -140,8 +117,8 @@ def log_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Re
         Record("entity", log, (), (
             (PROV_TYPE, _LOG), (PROV_TYPE, _COLLECTION),
             (PROV_LOCATION, str(a[attr.DARSHAN_LOG])),
-            *_pairs(a, _LOG_ATTRIBUTES),
-            (dask.START_TIME, utc(span.start)), (dask.END_TIME, utc(span.end)),
+            *prov_pairs(_LOG_ATTRIBUTES, a),
+            (vocabulary.START_TIME, utc(span.start)), (vocabulary.END_TIME, utc(span.end)),
             *_counters(a))),
         Record("wasAttributedTo", None, (log, worker), ()),
     ]
@@ -160,8 +137,8 @@ def log_records(span: Span, worker: str, once: Callable[[str], bool]) -> list[Re
                   f"{rank}.{general.rpartition('.')[2]}")
         records.extend(_file(path, once))
         records.append(Record("entity", record, (), (
-            (PROV_TYPE, _FILE_RECORD), (PROV_LOCATION, path), (dask.DARSHAN_MODULE, module),
-            (dask.DARSHAN_RANK, rank), *_counters(values))))
+            (PROV_TYPE, _FILE_RECORD), (PROV_LOCATION, path), (vocabulary.DARSHAN_MODULE, module),
+            (vocabulary.DARSHAN_RANK, rank), *_counters(values))))
         records.append(Record("specializationOf", None, (record, general), ()))
         records.append(Record("hadMember", None, (log, record), ()))
     return records
@@ -181,7 +158,7 @@ def task_io_records(span: Span, once: Callable[[str], bool]) -> list[Record]:
     task = ids.task_id(key, attempt)
     summary = f"{ids.RUN_PREFIX}:darshan-io.{ids.safe_name(key)}.{attempt}"
     records = [
-        Record("entity", summary, (), ((PROV_TYPE, _TASK_IO), *_pairs(a, _TASK_IO_ATTRIBUTES))),
+        Record("entity", summary, (), ((PROV_TYPE, _TASK_IO), *prov_pairs(_TASK_IO_ATTRIBUTES, a))),
         Record("wasDerivedFrom", None, (summary, log_id(span), None, None, None), ()),
         Record("wasInfluencedBy", None, (summary, task), ()),
     ]
@@ -194,7 +171,7 @@ def task_io_records(span: Span, once: Callable[[str], bool]) -> list[Record]:
             continue
         records.extend(_file(path, once))
         end = values.get(attr.DARSHAN_END_TIME)
-        described = _segment_pairs(values)
+        described = prov_pairs(_SEGMENT_ATTRIBUTES, values)
         if values.get(attr.DARSHAN_OPERATION) == "write":
             number = writes[path] = writes.get(path, 0) + 1
             version = f"{path_version_id(path, attempt)}.write-{number}"
@@ -202,18 +179,11 @@ def task_io_records(span: Span, once: Callable[[str], bool]) -> list[Record]:
             records.append(Record("entity", version, (), (
                 (PROV_TYPE, _FILE), (PROV_LOCATION, path))))
             records.append(Record("wasGeneratedBy", None, (version, task, finished), (
-                *described, (dask.START_TIME, utc(start)))))
+                *described, (vocabulary.START_TIME, utc(start)))))
             records.append(Record("specializationOf", None, (version, path_id(path)), ()))
         else:
             ended: tuple[tuple[str, datetime], ...] = (
-                ((dask.END_TIME, utc(end)),) if isinstance(end, int) else ())
+                ((vocabulary.END_TIME, utc(end)),) if isinstance(end, int) else ())
             records.append(Record("used", None, (task, path_id(path), utc(start)),
                                   (*described, *ended)))
     return records
-
-
-def _segment_pairs(values: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple(_pairs(values, (
-        (attr.DARSHAN_MODULE, dask.DARSHAN_MODULE),
-        (attr.DARSHAN_OFFSET, dask.OFFSET),
-        (attr.DARSHAN_LENGTH, dask.LENGTH))))

@@ -45,154 +45,83 @@ through a :class:`Container`, one per bundle, or one for a flattened document.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, Final, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, Final
 
 from .. import attributes as attr
-from .. import prov_vocabulary as dask
+from .. import prov_vocabulary as vocabulary
+from ..prov_vocabulary import PROV_COLLECTION, PROV_TYPE
 from . import identifiers as ids
+from .attribute_pairs import PHASE_DURATIONS, prov_names, prov_pairs
 from .darshan_mapping import DARSHAN_KINDS, darshan_records
 from .model import ATTEMPT, COMPUTATION, EXECUTION, SCHEDULER_SIDE, WORKER_SIDE, Resource, Span
 from .prov_records import Attributes, QName, Record, Time, merge_attributes, moment
 from .taskdata import activity_pairs, task_data_records
 
-PROV_TYPE: Final = "prov:type"
-PROV_LABEL: Final = "prov:label"
-SOFTWARE_AGENT: Final = QName(dask.PROV_SOFTWARE_AGENT)
-PLAN: Final = QName(dask.PROV_PLAN)
-COLLECTION: Final = QName("prov:Collection")
-BUNDLE: Final = QName(dask.PROV_BUNDLE)
+SOFTWARE_AGENT: Final = QName(vocabulary.PROV_SOFTWARE_AGENT)
+PLAN: Final = QName(vocabulary.PROV_PLAN)
+COLLECTION: Final = QName(PROV_COLLECTION)
+BUNDLE: Final = QName(vocabulary.PROV_BUNDLE)
 
-_TASK_EXECUTION = QName(dask.TASK_EXECUTION)
-_UNEXECUTED = QName(dask.UNEXECUTED_ATTEMPT)
-_TASK_OUTPUT = QName(dask.TASK_OUTPUT)
-_EXCEPTION = QName(dask.EXCEPTION)
-_RETRY = QName(dask.RETRY)
-_COMPUTATION = QName(dask.COMPUTATION)
-_GRAPH = QName(dask.GRAPH)
-_TASK_PLAN = QName(dask.TASK_PLAN)
-_ROLE_TYPES = {"worker": QName(dask.WORKER), "scheduler": QName(dask.SCHEDULER),
-               "client": QName(dask.CLIENT)}
+_TASK_EXECUTION = QName(vocabulary.TASK_EXECUTION)
+_UNEXECUTED = QName(vocabulary.UNEXECUTED_ATTEMPT)
+_TASK_OUTPUT = QName(vocabulary.TASK_OUTPUT)
+_EXCEPTION = QName(vocabulary.EXCEPTION)
+_RETRY = QName(vocabulary.RETRY)
+_COMPUTATION = QName(vocabulary.COMPUTATION)
+_GRAPH = QName(vocabulary.GRAPH)
+_TASK_PLAN = QName(vocabulary.TASK_PLAN)
+_ROLE_TYPES = {"worker": QName(vocabulary.WORKER), "scheduler": QName(vocabulary.SCHEDULER),
+               "client": QName(vocabulary.CLIENT)}
 
 _RAN = frozenset({attr.OUTCOME_SUCCESS, attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
 """Outcomes of an attempt that certainly ran its function on a worker."""
 _RAISED = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED})
 
-_ACTIVITY_ATTRIBUTES: Final = (
-    (attr.TASK_ATTEMPT, dask.ATTEMPT),
-    (attr.TASK_RUN_ID, dask.RUN_ID),
-    (attr.TASK_OUTCOME, dask.OUTCOME),
-    (attr.TASK_RERUN_REASON, dask.RERUN_REASON),
-    (attr.TASK_EXCEPTION_BLAME, dask.EXCEPTION_BLAME),
-    (attr.TASK_FUSED, dask.FUSED),
-    (attr.THREAD_ID, dask.THREAD),
-    (attr.THREAD_NAME, dask.THREAD_NAME),
-    (attr.IO_READ_BYTES, dask.IO_READ_BYTES),
-    (attr.IO_WRITE_BYTES, dask.IO_WRITE_BYTES),
-    (attr.IO_READ_CALLS, dask.IO_READ_CALLS),
-    (attr.IO_WRITE_CALLS, dask.IO_WRITE_CALLS),
-    (attr.IO_STORAGE_READ_BYTES, dask.IO_STORAGE_READ_BYTES),
-    (attr.IO_STORAGE_WRITE_BYTES, dask.IO_STORAGE_WRITE_BYTES),
-    *(
-        (attr.TASK_DURATION_PREFIX + action.replace("-", "_"),
-         dask.DURATION_PREFIX + "".join(word.title() for word in action.split("-")))
-        for action in attr.PHASE_ACTIONS
-    ),
-)
-"""Span attribute -> activity attribute, copied as they are; ``dask.task.duration.<action>``
-(seconds per worker phase) becomes ``dask:duration<Action>``."""
+_ACTIVITY_ATTRIBUTES: Final = prov_names(
+    attr.TASK_ATTEMPT, attr.TASK_RUN_ID, attr.TASK_OUTCOME, attr.TASK_RERUN_REASON,
+    attr.TASK_EXCEPTION_BLAME, attr.TASK_FUSED, attr.THREAD_ID, attr.THREAD_NAME,
+    attr.IO_READ_BYTES, attr.IO_WRITE_BYTES, attr.IO_READ_CALLS, attr.IO_WRITE_CALLS,
+    attr.IO_STORAGE_READ_BYTES, attr.IO_STORAGE_WRITE_BYTES, *PHASE_DURATIONS)
+"""Attributes of an attempt or its execution that its activity takes as they are."""
 
-_RESULT_ATTRIBUTES: Final = (
-    (attr.TASK_RESULT_TYPE, dask.TYPE),
-    (attr.TASK_RESULT_NBYTES, dask.NBYTES),
-    (attr.TASK_RESULT_HASH, dask.HASH),
-)
+_RESULT_ATTRIBUTES: Final = prov_names(
+    attr.TASK_RESULT_TYPE, attr.TASK_RESULT_NBYTES, attr.TASK_RESULT_HASH)
 
-_RESOURCE_ATTRIBUTES: Final = (
-    (attr.SERVICE_INSTANCE_ID, dask.INSTANCE_ID),
-    (attr.HOST_NAME, dask.HOST),
-    (attr.PROCESS_PID, dask.PID),
-    (attr.DASK_VERSION, dask.DASK_VERSION),
-    (attr.DISTRIBUTED_VERSION, dask.DISTRIBUTED_VERSION),
-    (attr.TOOL_VERSION, dask.TOOL_VERSION),
-    (attr.OS_TYPE, dask.OS_TYPE),
-    (attr.OS_VERSION, dask.OS_VERSION),
-    (attr.HOST_ARCH, dask.HOST_ARCH),
-    (attr.PROCESS_RUNTIME_NAME, dask.RUNTIME_NAME),
-    (attr.PROCESS_RUNTIME_VERSION, dask.RUNTIME_VERSION),
-    (attr.PROCESS_EXECUTABLE_PATH, dask.EXECUTABLE),
-    (attr.PACKAGES_DIGEST, dask.PACKAGES_DIGEST),
-    (attr.VCS_REVISION, dask.VCS_REVISION),
-    (attr.VCS_BRANCH, dask.VCS_BRANCH),
-    (attr.VCS_REPOSITORY_URL, dask.VCS_REPOSITORY),
-    (attr.VCS_DIRTY, dask.VCS_DIRTY),
-)
+_EXCEPTION_ATTRIBUTES: Final = prov_names(
+    attr.EXCEPTION_TYPE, attr.EXCEPTION_MESSAGE, attr.EXCEPTION_STACKTRACE)
+_DEPENDENCY_ERROR_ATTRIBUTES: Final = _EXCEPTION_ATTRIBUTES[:2]
+"""What an attempt that never ran says of the exception of a task it needed."""
+
+_PLAN_ATTRIBUTES: Final = prov_names(
+    attr.TASK_FUNCTION, attr.TASK_FUNCTION_DIGEST, attr.CODE_FILE_PATH, attr.CODE_LINE_NUMBER,
+    attr.NOTEBOOK_CELL)
+"""Attributes of an execution that say which code its prefix's plan is."""
+
+_COMPUTATION_ATTRIBUTES: Final = prov_names(
+    attr.COMPUTATION_TASK_COUNT, attr.COMPUTATION_ERRED_TASKS, attr.TASK_OUTCOME)
+
+_GRAPH_ATTRIBUTES: Final = prov_names(
+    attr.COMPUTATION_KEY_COUNT, attr.COMPUTATION_CODE, attr.COMPUTATION_CODE_FILENAME,
+    attr.COMPUTATION_CODE_LINENO, attr.NOTEBOOK_CELL)
+
+_PROCESS_ATTRIBUTES: Final = prov_names(
+    attr.SERVICE_INSTANCE_ID, attr.HOST_NAME, attr.PROCESS_PID, attr.DASK_VERSION,
+    attr.DISTRIBUTED_VERSION, attr.TOOL_VERSION, attr.OS_TYPE, attr.OS_VERSION, attr.HOST_ARCH,
+    attr.PROCESS_RUNTIME_NAME, attr.PROCESS_RUNTIME_VERSION, attr.PROCESS_EXECUTABLE_PATH,
+    attr.PACKAGES_DIGEST, attr.VCS_REVISION, attr.VCS_BRANCH, attr.VCS_REPOSITORY_URL,
+    attr.VCS_DIRTY)
 """Attributes of a process (its resource) that describe its agent."""
 
-_PLAN_ATTRIBUTES: Final = (
-    (attr.TASK_FUNCTION, dask.FUNCTION),
-    (attr.TASK_FUNCTION_DIGEST, dask.FUNCTION_DIGEST),
-    (attr.CODE_FILE_PATH, dask.CODE_FILENAME),
-    (attr.CODE_LINE_NUMBER, dask.CODE_LINENO),
-    (attr.NOTEBOOK_CELL, dask.NOTEBOOK_CELL),
-)
-"""Attributes of an execution that say which code its prefix's plan is."""
+_WORKER_NAME: Final = prov_names(attr.WORKER_NAME)
 
 
 def _process_pairs(attributes: dict[str, Any]) -> list[tuple[str, Any]]:
     """Agent attributes from a process's resource attributes, key package versions last."""
-    pairs = _lookup(_RESOURCE_ATTRIBUTES, attributes, {})
+    pairs = prov_pairs(_PROCESS_ATTRIBUTES, attributes)
     pairs.extend(sorted(
-        (dask.PACKAGE, f"{name[len(attr.PACKAGE_VERSION_PREFIX):]}=={version}")
+        (vocabulary.PACKAGE, f"{name[len(attr.PACKAGE_VERSION_PREFIX):]}=={version}")
         for name, version in attributes.items() if name.startswith(attr.PACKAGE_VERSION_PREFIX)))
-    return pairs
-
-
-def typed(value: Any) -> Any:
-    """*value* as a PROV attribute value, or ``None`` if it cannot be one.
-
-    Arrays become text (``prov`` takes several values as several pairs, which
-    would lose their order); non-finite floats are dropped.
-    """
-    if isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, tuple):
-        return ", ".join(str(item) for item in value)
-    return None
-
-
-def _pairs(source: dict[str, Any], table: Iterable[tuple[str, str]]) -> list[tuple[str, Any]]:
-    """``(prov name, value)`` for each ``(span name, prov name)`` of *table* *source* has."""
-    pairs = []
-    for span_name, prov_name in table:
-        value = source.get(span_name)
-        if value is not None:
-            value = typed(value)
-            if value is not None and value != "":
-                pairs.append((prov_name, value))
-    return pairs
-
-
-def _lookup(table: Iterable[tuple[str, str]], first: dict[str, Any],
-            second: dict[str, Any]) -> list[tuple[str, Any]]:
-    """``(prov name, value)`` for each ``(span name, prov name)`` of *table* found in
-    *first*, else in *second*; values made PROV values, empty ones left out."""
-    pairs = []
-    for span_name, prov_name in table:
-        value = first.get(span_name)
-        if value is None:
-            value = second.get(span_name)
-            if value is None:
-                continue
-        kind = type(value)
-        if kind is not str and kind is not int:
-            value = typed(value)
-            if value is None:
-                continue
-        if value != "":
-            pairs.append((prov_name, value))
     return pairs
 
 
@@ -362,19 +291,13 @@ class TraceMapper:
         emit(Record("activity", computation,
                     (moment(span.start), None if unfinished else moment(span.end)),
                     tuple([(PROV_TYPE, _COMPUTATION),
-                           (dask.COMPUTATION_ID, a.get(attr.COMPUTATION_ID) or span.trace_id),
-                           *_pairs(a, ((attr.COMPUTATION_TASK_COUNT, dask.TASK_COUNT),
-                                       (attr.COMPUTATION_ERRED_TASKS, dask.ERRED_TASKS),
-                                       (attr.TASK_OUTCOME, dask.OUTCOME))),
-                           (dask.SPAN_ID, span.span_id)])))
+                           (vocabulary.COMPUTATION_ID, a.get(attr.COMPUTATION_ID) or span.trace_id),
+                           *prov_pairs(_COMPUTATION_ATTRIBUTES, a),
+                           (vocabulary.SPAN_ID, span.span_id)])))
         if self.container.once(graph):
             emit(Record("entity", graph, (), tuple([
                 (PROV_TYPE, PLAN), (PROV_TYPE, COLLECTION), (PROV_TYPE, _GRAPH),
-                *_pairs(a, ((attr.COMPUTATION_KEY_COUNT, dask.KEY_COUNT),
-                            (attr.COMPUTATION_CODE, dask.CODE),
-                            (attr.COMPUTATION_CODE_FILENAME, dask.CODE_FILENAME),
-                            (attr.COMPUTATION_CODE_LINENO, dask.CODE_LINENO),
-                            (attr.NOTEBOOK_CELL, dask.NOTEBOOK_CELL)))])))
+                *prov_pairs(_GRAPH_ATTRIBUTES, a)])))
         scheduler = self._process_agent("scheduler", span.resource, None)
         client_id = a.get(attr.CLIENT_ID)
         if client_id:
@@ -383,7 +306,7 @@ class TraceMapper:
                          if name.startswith(attr.CLIENT_PREFIX)}
             self.container.agent(client, ((PROV_TYPE, SOFTWARE_AGENT),
                                           (PROV_TYPE, _ROLE_TYPES["client"]),
-                                          (dask.CLIENT_ID, str(client_id)),
+                                          (vocabulary.CLIENT_ID, str(client_id)),
                                           *_process_pairs(described)))
             emit(Record("wasAssociatedWith", None, (computation, client, graph), ()))
             emit(Record("actedOnBehalfOf", None, (scheduler, client, computation), ()))
@@ -399,8 +322,8 @@ class TraceMapper:
         if self.container.once(plan):
             self.emit(Record("hadMember", None, (ids.graph_id(computation_span), plan), ()))
         self.container.plan(plan, (
-            (PROV_TYPE, PLAN), (PROV_TYPE, _TASK_PLAN), (dask.PREFIX, prefix),
-            *_lookup(_PLAN_ATTRIBUTES, execution, attempt)))
+            (PROV_TYPE, PLAN), (PROV_TYPE, _TASK_PLAN), (vocabulary.PREFIX, prefix),
+            *prov_pairs(_PLAN_ATTRIBUTES, execution, attempt)))
         return plan
 
     # -- agents --------------------------------------------------------------
@@ -428,10 +351,10 @@ class TraceMapper:
         identifier = ids.agent_id(role, str(instance or address or "unknown"))
         pairs: list[tuple[str, Any]] = [(PROV_TYPE, SOFTWARE_AGENT), (PROV_TYPE, _ROLE_TYPES[role])]
         if address:
-            pairs.append((dask.WORKER_ADDRESS if role == "worker" else dask.SCHEDULER_ADDRESS,
+            pairs.append((vocabulary.WORKER_ADDRESS if role == "worker" else vocabulary.SCHEDULER_ADDRESS,
                           str(address)))
         if role == "worker":
-            pairs.extend(_pairs(resource_attributes, ((attr.WORKER_NAME, dask.WORKER_NAME),)))
+            pairs.extend(prov_pairs(_WORKER_NAME, resource_attributes))
         pairs.extend(_process_pairs(resource_attributes))
         self.container.agent(identifier, tuple(pairs))
         return identifier
@@ -482,23 +405,21 @@ class TraceMapper:
 
         pairs: list[tuple[str, Any]] = [
             (PROV_TYPE, _TASK_EXECUTION if executed else _UNEXECUTED),
-            (dask.KEY, key),
-            (dask.PREFIX, prefix),
+            (vocabulary.KEY, key),
+            (vocabulary.PREFIX, prefix),
         ]
         group = a.get(attr.TASK_GROUP)
         if group and group != prefix:
-            pairs.append((dask.GROUP, str(group)))
-        pairs.extend(_lookup(_ACTIVITY_ATTRIBUTES, a, e))
+            pairs.append((vocabulary.GROUP, str(group)))
+        pairs.extend(prov_pairs(_ACTIVITY_ATTRIBUTES, a, e))
         if execution is not None:
-            pairs.append((dask.WORKER_START_TIME, moment(execution.start)))
-            pairs.append((dask.WORKER_END_TIME, moment(execution.end)))
+            pairs.append((vocabulary.WORKER_START_TIME, moment(execution.start)))
+            pairs.append((vocabulary.WORKER_END_TIME, moment(execution.end)))
         if e:
             pairs.extend(activity_pairs(e))
         if outcome == attr.OUTCOME_DEPENDENCY_ERROR and attempt is not None and attempt.exception:
-            pairs.extend(_pairs(attempt.exception, (
-                (attr.EXCEPTION_TYPE, dask.EXCEPTION_TYPE),
-                (attr.EXCEPTION_MESSAGE, dask.EXCEPTION_MESSAGE))))
-        pairs.append((dask.SPAN_ID, span_id))
+            pairs.extend(prov_pairs(_DEPENDENCY_ERROR_ATTRIBUTES, attempt.exception))
+        pairs.append((vocabulary.SPAN_ID, span_id))
         emit(Record("activity", task, (start, end), tuple(pairs)))
 
         computation_span = attempt.parent_id if attempt is not None else None
@@ -523,8 +444,8 @@ class TraceMapper:
                 emit(record)
         if outcome == attr.OUTCOME_SUCCESS:
             value = ids.value_id(key, span_id)
-            value_pairs: list[tuple[str, Any]] = [(PROV_TYPE, _TASK_OUTPUT), (dask.KEY, key)]
-            value_pairs.extend(_lookup(_RESULT_ATTRIBUTES, a, e))
+            value_pairs: list[tuple[str, Any]] = [(PROV_TYPE, _TASK_OUTPUT), (vocabulary.KEY, key)]
+            value_pairs.extend(prov_pairs(_RESULT_ATTRIBUTES, a, e))
             emit(Record("entity", value, (), tuple(value_pairs)))
             emit(Record("wasGeneratedBy", None, (value, task, end), ()))
             for used in inputs:
@@ -535,16 +456,14 @@ class TraceMapper:
             error = ids.error_id(key, span_id)
             emit(Record("entity", error, (), tuple([
                 (PROV_TYPE, _EXCEPTION),
-                *_pairs(exception, ((attr.EXCEPTION_TYPE, dask.EXCEPTION_TYPE),
-                                    (attr.EXCEPTION_MESSAGE, dask.EXCEPTION_MESSAGE),
-                                    (attr.EXCEPTION_STACKTRACE, dask.EXCEPTION_STACKTRACE)))])))
+                *prov_pairs(_EXCEPTION_ATTRIBUTES, exception)])))
             emit(Record("wasGeneratedBy", None, (error, task, end), ()))
 
         previous = a.get(attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID)
         if previous:
             reason = a.get(attr.TASK_RERUN_REASON)
             emit(Record("wasInfluencedBy", None, (task, ids.task_id(key, str(previous))),
-                        ((PROV_TYPE, _RETRY),) + (((dask.RERUN_REASON, str(reason)),)
+                        ((PROV_TYPE, _RETRY),) + (((vocabulary.RERUN_REASON, str(reason)),)
                                                   if reason else ())))
 
     def _inputs(self, a: dict[str, Any]) -> list[str]:
@@ -561,7 +480,7 @@ class TraceMapper:
                 continue
             data = ids.data_id(dependency)
             if self.container.once(data):
-                self.emit(Record("entity", data, (), ((dask.KEY, dependency),)))
+                self.emit(Record("entity", data, (), ((vocabulary.KEY, dependency),)))
             inputs.append(data)
         return inputs
 

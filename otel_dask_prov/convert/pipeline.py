@@ -27,7 +27,10 @@ from ..prov_vocabulary import (
     CONVERSION,
     DASK_NAMESPACE_URI,
     DASK_PREFIX,
+    PROV_LABEL,
+    PROV_LOCATION,
     PROV_SOFTWARE_AGENT,
+    PROV_TYPE,
     SHA256,
     SIZE,
     TOOL,
@@ -38,7 +41,7 @@ from ..prov_vocabulary import (
 from ..version import __version__
 from . import identifiers as ids
 from . import readers
-from .mapping import BUNDLE, PROV_LABEL, PROV_TYPE, Container, TraceContext, TraceMapper
+from .mapping import BUNDLE, Container, TraceContext, TraceMapper
 from .model import Span
 from .progress import Progress
 from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
@@ -108,7 +111,7 @@ def header_records(index: Index, flatten: bool) -> list[Record]:
         if identifier in file_ids[:-1]:
             continue
         records.append(Record("entity", identifier, (), (
-            (PROV_TYPE, QName(TRACE_FILE)), ("prov:location", file.shown),
+            (PROV_TYPE, QName(TRACE_FILE)), (PROV_LOCATION, file.shown),
             (SHA256, file.sha256), (SIZE, file.size))))
         records.append(Record("used", None, (conversion, identifier, None), ()))
     if not flatten:

@@ -29,18 +29,14 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from .. import attributes as attr
-from .. import prov_vocabulary as dask
+from .. import prov_vocabulary as vocabulary
+from ..prov_vocabulary import PROV_LOCATION, PROV_ROLE, PROV_TYPE, PROV_VALUE
 from . import identifiers as ids
 from .prov_records import QName, Record, Time
 
-PROV_TYPE: Final = "prov:type"
-PROV_ROLE: Final = "prov:role"
-PROV_LOCATION: Final = "prov:location"
-PROV_VALUE: Final = "prov:value"
-
-_ARGUMENT = QName(dask.ARGUMENT)
-_FILE = QName(dask.FILE)
-_PROFILE = QName(dask.PROFILE)
+_ARGUMENT = QName(vocabulary.ARGUMENT)
+_FILE = QName(vocabulary.FILE)
+_PROFILE = QName(vocabulary.PROFILE)
 _WRITE_MODES = frozenset("wax+")
 
 
@@ -52,13 +48,13 @@ def activity_pairs(execution: dict[str, Any]) -> list[tuple[str, Any]]:
     if isinstance(arguments, str) and '"omitted"' in arguments:
         omitted = [item["omitted"] for item in _items(arguments) if "omitted" in item]
         if omitted and isinstance(omitted[0], int):
-            pairs.append((dask.ARGUMENTS_OMITTED, omitted[0]))
+            pairs.append((vocabulary.ARGUMENTS_OMITTED, omitted[0]))
     files_omitted = execution.get(attr.IO_FILES_OMITTED)
     if isinstance(files_omitted, int) and files_omitted:
-        pairs.append((dask.FILES_OMITTED, files_omitted))
+        pairs.append((vocabulary.FILES_OMITTED, files_omitted))
     skipped = execution.get(attr.PROFILE_SKIPPED)
     if skipped:
-        pairs.append((dask.PROFILE_SKIPPED, str(skipped)))
+        pairs.append((vocabulary.PROFILE_SKIPPED, str(skipped)))
     return pairs
 
 
@@ -103,7 +99,7 @@ def task_data_records(execution: dict[str, Any], key: str, span: str, task: str,
         pairs: list[tuple[str, Any]] = [(PROV_TYPE, _PROFILE), (PROV_VALUE, profile)]
         clock = execution.get(attr.PROFILE_YAPPI_CLOCK)
         if clock:
-            pairs.append((dask.PROFILE_CLOCK, str(clock)))
+            pairs.append((vocabulary.PROFILE_CLOCK, str(clock)))
         records.append(Record("entity", entity, (), tuple(pairs)))
         records.append(Record("wasGeneratedBy", None, (entity, task, end), ()))
     return records
@@ -121,18 +117,18 @@ def _arguments(text: str, key: str, span: str, task: str,
         position, name = item.get("position"), item.get("name")
         described: tuple[str, Any]
         if isinstance(position, int):
-            role, described = str(position), (dask.POSITION, position)
+            role, described = str(position), (vocabulary.POSITION, position)
         elif isinstance(name, str):
-            role, described = name, (dask.NAME, name)
+            role, described = name, (vocabulary.NAME, name)
         else:
             continue
         entity = f"{ids.RUN_PREFIX}:argument.{ids.safe_name(key)}.{span}.{ids.safe_name(role)}"
         pairs: list[tuple[str, Any]] = [(PROV_TYPE, _ARGUMENT), described]
-        for field, prov_name in (("type", dask.TYPE), ("value", dask.VALUE)):
+        for field, prov_name in (("type", vocabulary.TYPE), ("value", vocabulary.VALUE)):
             if isinstance(item.get(field), str):
                 pairs.append((prov_name, item[field]))
         if item.get("keys"):
-            pairs.append((dask.KEYS, ", ".join(map(str, item["keys"]))))
+            pairs.append((vocabulary.KEYS, ", ".join(map(str, item["keys"]))))
         records.append(Record("entity", entity, (), tuple(pairs)))
         records.append(Record("used", None, (task, entity, start), ((PROV_ROLE, role),)))
     return records
@@ -153,13 +149,13 @@ def _files(paths: Any, modes: Any, span: str, task: str, start: Time | None,
         if ("r" in mode or "+" in mode) and (path, "used") not in seen:
             seen.add((path, "used"))
             records.append(Record("used", None, (task, general, start),
-                                  ((dask.FILE_MODE, mode),)))
+                                  ((vocabulary.FILE_MODE, mode),)))
         if _WRITE_MODES.intersection(mode) and (path, "generated") not in seen:
             seen.add((path, "generated"))
             version = path_version_id(path, span)
             records.append(Record("entity", version, (), (
                 (PROV_TYPE, _FILE), (PROV_LOCATION, path))))
             records.append(Record("wasGeneratedBy", None, (version, task, end),
-                                  ((dask.FILE_MODE, mode),)))
+                                  ((vocabulary.FILE_MODE, mode),)))
             records.append(Record("specializationOf", None, (version, general), ()))
     return records
