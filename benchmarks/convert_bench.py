@@ -53,7 +53,7 @@ def traces_for(tasks: int, workdir: Path) -> Path:
     directory = workdir / f"traces-{tasks}"
     if not (directory / "dask-scheduler.jsonl").exists():
         sys.path.insert(0, str(ROOT))
-        from otel_dask_prov.convert.synthetic import map_reduce, write
+        from tests.support.synthetic_traces import map_reduce, write
 
         started = time.perf_counter()
         write(directory, map_reduce(tasks), workers=4, seed=tasks)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from otel_dask_prov.convert.synthetic import map_reduce, write
+from tests.support.synthetic_traces import map_reduce, write
 
 BROKEN = Path(__file__).parent / "fixtures" / "traces" / "broken"
 

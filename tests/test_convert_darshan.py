@@ -27,7 +27,7 @@ import pytest
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import difference
+from tests.support.prov_diff import difference
 from otel_dask_prov.convert.prov_records import utc
 from otel_dask_prov.convert.taskdata import path_id
 from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id

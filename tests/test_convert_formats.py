@@ -21,7 +21,7 @@ import prov
 import pytest
 
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import difference
+from tests.support.prov_diff import difference
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 RUN = FIXTURES / "retry"

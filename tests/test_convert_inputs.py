@@ -20,8 +20,8 @@ import pytest
 from prov.constants import PROV_N_MAP
 
 from otel_dask_prov.convert import to_document
-from otel_dask_prov.convert.compare import containers
-from otel_dask_prov.convert.synthetic import SyntheticTask, generate
+from tests.support.prov_diff import containers
+from tests.support.synthetic_traces import SyntheticTask, generate
 
 FORMATS = Path(__file__).parent / "fixtures" / "traces" / "formats"
 FIXTURES = FORMATS.parent

@@ -22,7 +22,7 @@ from prov.identifier import QualifiedName
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import containers
+from tests.support.prov_diff import containers
 from otel_dask_prov.convert.identifiers import safe_name
 from otel_dask_prov.version import __version__
 from tests.support.traces import read_spans

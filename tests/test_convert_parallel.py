@@ -23,10 +23,10 @@ import pytest
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import difference
+from tests.support.prov_diff import difference
 from otel_dask_prov.convert.readahead import Helper, ReadaheadFailed
 from otel_dask_prov.convert.discovery import discover
-from otel_dask_prov.convert.synthetic import SyntheticTask, generate, map_reduce, write
+from tests.support.synthetic_traces import SyntheticTask, generate, map_reduce, write
 from otel_dask_prov.errors import TraceFormatError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"

@@ -2,7 +2,7 @@
 
 Hypothesis draws a task graph (keys with any characters, dependencies, tasks
 that fail and are retried, workers lost mid-task) and
-:mod:`otel_dask_prov.convert.synthetic` writes the spans the plugins would.
+:mod:`tests.support.synthetic_traces` writes the spans the plugins would.
 Whatever the graph:
 
 * the streaming writers read back as the ``prov`` document (no ``prov`` warning);
@@ -29,8 +29,8 @@ from prov.constants import PROV_N_MAP
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import containers, difference
-from otel_dask_prov.convert.synthetic import SyntheticTask, generate
+from tests.support.prov_diff import containers, difference
+from tests.support.synthetic_traces import SyntheticTask, generate
 
 SETTINGS = settings(max_examples=40, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

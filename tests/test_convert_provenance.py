@@ -27,7 +27,7 @@ from dask.base import tokenize
 
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import difference
+from tests.support.prov_diff import difference
 from otel_dask_prov.convert.taskdata import path_id, path_version_id
 from otel_dask_prov.validate import validate
 from tests.support.cluster import DaskProcesses

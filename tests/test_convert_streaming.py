@@ -20,8 +20,8 @@ import prov
 import pytest
 
 from otel_dask_prov.convert import convert, to_document
-from otel_dask_prov.convert.compare import difference
-from otel_dask_prov.convert.synthetic import SyntheticTask, map_reduce, write
+from tests.support.prov_diff import difference
+from tests.support.synthetic_traces import SyntheticTask, map_reduce, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 SCENARIOS = ("plain", "erred", "retry", "worker-killed", "fused")

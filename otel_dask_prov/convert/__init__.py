@@ -61,8 +61,7 @@ PROV), :mod:`.prov_records` (records as tuples),
 :mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`
 (writers), :mod:`.pipeline` (the run), :mod:`.readahead` (the second process),
 :mod:`.api` and :mod:`.command` (the
-library call and the command line), :mod:`.compare` (differences between two
-documents), :mod:`.synthetic` (synthetic traces for tests and benchmarks).
+library call and the command line).
 """
 
 from .api import convert, to_document

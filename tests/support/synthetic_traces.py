@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Sequence
 
-from .. import attributes as attr
-from ..capture.span_ids import attempt_span_id, execution_span_id
-from ..version import __version__
+from otel_dask_prov import attributes as attr
+from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id
+from otel_dask_prov.version import __version__
 
 _START_NS = 1_795_000_000_000_000_000
 _MS = 1_000_000
