@@ -83,14 +83,23 @@ def trace_id(trace: str) -> str:
 
 
 def computation_id(span: str) -> str:
+    """One graph submission (activity), named by its ``dask.computation`` span:
+
+    >>> computation_id("15248648c814646a")
+    'run:computation.15248648c814646a'
+    """
     return _run(f"computation.{span}")
 
 
 def graph_id(computation_span: str) -> str:
+    """The graph a computation submitted: a plan, and the collection of the plans of
+    its task prefixes (:func:`plan_id`)."""
     return _run(f"graph.{computation_span}")
 
 
 def plan_id(computation_span: str, prefix: str) -> str:
+    """The plan of one task prefix in a computation: the code its tasks ran, as the
+    executions of those tasks describe it."""
     return _run(f"plan.{computation_span}.{safe_name(prefix)}")
 
 
@@ -114,10 +123,13 @@ def value_id(key: str, span: str) -> str:
 
 
 def error_id(key: str, span: str) -> str:
+    """The exception an attempt raised (the same key and span as its :func:`task_id`)."""
     return _run(f"error.{safe_name(key)}.{span}")
 
 
 def data_id(key: str) -> str:
+    """A value no traced attempt produced: a dependency whose producing attempt the
+    scheduler did not name (the same value in every trace that uses it)."""
     return _run(f"data.{safe_name(key)}")
 
 
@@ -127,12 +139,16 @@ def agent_id(kind: str, name: str) -> str:
 
 
 def tool_id(version: str) -> str:
+    """otel-dask-prov, in its *version*, as the agent of a conversion."""
     return _run(f"tool.otel-dask-prov-{safe_name(version)}")
 
 
 def file_id(sha256: str) -> str:
+    """An input file of a conversion, by the hex SHA-256 of its bytes."""
     return _run(f"file.{sha256}")
 
 
 def conversion_id(digest: str) -> str:
+    """A conversion, by a digest of what decides its document: the tool's version, the
+    inputs, the flattening (:func:`~.pipeline.header_records`)."""
     return _run(f"conversion.{digest}")

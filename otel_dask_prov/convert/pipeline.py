@@ -64,15 +64,25 @@ class ConversionReport:
     """What a conversion read and wrote, for the command's summary line."""
 
     files: int = 0
+    """Input files found (named, or in the directories given), unreadable ones included."""
     traces: int = 0
+    """Traces converted (a bundle each, unless flattened)."""
     records: int = 0
+    """PROV records of the traces; the document's own (the conversion, its inputs and
+    bundles) are not counted."""
     skipped_lines: int = 0
+    """Invalid units left out (``skip_invalid``)."""
     non_trace_units: int = 0
+    """Lines (or documents) of other signals: metrics, logs."""
     foreign_spans: int = 0
+    """Spans of other instrumentations, left out."""
     foreign_scopes: list[str] = field(default_factory=list)
+    """Their instrumentation scopes, sorted."""
     warnings: list[str] = field(default_factory=list)
+    """Files skipped and data cut short; the command prints them before the summary."""
 
     def summary(self) -> str:
+        """One line: what was converted, and what was left out."""
         parts = [f"converted {self.traces} trace(s) from {self.files} file(s) "
                  f"into {self.records} PROV record(s)"]
         if self.skipped_lines:
@@ -181,20 +191,17 @@ def run(
             writer = writer_for()
             writer.start(header_records(index, flatten))
             progress.phase("converting", len(index.unit_time))
-            report = _convert(index, writer, flatten, skip_invalid, progress, helper)
+            records = _convert(index, writer, flatten, skip_invalid, progress, helper)
             writer.finish()
             progress.end()
         finally:
             index.cleanup()
     stats = index.stats
-    report.files = len(index.files)
-    report.traces = len(index.traces)
-    report.skipped_lines = stats.skipped_lines
-    report.non_trace_units = stats.non_trace_units
-    report.foreign_spans = stats.foreign_spans
-    report.foreign_scopes = sorted(stats.foreign_scopes)
-    report.warnings = list(stats.warnings)
-    return report
+    return ConversionReport(
+        files=len(index.files), traces=len(index.traces), records=records,
+        skipped_lines=stats.skipped_lines, non_trace_units=stats.non_trace_units,
+        foreign_spans=stats.foreign_spans, foreign_scopes=sorted(stats.foreign_scopes),
+        warnings=list(stats.warnings))
 
 
 def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
@@ -212,8 +219,8 @@ def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
 def _convert(
     index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
     progress: Progress, helper: Helper | None,
-) -> ConversionReport:
-    report = ConversionReport()
+) -> int:
+    """Map and write every unit in reading order; the number of records written."""
     holds = index.traces_by_unit()
     catalog = ResourceCatalog(index.resources)
     document_container = Container() if flatten else None
@@ -274,5 +281,4 @@ def _convert(
         for agent in document_container.take_merged():
             top.add(agent)
         counted += top.records - header
-    report.records = counted
-    return report
+    return counted

@@ -26,7 +26,8 @@ import shutil
 import tempfile
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
-from typing import IO, Any, Callable, Final, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import IO, Any, Final, Protocol, TypeVar
 
 from .prov_records import ELEMENTS, FORMAL, QName, Record, Time
 
@@ -164,6 +165,18 @@ def _same_bytes(out: IO[str]) -> bool:
 # Times
 # --------------------------------------------------------------------------
 _CACHE_SIZE: Final = 4096
+"""How many texts each cache of formatted values holds before it starts again."""
+_Key = TypeVar("_Key")
+
+
+def _remember(texts: dict[_Key, str], key: _Key, text: str) -> str:
+    """*text*, kept in the cache *texts* under *key*."""
+    if len(texts) >= _CACHE_SIZE:
+        texts.clear()
+    texts[key] = text
+    return text
+
+
 _time_texts: dict[datetime, str] = {}
 
 
@@ -174,9 +187,7 @@ def iso(moment: Any) -> str:
         return moment  # type: ignore[no-any-return]
     text = _time_texts.get(moment)
     if text is None:
-        if len(_time_texts) >= _CACHE_SIZE:
-            _time_texts.clear()
-        text = _time_texts[moment] = moment.isoformat()
+        text = _remember(_time_texts, moment, moment.isoformat())
     return text
 
 
@@ -208,9 +219,7 @@ def json_value(value: Any) -> str:
     key = (kind, value)  # typed: True, 1 and 1.0 are equal keys, but not the same text
     text = _json_texts.get(key)
     if text is None:
-        if len(_json_texts) >= _CACHE_SIZE:
-            _json_texts.clear()
-        text = _json_texts[key] = _json_typed(value, kind)
+        text = _remember(_json_texts, key, _json_typed(value, kind))
     return text
 
 
@@ -454,9 +463,7 @@ def provn_value(value: Any) -> str:
     key = (kind, value)
     text = _provn_texts.get(key)
     if text is None:
-        if len(_provn_texts) >= _CACHE_SIZE:
-            _provn_texts.clear()
-        text = _provn_texts[key] = _provn_typed(value, kind)
+        text = _remember(_provn_texts, key, _provn_typed(value, kind))
     return text
 
 
