@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 from .. import attributes as attr
 from .. import prov_vocabulary as vocabulary
@@ -38,7 +38,6 @@ _ARGUMENT = QName(vocabulary.ARGUMENT)
 _FILE = QName(vocabulary.FILE)
 _PROFILE = QName(vocabulary.PROFILE)
 _WRITE_MODES = frozenset("wax+")
-
 
 
 def activity_pairs(execution: dict[str, Any]) -> list[tuple[str, Any]]:
