@@ -24,7 +24,7 @@ import pytest
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert import convert, to_document
 from tests.support.prov_diff import difference
-from otel_dask_prov.convert.readahead import Helper, ReadaheadFailed
+from otel_dask_prov.convert.readahead import Helper, ReadaheadError
 from otel_dask_prov.convert.discovery import discover
 from tests.support.synthetic_traces import SyntheticTask, generate, map_reduce, write
 from otel_dask_prov.errors import TraceFormatError
@@ -189,7 +189,7 @@ def test_a_helper_that_dies_is_one_error_not_a_hang(failures: Path) -> None:
     files = discover([failures])
     with Helper() as helper:
         os.kill(helper.pid, signal.SIGKILL)
-        with pytest.raises(ReadaheadFailed, match="helper process ended early"):
+        with pytest.raises(ReadaheadError, match="helper process ended early"):
             helper.start_scan(files, [1, 2], skip_invalid=False)
             helper.scan_result()
 

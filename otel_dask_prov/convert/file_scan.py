@@ -109,7 +109,7 @@ class FileScanner:
                 continue
             try:
                 requests = readers.scan_requests(line)
-            except readers.InvalidUnit as error:
+            except readers.InvalidUnitError as error:
                 if not parsed_any and not file.explicit:
                     self._warn(f"{file.shown}: skipped, {error}")
                     return
@@ -130,7 +130,7 @@ class FileScanner:
             try:
                 useful = self._index_unit(number, file, requests, line_number,
                                           start if store is None else stored, len(line))
-            except readers.InvalidUnit as error:
+            except readers.InvalidUnitError as error:
                 self._invalid(file, line_number, str(error))
                 continue
             if useful and store is not None:
@@ -145,7 +145,7 @@ class FileScanner:
         file.layout = "document"
         try:
             self._index_unit(number, file, readers.scan_requests(values), 1, WHOLE_DOCUMENT, 0)
-        except readers.InvalidUnit as error:
+        except readers.InvalidUnitError as error:
             if not file.explicit:
                 self._warn(f"{file.shown}: skipped, {error}")
             else:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import shutil
 import warnings
-from typing import IO, Any, Final, Iterable
+from collections.abc import Iterable
+from typing import IO, Any, Final
 
 from ..errors import MissingProgramError, UnsupportedFormatError
 from .prov_records import FORMAL, QName, Record, Time
@@ -77,7 +78,8 @@ def add_record(bundle: Any, record: Record) -> None:
     from prov.constants import PROV_RECORD_IDS_MAP
 
     formal = {name: value.datetime() if type(value) is Time else value
-              for name, value in zip(FORMAL[record.kind], record.formal) if value is not None}
+              for name, value in zip(FORMAL[record.kind], record.formal, strict=True)
+              if value is not None}
     others = [
         (name, bundle.valid_qualified_name(value) if type(value) is QName
          else value.datetime() if type(value) is Time else value)
@@ -155,18 +157,23 @@ def streaming_writer(
     return writer(out, namespaces, flatten)
 
 
+_PROV_SERIALIZERS: Final[dict[str, dict[str, str]]] = {
+    "xml": {"format": "xml"},
+    "jsonld": {"format": "jsonld"},
+    "trig": {"format": "rdf", "rdf_format": "trig"},
+    "turtle": {"format": "rdf", "rdf_format": "turtle"},
+    "json": {"format": "json"},
+    "provn": {"format": "provn"},
+}
+"""The arguments of ``prov``'s ``serialize`` for the formats it writes itself."""
+
+
 def serialize(document: Any, format_name: str) -> str | bytes:
     """*document* (a ``prov`` document) in one of the formats ``prov`` writes."""
-    if format_name == "xml":
-        return document.serialize(format="xml")  # type: ignore[no-any-return]
-    if format_name == "jsonld":
-        return document.serialize(format="jsonld")  # type: ignore[no-any-return]
-    if format_name in ("trig", "turtle"):
-        return document.serialize(format="rdf", rdf_format=format_name)  # type: ignore[no-any-return]
-    if format_name == "json":
-        return document.serialize(format="json")  # type: ignore[no-any-return]
-    if format_name == "provn":
-        return document.serialize(format="provn")  # type: ignore[no-any-return]
+    arguments = _PROV_SERIALIZERS.get(format_name)
+    if arguments is not None:
+        text: str = document.serialize(**arguments)
+        return text
     from prov.dot import prov_to_dot
 
     with warnings.catch_warnings():
@@ -175,7 +182,7 @@ def serialize(document: Any, format_name: str) -> str | bytes:
         warnings.filterwarnings("ignore", ".*drawing the relation to a blank node")
         graph = prov_to_dot(document)
     if format_name == "dot":
-        return graph.to_string()  # type: ignore[no-any-return]
+        return graph.to_string()
     check_program(format_name)
     rendered: str | bytes = graph.create(prog="dot", format=format_name)
     if format_name in BINARY or isinstance(rendered, str):

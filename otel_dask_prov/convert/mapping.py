@@ -290,14 +290,14 @@ class TraceMapper:
         unfinished = a.get(attr.TASK_OUTCOME) == attr.OUTCOME_UNFINISHED
         emit(Record("activity", computation,
                     (moment(span.start), None if unfinished else moment(span.end)),
-                    tuple([(PROV_TYPE, _COMPUTATION),
-                           (vocabulary.COMPUTATION_ID, a.get(attr.COMPUTATION_ID) or span.trace_id),
-                           *prov_pairs(_COMPUTATION_ATTRIBUTES, a),
-                           (vocabulary.SPAN_ID, span.span_id)])))
+                    ((PROV_TYPE, _COMPUTATION),
+                     (vocabulary.COMPUTATION_ID, a.get(attr.COMPUTATION_ID) or span.trace_id),
+                     *prov_pairs(_COMPUTATION_ATTRIBUTES, a),
+                     (vocabulary.SPAN_ID, span.span_id))))
         if self.container.once(graph):
-            emit(Record("entity", graph, (), tuple([
+            emit(Record("entity", graph, (), (
                 (PROV_TYPE, PLAN), (PROV_TYPE, COLLECTION), (PROV_TYPE, _GRAPH),
-                *prov_pairs(_GRAPH_ATTRIBUTES, a)])))
+                *prov_pairs(_GRAPH_ATTRIBUTES, a))))
         scheduler = self._process_agent("scheduler", span.resource, None)
         client_id = a.get(attr.CLIENT_ID)
         if client_id:
@@ -454,9 +454,8 @@ class TraceMapper:
             exception = (attempt.exception if attempt is not None else None) or (
                 execution.exception if execution is not None else None) or {}
             error = ids.error_id(key, span_id)
-            emit(Record("entity", error, (), tuple([
-                (PROV_TYPE, _EXCEPTION),
-                *prov_pairs(_EXCEPTION_ATTRIBUTES, exception)])))
+            emit(Record("entity", error, (), (
+                (PROV_TYPE, _EXCEPTION), *prov_pairs(_EXCEPTION_ATTRIBUTES, exception))))
             emit(Record("wasGeneratedBy", None, (error, task, end), ()))
 
         previous = a.get(attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID)

@@ -11,7 +11,7 @@ process.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Union
+from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
 
@@ -35,14 +35,14 @@ WORKER_SIDE: Final = 2
 if TYPE_CHECKING:
     Value = Any
 else:  # what msgspec decodes a value into when a span travels: arrays stay tuples
-    Value = Union[str, bool, int, float, tuple]
+    Value = str | bool | int | float | tuple
 """An attribute value as the readers decode it (OpenTelemetry arrays as tuples)."""
 
 
 class Resource:
     """The OpenTelemetry resource of one process: ``key`` identifies it across files."""
 
-    __slots__ = ("key", "attributes", "role")
+    __slots__ = ("attributes", "key", "role")
 
     def __init__(self, key: str, attributes: dict[str, Any], role: str) -> None:
         self.key = key

@@ -18,9 +18,9 @@ import gc
 import hashlib
 import os
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from ..errors import TraceFormatError
 from ..prov_vocabulary import (
@@ -44,11 +44,11 @@ from . import readers
 from .mapping import BUNDLE, Container, TraceContext, TraceMapper
 from .model import Span
 from .progress import Progress
+from .prov_records import QName, Record
 from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
 from .resource_catalog import ResourceCatalog
 from .scan import scan
 from .scan_index import Index
-from .prov_records import QName, Record
 from .streaming import DocumentWriter, RecordSink
 from .unit_reader import UnitReader
 
@@ -154,7 +154,7 @@ def _rare_garbage_collection() -> Iterator[None]:
 
 
 class _OpenTrace:
-    __slots__ = ("mapper", "sink", "container")
+    __slots__ = ("container", "mapper", "sink")
 
     def __init__(self, mapper: TraceMapper, sink: RecordSink, container: Container) -> None:
         self.mapper = mapper
@@ -259,7 +259,7 @@ def _convert(
     order = index.order()
     decoded = (helper.decode(index, order) if helper is not None
                else _decoded_here(index, order, holds, catalog))
-    for rank, (unit, (spans, failure)) in enumerate(zip(order, decoded)):
+    for rank, (unit, (spans, failure)) in enumerate(zip(order, decoded, strict=True)):
         wanted = wanted_traces(index, holds, unit)
         try:
             for span in spans:

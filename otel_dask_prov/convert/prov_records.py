@@ -26,7 +26,7 @@ The streaming writers (:mod:`.streaming`) turn records into text directly; the
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Final, NamedTuple, Union
+from typing import Final, NamedTuple, TypeAlias
 
 
 class QName(str):
@@ -50,8 +50,8 @@ class Time(str):
         return datetime.fromisoformat(self)
 
 
-Value = Union[str, bool, int, float, Time, datetime, QName]
-Attributes = tuple[tuple[str, Value], ...]
+Value: TypeAlias = str | bool | int | float | Time | datetime | QName
+Attributes: TypeAlias = tuple[tuple[str, Value], ...]
 
 
 class Record(NamedTuple):

@@ -24,8 +24,10 @@ pickled. The pipe between the processes holds a few units, so memory does not
 grow with the input.
 """
 
+# ruff: noqa: S301 - every pickle read here was written by this module, in the other process
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import struct
@@ -40,8 +42,8 @@ from typing import IO, Any, NoReturn
 import msgspec
 
 from . import readers
-from .model import Span
 from .discovery import InputFile, discover, size_on_disk
+from .model import Span
 from .resource_catalog import ResourceCatalog
 from .scan_index import Index
 from .scan_merge import ScanPart, scan_part
@@ -51,7 +53,7 @@ PARALLEL_BYTES = 64 << 20
 """Inputs at least this large get a helper process when the machine has two cores or
 more (``parallel=None``); below, starting it costs more than it saves."""
 
-DECODE_ERRORS = (readers.InvalidUnit, ValueError, TypeError, KeyError)
+DECODE_ERRORS = (readers.InvalidUnitError, ValueError, TypeError, KeyError)
 """What decoding or mapping a malformed unit raises: the unit's error, not a bug."""
 
 _HEADER = struct.Struct("<BQ")
@@ -72,7 +74,7 @@ def wanted_traces(index: Index, holds: list[list[int]], unit: int) -> dict[str, 
     return {index.traces[position].trace_id: position for position in holds[unit]}
 
 
-class ReadaheadFailed(RuntimeError):
+class ReadaheadError(RuntimeError):
     """The helper process stopped without saying why (killed, out of memory)."""
 
 
@@ -119,7 +121,7 @@ class Helper:
             try:
                 error = pickle.loads(pickled)
             except Exception:  # noqa: BLE001 - one that cannot be rebuilt here: its text
-                error = ReadaheadFailed(f"the conversion's helper process failed: {text}")
+                error = ReadaheadError(f"the conversion's helper process failed: {text}")
             raise error
         return kind, payload
 
@@ -159,17 +161,15 @@ class Helper:
 
     def _fail(self) -> NoReturn:
         code = self._process.wait()
-        raise ReadaheadFailed(f"the conversion's helper process ended early (exit status {code})")
+        raise ReadaheadError(f"the conversion's helper process ended early (exit status {code})")
 
     def close(self) -> None:
         """Stop the child (at once, if the conversion ends before its input does)."""
         if self._process.poll() is None:
             self._process.kill()
         for pipe in (self._stdin, self._stdout):
-            try:
+            with contextlib.suppress(OSError):  # the child is gone: nothing to flush to
                 pipe.close()
-            except OSError:
-                pass
         self._process.wait()
 
     def __enter__(self) -> Helper:
@@ -219,7 +219,7 @@ def _ignore(count: int) -> None:
     """Progress of the helper's scan: the parent counts the helper's files at the end."""
 
 
-def _decode_units(index: Index, order: array, send: Callable[[int, bytes], None]) -> None:
+def _decode_units(index: Index, order: array[int], send: Callable[[int, bytes], None]) -> None:
     holds = index.traces_by_unit()
     catalog = ResourceCatalog(index.resources)
     known = set(index.resources)

@@ -18,7 +18,7 @@ Every accepted shape is first brought to the shape of an OTLP
 
 Only spans of the ``otel_dask_prov`` instrumentation scope (or, where a format
 drops the scope, spans carrying ``dask.record.type``) are ours; everything else
-is counted and left out. Problems inside a unit raise :class:`InvalidUnit`
+is counted and left out. Problems inside a unit raise :class:`InvalidUnitError`
 with a reason; the caller adds the file name and line.
 
 The OTLP JSON structs and the decoding of values are the export stage's
@@ -52,9 +52,9 @@ from .model import (
     Resource,
     Span,
 )
-from .shapes import InvalidUnit, loads, requests_of
+from .shapes import InvalidUnitError, loads, requests_of
 
-__all__ = ["InvalidUnit", "Walk", "decode_attributes", "decode_span", "file_requests",
+__all__ = ["InvalidUnitError", "Walk", "decode_attributes", "decode_span", "file_requests",
            "file_spans", "full_requests", "iter_spans", "loads", "normalize_id", "requests_of",
            "scan_requests", "scan_span", "span_kind", "trace_files"]
 
@@ -76,13 +76,13 @@ def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
     try:  # other shapes are few and small: re-encoded, then decoded as the usual shape
         return [decoder.decode(msgspec.json.encode(request)) for request in found]
     except msgspec.ValidationError as error:
-        raise InvalidUnit(f"not an OTLP trace request: {error}") from None
+        raise InvalidUnitError(f"not an OTLP trace request: {error}") from None
 
 
 def full_requests(data: bytes | Any) -> list[otlp_json_decode.Request] | None:
     """The OTLP requests in one unit (JSON text or an already decoded value).
 
-    ``None`` for OTLP of another signal; :class:`InvalidUnit` for anything
+    ``None`` for OTLP of another signal; :class:`InvalidUnitError` for anything
     that is not trace data, :class:`ValueError` for JSON that is malformed.
     """
     return _requests(data, otlp_json_decode.FULL)
@@ -102,7 +102,7 @@ def decode_attributes(items: list[otlp_json_decode.KeyValue] | msgspec.Raw) -> d
         try:
             items = otlp_json_decode.ATTRIBUTES.decode(items)
         except msgspec.ValidationError as error:
-            raise InvalidUnit(f"attributes are not OTLP key-values: {error}") from None
+            raise InvalidUnitError(f"attributes are not OTLP key-values: {error}") from None
     return otlp_json_decode.decode_key_values(items)
 
 
@@ -117,7 +117,7 @@ def normalize_id(value: Any, size: int, what: str) -> str:
     if type(value) is str and len(value) == size * 2 and not value.strip(_LOWER_HEX_DIGITS):
         return value
     if not isinstance(value, str) or not value:
-        raise InvalidUnit(f"a span without a {what}")
+        raise InvalidUnitError(f"a span without a {what}")
     digits = size * 2
     if len(value) <= digits and _HEX.fullmatch(value):
         return value.lower().rjust(digits, "0")
@@ -127,7 +127,7 @@ def normalize_id(value: Any, size: int, what: str) -> str:
         raw = b""
     if len(raw) == size:
         return raw.hex()
-    raise InvalidUnit(f"{what} {value!r} is neither {digits} hex digits nor base64 of {size} bytes")
+    raise InvalidUnitError(f"{what} {value!r} is neither {digits} hex digits nor base64 of {size} bytes")
 
 
 def _optional_id(value: Any) -> str | None:
@@ -141,7 +141,7 @@ def _nanos(value: Any, what: str) -> int:
     try:
         return int(value) if value is not None else 0
     except (TypeError, ValueError):
-        raise InvalidUnit(f"{what} {value!r} is not an integer number of nanoseconds") from None
+        raise InvalidUnitError(f"{what} {value!r} is not an integer number of nanoseconds") from None
 
 
 _KINDS: dict[str, str | None] = {}
@@ -316,7 +316,7 @@ def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json
 
     A line may hold two requests: a collector killed between writing a request
     and its newline appends the next one to that line after its restart.
-    Raises :class:`ValueError` (:class:`InvalidUnit` included) on a line that is
+    Raises :class:`ValueError` (:class:`InvalidUnitError` included) on a line that is
     not JSON or not trace data. ``otel-prov convert`` indexes and reads its
     inputs itself (:mod:`.scan`), with the same decoding.
     """

@@ -13,11 +13,12 @@ OTLP JSON text, written by the exporter's encoder, :mod:`otel_dask_prov.export.o
   objects, alone, concatenated or in a list.
 
 OTLP of another signal (metrics, logs) gives ``None``; anything else raises
-:class:`InvalidUnit`.
+:class:`InvalidUnitError`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from datetime import datetime, timezone
@@ -38,7 +39,7 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data)
 
 
-class InvalidUnit(ValueError):
+class InvalidUnitError(ValueError):
     """A JSON value that is not trace data of a shape we know; the message says why."""
 
 
@@ -50,7 +51,7 @@ def requests_of(value: Any) -> list[dict[str, Any]] | None:
     """OTLP trace requests equivalent to one decoded JSON value.
 
     Returns ``None`` for valid OTLP of another signal (metrics, logs), which
-    callers skip; raises :class:`InvalidUnit` for anything that is not traces.
+    callers skip; raises :class:`InvalidUnitError` for anything that is not traces.
     """
     if isinstance(value, dict):
         if "resourceSpans" in value:
@@ -68,7 +69,7 @@ def requests_of(value: Any) -> list[dict[str, Any]] | None:
         if any(key in value for key in _OTHER_SIGNALS):
             return None
         keys = ", ".join(sorted(value)[:5]) or "none"
-        raise InvalidUnit(
+        raise InvalidUnitError(
             f"not OpenTelemetry or Jaeger trace data (a JSON object with keys: {keys})")
     if isinstance(value, list):
         if all(isinstance(item, dict) and "context" in item for item in value):
@@ -79,7 +80,7 @@ def requests_of(value: Any) -> list[dict[str, Any]] | None:
             if found:
                 requests.extend(found)
         return requests
-    raise InvalidUnit(f"not OpenTelemetry or Jaeger trace data (a JSON {type(value).__name__})")
+    raise InvalidUnitError(f"not OpenTelemetry or Jaeger trace data (a JSON {type(value).__name__})")
 
 
 _CAMEL = re.compile(r"_([a-z])")
@@ -136,16 +137,14 @@ def _jaeger_tag(tag: dict[str, Any]) -> tuple[str, Any]:
     elif kind == "bool":
         value = value in (True, "true", "True")
     elif key in _ARRAY_ATTRIBUTES and isinstance(value, str) and value.startswith("["):
-        try:
+        with contextlib.suppress(ValueError):  # not JSON after all: the text as it is
             value = json.loads(value)
-        except ValueError:
-            pass
     return key, value
 
 
 def _jaeger_trace(trace: Any) -> dict[str, Any]:
     if not isinstance(trace, dict) or not isinstance(trace.get("spans"), list):
-        raise InvalidUnit("a Jaeger trace without a list of spans")
+        raise InvalidUnitError("a Jaeger trace without a list of spans")
     processes = trace.get("processes") or {}
     by_process: dict[str, list[dict[str, Any]]] = {}
     scopes: dict[str, str] = {}
@@ -235,7 +234,7 @@ def _sdk_spans(spans: list[dict[str, Any]]) -> dict[str, Any]:
                            "message": status.get("description") or ""},
             }
         except ValueError as error:
-            raise InvalidUnit(f"an SDK span with an unreadable time: {error}") from None
+            raise InvalidUnitError(f"an SDK span with an unreadable time: {error}") from None
         key = json.dumps(resource, sort_keys=True, default=str)
         by_resource.setdefault(key, (resource, []))[1].append(encoded)
     return {"resourceSpans": [

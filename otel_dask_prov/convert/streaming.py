@@ -17,6 +17,7 @@ UTC offset. Repeated attribute names must be adjacent in a record (the mapping
 guarantees it); PROV-JSON writes their values as one array.
 """
 
+# ruff: noqa: UP031 - %-templates read as the JSON and PROV-N they write, braces unescaped
 from __future__ import annotations
 
 import codecs
@@ -24,10 +25,10 @@ import io
 import os
 import shutil
 import tempfile
-from datetime import datetime
-from json.encoder import encode_basestring_ascii as _json_string  # type: ignore[attr-defined]
 from collections.abc import Callable, Iterable
-from typing import IO, Any, Final, Protocol, TypeVar
+from datetime import datetime
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import IO, Any, Final, Protocol, TextIO, TypeGuard, TypeVar
 
 from .prov_records import ELEMENTS, FORMAL, QName, Record, Time
 
@@ -84,7 +85,7 @@ class Spool:
     """Items of text kept in memory up to :data:`SPOOL_BYTES` characters, then in a
     temporary file; written out joined by *separator*."""
 
-    __slots__ = ("_parts", "_size", "_file", "_separator", "_spilled")
+    __slots__ = ("_file", "_parts", "_separator", "_size", "_spilled")
 
     def __init__(self, separator: str = "") -> None:
         self._parts: list[str] = []
@@ -124,7 +125,7 @@ class Spool:
             spilled.seek(0)
             if _same_bytes(out):  # the bytes are what *out* would make of the text
                 out.flush()
-                _copy_bytes(spilled, out.buffer)  # type: ignore[attr-defined]
+                _copy_bytes(spilled, out.buffer)
             else:
                 text = io.TextIOWrapper(spilled, _SPOOL_ENCODING, _SPOOL_ERRORS)
                 shutil.copyfileobj(text, out, 1 << 20)
@@ -153,7 +154,7 @@ def _copy_bytes(source: IO[bytes], out: IO[bytes]) -> None:
     shutil.copyfileobj(source, out, 1 << 20)
 
 
-def _same_bytes(out: IO[str]) -> bool:
+def _same_bytes(out: IO[str]) -> TypeGuard[TextIO]:
     """Whether *out* is a text layer over a binary buffer that encodes as a spool does."""
     encoding = getattr(out, "encoding", None)
     return (hasattr(out, "buffer") and isinstance(encoding, str)
@@ -184,7 +185,7 @@ def iso(moment: Any) -> str:
     """ISO 8601 text of a :class:`~.prov_records.Time` (its own text) or of a ``datetime``, as
     ``datetime.isoformat()`` writes it."""
     if type(moment) is Time:
-        return moment  # type: ignore[no-any-return]
+        return moment
     text = _time_texts.get(moment)
     if text is None:
         text = _remember(_time_texts, moment, moment.isoformat())
@@ -215,7 +216,7 @@ def json_value(value: Any) -> str:
     """One attribute value (a :data:`~.prov_records.Value`) in PROV-JSON."""
     kind = type(value)
     if kind is str:
-        return _json_string(value)  # type: ignore[no-any-return]
+        return _json_string(value)
     key = (kind, value)  # typed: True, 1 and 1.0 are equal keys, but not the same text
     text = _json_texts.get(key)
     if text is None:
@@ -230,7 +231,8 @@ def _is_time(name: str) -> bool:
 def _compile(source: str) -> Callable[[tuple[Any, ...]], str]:
     namespace: dict[str, Any] = {"iso": iso, "Time": Time}
     exec(source, namespace)  # noqa: S102 - our own constant names, as collections.namedtuple does
-    return namespace["formal"]  # type: ignore[no-any-return]
+    formal: Callable[[tuple[Any, ...]], str] = namespace["formal"]
+    return formal
 
 
 def _json_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
@@ -243,14 +245,14 @@ def _json_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
         return lambda values: ""
     variables = [f"v{position}" for position in range(len(names))]
     texts = [f"({variable} if type({variable}) is Time else iso({variable}))"
-             if _is_time(name) else variable for variable, name in zip(variables, names)]
+             if _is_time(name) else variable for variable, name in zip(variables, names, strict=True)]
     templates = ['"%s": "%%s"' % name for name in names]
     lines = ["def formal(values):",
              f"    {', '.join(variables)}, = values",
              f"    if {' and '.join(f'{variable} is not None' for variable in variables)}:",
              f"        return {', '.join(templates)!r} % ({', '.join(texts)},)",
              "    parts = []"]
-    for variable, template, text in zip(variables, templates, texts):
+    for variable, template, text in zip(variables, templates, texts, strict=True):
         lines.append(f"    if {variable} is not None:")
         lines.append(f"        parts.append({template!r} % {text})")
     lines.append("    return ', '.join(parts)")
@@ -264,7 +266,7 @@ def _provn_formal(names: tuple[str, ...]) -> Callable[[tuple[Any, ...]], str]:
     variables = [f"v{position}" for position in range(len(names))]
     texts = [f"'-' if {variable} is None else " + (
         f"{variable} if type({variable}) is Time else iso({variable})" if _is_time(name)
-        else variable) for variable, name in zip(variables, names)]
+        else variable) for variable, name in zip(variables, names, strict=True)]
     return _compile("\n".join([
         "def formal(values):",
         f"    {', '.join(variables)}, = values",
@@ -288,7 +290,7 @@ def json_members(record: Record) -> str:
     for name, value in record[3]:
         kind = type(value)
         if kind is str:
-            text = _json_string(value)  # type: ignore[arg-type]
+            text = _json_string(value)  # type: ignore[arg-type]  # a str: `kind is str` does not narrow
         elif kind is Time:  # unique: not worth remembering
             text = '{"$": "%s", "type": "xsd:dateTime"}' % value
         else:
@@ -501,8 +503,12 @@ class ProvNBundle(_ProvNLines):
     to *direct* (when nothing else is written there until the bundle is complete)."""
 
     def __init__(self, identifier: str, direct: IO[str] | None = None) -> None:
-        self.spool = Spool() if direct is None else None
-        super().__init__(self.spool or direct, "    ")  # type: ignore[arg-type]
+        if direct is None:
+            self.spool: Spool | None = Spool()
+            super().__init__(self.spool, "    ")
+        else:
+            self.spool = None
+            super().__init__(direct, "    ")
         self.identifier = identifier
 
 
