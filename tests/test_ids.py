@@ -1,9 +1,8 @@
 """Span ids derived from (trace id, key, run id) are the same on every side and in every release.
 
-The scheduler, the workers and the converter's synthetic traces derive the same
-ids independently, and traces recorded by earlier releases must still link up,
-so the derivation is pinned here against its definition: BLAKE2b-64 of the
-parts joined by ``"\\x1f"``.
+The scheduler and the workers derive the same ids independently, and traces
+recorded by earlier releases must still link up, so the derivation is pinned
+here against its definition: BLAKE2b-64 of the parts joined by ``"\\x1f"``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,23 @@
-"""Synthetic otel-dask-prov traces: the spans the plugins would write for a task graph.
+"""Synthetic otel-dask-prov traces: the files the plugins would write for a task graph.
 
-For tests, benchmarks and demos of the converter without running Dask. The
-shape follows the plugins (:mod:`otel_dask_prov.capture.records`) span for span: a
-``dask.computation`` root, a ``task <prefix>`` span per attempt with its
-transition events and dependency attributes, a worker ``execute <prefix>``
-span under each attempt that ran, with ``compute`` (and ``transfer``) phase
-spans; span ids derived as the plugins derive them
-(:func:`otel_dask_prov.capture.span_ids.attempt_span_id`). Retries, errors, lost workers
-and failed dependencies follow the scheduler's behaviour.
+For tests and benchmarks of the converter without running Dask. The spans are
+made the way the plugins make them, so they cannot drift from what the plugins
+write: this module plays the scheduler and the workers, fills the plugins'
+records (:mod:`otel_dask_prov.capture.records`) as
+:mod:`~otel_dask_prov.capture.scheduler_plugin` and
+:mod:`~otel_dask_prov.capture.worker_plugin` fill them, turns them into spans
+with their own ``to_span_data()`` and writes those with the exporter's encoder
+(:mod:`otel_dask_prov.export.otlp_json`) under the resource
+:func:`~otel_dask_prov.capture.resource.build_resource` describes.
+
+What is simulated is Dask's side: one computation, a ``dask.computation``
+root, every task attempt with its transitions, a worker execution under each
+attempt that ran (a ``compute`` phase, and a ``transfer`` one when a dependency
+lives on another worker), retries, errors, lost workers and dependencies that
+failed, with the times, run ids and stimulus ids the scheduler would give them.
+The deployment probe is off (no resource attribute depends on this machine) and
+so are the worker's other probes; process identities (instance id, host, pid)
+are fixed, so a seed always gives the same files.
 
 >>> tasks = [SyntheticTask("a-1"), SyntheticTask("b-1", ("a-1",), failures=1, retries=1)]
 >>> files = generate(tasks, workers=2, seed=1)
@@ -17,18 +27,34 @@ and failed dependencies follow the scheduler's behaviour.
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Iterable, Sequence
+from typing import IO, Any
+
+from dask.utils import key_split
+from distributed.utils import key_split_group
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id
-from otel_dask_prov.version import __version__
+from otel_dask_prov.capture.records import AttemptRecord, ComputationRecord, ExecutionRecord
+from otel_dask_prov.capture.resource import build_resource
+from otel_dask_prov.capture.span_ids import attempt_span_id
+from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
+from otel_dask_prov.export.span_data import SpanData
+from otel_dask_prov.settings import Settings
 
-_START_NS = 1_795_000_000_000_000_000
-_MS = 1_000_000
+START = 1_795_000_000.0
+"""When the computation starts, in seconds since the epoch (Dask's clock)."""
+_MS = 1e-3
+SCHEDULER_FILE = "dask-scheduler.jsonl"
+SCHEDULER_ADDRESS = "tcp://10.0.0.1:8786"
+CLIENT_ID = "Client-00000000-0000-0000-0000-000000000001"
+RESULT_NBYTES = 28
+"""``sizeof`` of the small ``int`` every successful synthetic task returns."""
+_THREAD_ID = 140_000_000_000_000
+_SETTINGS = Settings(record_environment=False)
 
 
 @dataclass(frozen=True)
@@ -48,118 +74,291 @@ class SyntheticTask:
 
     @property
     def prefix(self) -> str:
-        return self.key.rsplit("-", 1)[0] if "-" in self.key else self.key
+        """The task prefix Dask derives from the key (``TaskState.prefix``)."""
+        return str(key_split(self.key))
+
+    @property
+    def group(self) -> str:
+        """The task group Dask derives from the key (``TaskState.group``)."""
+        return str(key_split_group(self.key))
 
 
 def map_reduce(n_tasks: int, fan_in: int = 8) -> list[SyntheticTask]:
     """About *n_tasks* tasks: a map over inputs, then a tree reduction of *fan_in*."""
     leaves = max(1, n_tasks * (fan_in - 1) // fan_in)
-    tasks = [SyntheticTask(f"inc-{i:x}") for i in range(leaves)]
+    tasks = [SyntheticTask(f"inc-{i}") for i in range(leaves)]
     level, depth = [task.key for task in tasks], 0
     while len(level) > 1:
         depth += 1
         parents = []
         for start in range(0, len(level), fan_in):
-            key = f"sum-{depth:x}-{start // fan_in:x}"
+            key = f"sum-{depth}-{start // fan_in}"
             tasks.append(SyntheticTask(key, tuple(level[start:start + fan_in])))
             parents.append(key)
         level = parents
     return tasks
 
 
-def _value(value: Any) -> dict[str, Any]:
-    """An OTLP ``AnyValue`` as the collector's file exporter writes it."""
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_value(item) for item in value]}}
-    return {"stringValue": str(value)}
-
-
-def _attributes(mapping: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{"key": key, "value": _value(value)} for key, value in mapping.items()]
-
-
-def _resource(role: str, number: int, worker: str | None) -> dict[str, Any]:
-    attributes: dict[str, Any] = {
-        attr.SERVICE_NAME: f"dask-{role}",
+def _process_resource(role: str, number: int, extra: Mapping[str, str]) -> dict[str, Any]:
+    """The resource attributes of one process, with a fixed identity instead of this machine's."""
+    attributes = dict(build_resource(role, _SETTINGS, extra).attributes)
+    attributes.update({
         attr.SERVICE_INSTANCE_ID: f"00000000-0000-4000-8000-{number:012x}",
         attr.HOST_NAME: f"node{number}",
         attr.PROCESS_PID: 1000 + number,
-        attr.PROCESS_ROLE: role,
-        attr.DASK_VERSION: "2026.8.0",
-        attr.DISTRIBUTED_VERSION: "2026.8.0",
-        attr.TOOL_VERSION: __version__,
-        attr.SCHEDULER_ADDRESS: "tcp://10.0.0.1:8786",
-    }
-    if worker is not None:
-        attributes[attr.WORKER_ADDRESS] = worker
-        attributes[attr.WORKER_NAME] = str(number)
-    return {"attributes": _attributes(attributes)}
+    })
+    return attributes
 
 
-class _Writer:
-    """Cuts the spans of each process into OTLP JSON lines as batches fill, like an exporter."""
+@dataclass(frozen=True)
+class _Worker:
+    """One simulated worker: its file, address and name (``str(worker.name)``)."""
 
-    def __init__(self, workers: int, batch: int, write_line: Callable[[str, str], None]) -> None:
+    number: int
+    file: str
+    address: str
+    name: str
+
+    @property
+    def thread_id(self) -> int:
+        return _THREAD_ID + self.number
+
+
+class _Exporter:
+    """The span pipelines of the scheduler and the workers, writing OTLP JSON lines.
+
+    Like :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`, it turns each
+    record into spans as it arrives and cuts a line once *batch* spans are waiting.
+    """
+
+    def __init__(self, workers: list[_Worker], batch: int,
+                 write_line: Callable[[str, str], None]) -> None:
         self.batch = batch
         self.write_line = write_line
-        self.addresses = [f"tcp://10.0.1.{n + 1}:40000" for n in range(workers)]
-        self.spans: dict[str, list[dict[str, Any]]] = {"dask-scheduler.jsonl": []}
-        self.resources = {"dask-scheduler.jsonl": _resource("scheduler", 0, None)}
-        for number, address in enumerate(self.addresses):
-            name = f"dask-worker-{number}.jsonl"
-            self.spans[name] = []
-            self.resources[name] = _resource("worker", number + 1, address)
+        self.prefixes = {SCHEDULER_FILE: resource_prefix(_process_resource(
+            "scheduler", 0, {attr.SCHEDULER_ADDRESS: SCHEDULER_ADDRESS}))}
+        for worker in workers:
+            self.prefixes[worker.file] = resource_prefix(_process_resource(
+                "worker", worker.number + 1, {attr.WORKER_ADDRESS: worker.address,
+                                              attr.WORKER_NAME: worker.name,
+                                              attr.SCHEDULER_ADDRESS: SCHEDULER_ADDRESS}))
+        self.pending: dict[str, list[SpanData]] = {file: [] for file in self.prefixes}
 
-    def add(self, file: str, span: dict[str, Any]) -> None:
-        pending = self.spans[file]
-        pending.append(span)
+    def put(self, file: str, record: AttemptRecord | ExecutionRecord | ComputationRecord) -> None:
+        pending = self.pending[file]
+        pending.extend(record.to_span_data())
         if len(pending) >= self.batch:
             self._flush(file)
 
     def _flush(self, file: str) -> None:
-        pending = self.spans[file]
-        pending.sort(key=lambda span: int(span["endTimeUnixNano"]))
-        request = {"resourceSpans": [{
-            "resource": self.resources[file],
-            "scopeSpans": [{"scope": {"name": attr.INSTRUMENTATION_SCOPE, "version": __version__},
-                            "spans": pending}],
-        }]}
-        self.write_line(file, json.dumps(request, separators=(",", ":")) + "\n")
-        self.spans[file] = []
+        self.write_line(file, encode_line(self.prefixes[file], self.pending[file]))
+        self.pending[file] = []
 
     def close(self) -> None:
-        for file, pending in self.spans.items():
+        for file, pending in self.pending.items():
             if pending:
                 self._flush(file)
 
 
-def _span(trace: int, span: int, parent: int | None, name: str, start: int, end: int,
-          attributes: dict[str, Any], events: Sequence[dict[str, Any]] = (),
-          error: str | None = None) -> dict[str, Any]:
-    encoded: dict[str, Any] = {"traceId": f"{trace:032x}", "spanId": f"{span:016x}"}
-    if parent is not None:
-        encoded["parentSpanId"] = f"{parent:016x}"
-    encoded.update({"name": name, "kind": 1, "startTimeUnixNano": str(start),
-                    "endTimeUnixNano": str(end), "attributes": _attributes(attributes)})
-    if events:
-        encoded["events"] = list(events)
-    encoded["status"] = {"code": 2, "message": error} if error else {}
-    return encoded
+@dataclass
+class _Failure:
+    """A key that ended in error: whose exception it carries (Dask's ``exception_blame``)."""
+
+    culprit: str
+    exception_text: str
+    stimulus_id: str
 
 
-def _event(name: str, when: int, attributes: dict[str, Any]) -> dict[str, Any]:
-    return {"timeUnixNano": str(when), "name": name, "attributes": _attributes(attributes)}
+@dataclass
+class _KeyState:
+    """What the scheduler plugin remembers of one key between its attempts."""
+
+    attempts: int = 0
+    retries_left: int = 0
+    last_span: tuple[int, int] | None = None
+    last_outcome: str | None = None
+    retried: bool = False
 
 
-def _transition(finish: str, when: int, start: str) -> dict[str, Any]:
-    return _event(finish, when, {attr.TRANSITION_FROM: start,
-                                 attr.TRANSITION_STIMULUS: f"stimulus-{when}"})
+_RERUN_REASONS = {
+    attr.OUTCOME_RETRIED: "retry",
+    attr.OUTCOME_WORKER_LOST: "worker-lost",
+}
+_FINAL_STATES = {
+    attr.OUTCOME_SUCCESS: "memory",
+    attr.OUTCOME_ERROR: "erred",
+    attr.OUTCOME_RETRIED: "released",
+    attr.OUTCOME_WORKER_LOST: "released",
+}
+_STIMULI = {
+    attr.OUTCOME_SUCCESS: "task-finished",
+    attr.OUTCOME_ERROR: "task-erred",
+    attr.OUTCOME_RETRIED: "task-erred",
+    attr.OUTCOME_WORKER_LOST: "handle-worker-cleanup",
+}
+
+
+def _exception(task: SyntheticTask) -> Exception:
+    """What a failing attempt of *task* raises."""
+    return ValueError(f"bad input to {task.key}")
+
+
+def _outcomes(task: SyntheticTask) -> list[str]:
+    """The outcome of each attempt of *task*, whose dependencies all succeeded."""
+    outcomes = [attr.OUTCOME_WORKER_LOST] if task.lost_worker else []
+    for failure in range(task.failures):
+        if failure >= task.retries:
+            outcomes.append(attr.OUTCOME_ERROR)
+            return outcomes
+        outcomes.append(attr.OUTCOME_RETRIED)
+    outcomes.append(attr.OUTCOME_SUCCESS)
+    return outcomes
+
+
+@dataclass
+class _Computation:
+    """One computation being simulated: the scheduler's and the workers' view of it."""
+
+    rng: random.Random
+    trace_id: int
+    record: ComputationRecord
+    workers: list[_Worker]
+    exporter: _Exporter
+    clock: float = START
+    next_run_id: int = 0
+    produced: dict[str, tuple[int, float, _Worker]] = field(default_factory=dict)
+    """key -> the span id and end of its successful attempt, and the worker holding its result."""
+    failed: dict[str, _Failure] = field(default_factory=dict)
+
+    def run(self, position: int, task: SyntheticTask) -> None:
+        self.clock += self.rng.randint(1, 3) * _MS / 10
+        state = _KeyState(retries_left=task.retries)
+        failure = next((self.failed[dependency] for dependency in task.dependencies
+                        if dependency in self.failed), None)
+        if failure is not None:
+            self._dependency_failed(position, task, state, failure)
+            return
+        for outcome in _outcomes(task):
+            self._attempt(position, task, state, outcome)
+
+    def _open(self, position: int, task: SyntheticTask, state: _KeyState,
+              start: float) -> AttemptRecord:
+        """The attempt record the scheduler plugin opens (``_open_attempt``)."""
+        state.attempts += 1
+        attempt = AttemptRecord(self.trace_id, self.record.span_id, task.key, task.prefix,
+                                task.group, state.attempts, start)
+        attempt.transitions = [(start, "released", "waiting", None)]
+        if state.last_span is not None:
+            attempt.previous = state.last_span
+            attempt.rerun_reason = _RERUN_REASONS.get(state.last_outcome or "", "resubmitted")
+        attempt.priority = (0, 1, position)
+        self.record.prefixes[task.prefix] = None
+        return attempt
+
+    def _close(self, task: SyntheticTask, state: _KeyState, attempt: AttemptRecord) -> None:
+        """What the scheduler plugin does when an attempt ends (``_close_attempt``)."""
+        attempt.retries_left = state.retries_left
+        attempt.dependencies = [
+            (dependency, (self.trace_id, self.produced[dependency][0])
+             if dependency in self.produced else None)
+            for dependency in task.dependencies]
+        attempt.span_id = attempt_span_id(self.trace_id, task.key, attempt.run_id, attempt.number)
+        state.last_span = (self.trace_id, attempt.span_id)
+        state.last_outcome = attempt.outcome
+        self.exporter.put(SCHEDULER_FILE, attempt)
+        if attempt.outcome in (attr.OUTCOME_ERROR, attr.OUTCOME_DEPENDENCY_ERROR):
+            self.record.erred_tasks += 1
+
+    def _dependency_failed(self, position: int, task: SyntheticTask, state: _KeyState,
+                           failure: _Failure) -> None:
+        """A dependency erred: Dask passes the task through ``waiting -> released -> erred``
+        without running it, and the plugin keeps that as one attempt."""
+        start = self.clock
+        self.clock += _MS / 10
+        attempt = self._open(position, task, state, start)
+        assert attempt.transitions is not None
+        attempt.transitions += [(self.clock, "waiting", "released", failure.stimulus_id),
+                                (self.clock, "released", "erred", failure.stimulus_id)]
+        attempt.end = self.clock
+        attempt.state = "erred"
+        attempt.outcome = attr.OUTCOME_DEPENDENCY_ERROR
+        attempt.blame = failure.culprit
+        attempt.exception_text = failure.exception_text
+        self._close(task, state, attempt)
+        self.failed[task.key] = failure
+
+    def _attempt(self, position: int, task: SyntheticTask, state: _KeyState,
+                 outcome: str) -> None:
+        """One attempt that is dispatched to a worker, and its execution there."""
+        rng = self.rng
+        worker = self.workers[rng.randrange(len(self.workers))]
+        inputs = [self.produced[dependency] for dependency in task.dependencies
+                  if dependency in self.produced]
+        waiting = self.clock
+        dispatch = waiting + _MS / 10
+        begin = dispatch + rng.randint(1, 5) * _MS / 10
+        source = next((holder for _, _, holder in inputs if holder is not worker), None)
+        compute_start = begin + (2 * _MS if source is not None else 0.0)
+        finish = compute_start + rng.randint(1, 20) * _MS
+        end = self.clock = finish + _MS / 2
+        run_id = self.next_run_id
+        self.next_run_id += 1
+
+        attempt = self._open(position, task, state, waiting)
+        assert attempt.transitions is not None
+        final = _FINAL_STATES[outcome]
+        ready = (f"task-finished-{max(produced_at for _, produced_at, _ in inputs)}" if inputs
+                 else f"update-graph-{START}")
+        stimulus_id = f"{_STIMULI[outcome]}-{end}"
+        attempt.transitions += [(dispatch, "waiting", "processing", ready),
+                                (end, "processing", final, stimulus_id)]
+        attempt.worker, attempt.worker_name = worker.address, worker.name
+        attempt.end, attempt.state, attempt.outcome = end, final, outcome
+        attempt.run_id = run_id
+        if outcome == attr.OUTCOME_RETRIED:
+            state.retries_left -= 1
+            state.retried = True
+
+        if outcome != attr.OUTCOME_WORKER_LOST:
+            startstops: list[dict[str, Any]] = [
+                {"action": "compute", "start": compute_start, "stop": finish}]
+            if source is not None:
+                startstops.insert(0, {"action": "transfer", "start": begin,
+                                      "stop": compute_start, "source": source.address})
+            self._execute(task, worker, run_id, outcome, startstops)
+            if outcome in (attr.OUTCOME_SUCCESS, attr.OUTCOME_ERROR):
+                # the task-finished and task-erred messages carry these; a retry's
+                # transition to released does not
+                attempt.startstops = startstops
+                attempt.thread = worker.thread_id
+        if outcome == attr.OUTCOME_SUCCESS:
+            attempt.nbytes, attempt.result_type = RESULT_NBYTES, "int"
+            attempt.succeeded_after_retry = state.retried
+        elif outcome == attr.OUTCOME_ERROR:
+            attempt.exception_text = repr(_exception(task))
+            self.failed[task.key] = _Failure(task.key, attempt.exception_text, stimulus_id)
+        self._close(task, state, attempt)
+        if outcome == attr.OUTCOME_SUCCESS:
+            self.produced[task.key] = (attempt.span_id, end, worker)
+
+    def _execute(self, task: SyntheticTask, worker: _Worker, run_id: int, outcome: str,
+                 startstops: list[dict[str, Any]]) -> None:
+        """The worker plugin's record of one execution (``_record_execution``)."""
+        failed = outcome != attr.OUTCOME_SUCCESS
+        execution = ExecutionRecord(
+            self.trace_id, task.key, task.prefix, run_id, worker.address, worker.name,
+            attr.OUTCOME_ERROR if failed else attr.OUTCOME_SUCCESS, startstops,
+            startstops[0]["start"], startstops[-1]["stop"])
+        execution.thread_id = worker.thread_id
+        execution.thread_native_id = 2000 + worker.number
+        execution.thread_name = f"Dask-Default-Threads-{worker.number}-0"
+        if failed:
+            exception = _exception(task)
+            execution.exception_type = type(exception).__qualname__
+            execution.exception_message = str(exception)
+        else:
+            execution.nbytes, execution.result_type = RESULT_NBYTES, "int"
+        self.exporter.put(worker.file, execution)
 
 
 def generate(
@@ -191,191 +390,23 @@ def stream(
     rng = random.Random(seed)
     trace = trace_id if trace_id is not None else rng.getrandbits(128) | 1
     root = rng.getrandbits(64) | 1
-    writer = _Writer(workers, batch, write_line)
-    produced: dict[str, tuple[int, int, int]] = {}
-    """key -> (span id, end time, worker) of its successful attempt."""
-    failed: dict[str, tuple[str, str]] = {}
-    """key -> (culprit key, exception text) for keys that ended in error."""
-    clock = _START_NS
-    computation_start = clock
-    run_id = 0
-    prefixes: dict[str, None] = {}
-    erred = 0
     tasks = list(tasks)
-    for task in tasks:
-        prefix = task.prefix
-        prefixes[prefix] = None
-        clock += rng.randint(1, 3) * _MS // 10
-        attempt = 0
-        previous: int | None = None
-        reason: str | None = None
-        culprit = next((failed[dep] for dep in task.dependencies if dep in failed), None)
-        dependencies = [(dep, f"{trace:032x}/{produced[dep][0]:016x}" if dep in produced else "")
-                        for dep in task.dependencies]
-        base = {attr.RECORD_TYPE: attr.RECORD_TASK_ATTEMPT, attr.TASK_KEY: task.key,
-                attr.TASK_PREFIX: prefix, attr.TASK_GROUP: prefix}
-
-        if culprit is not None:
-            # a dependency failed: released while waiting, then erred without running
-            blamed, text = culprit
-            for number, outcome, state in ((1, attr.OUTCOME_RELEASED, "released"),
-                                           (2, attr.OUTCOME_DEPENDENCY_ERROR, "erred")):
-                span_id = attempt_span_id(trace, task.key, None, number)
-                start, clock = clock, clock + _MS // 10
-                extra: dict[str, Any] = {}
-                events = [_transition("waiting", start, "released")]
-                error = None
-                if outcome == attr.OUTCOME_DEPENDENCY_ERROR:
-                    extra[attr.TASK_EXCEPTION_BLAME] = blamed
-                    events = [_transition("erred", start, "released"),
-                              _event(attr.EXCEPTION_EVENT, start, {
-                                  attr.EXCEPTION_TYPE: "ValueError",
-                                  attr.EXCEPTION_MESSAGE: text})]
-                    error = f"ValueError: {text}"
-                else:
-                    events.append(_transition("released", clock, "waiting"))
-                _attempt_span(writer, trace, root, prefix, base, dependencies, previous, reason,
-                              number, span_id, start, clock, outcome, state, extra, events,
-                              error)
-                previous, reason = span_id, "resubmitted"
-            failed[task.key] = culprit
-            erred += 1
-            continue
-
-        outcomes: list[str] = []
-        if task.lost_worker:
-            outcomes.append(attr.OUTCOME_WORKER_LOST)
-        for failure in range(task.failures):
-            outcomes.append(attr.OUTCOME_RETRIED if failure < task.retries else attr.OUTCOME_ERROR)
-            if failure >= task.retries:
-                break
-        if not outcomes or outcomes[-1] != attr.OUTCOME_ERROR:
-            outcomes.append(attr.OUTCOME_SUCCESS)
-        for outcome in outcomes:
-            attempt += 1
-            worker = rng.randrange(workers)
-            address = writer.addresses[worker]
-            span_id = attempt_span_id(trace, task.key, run_id, attempt)
-            waiting = clock
-            ready = max([clock] + [produced[dep][1] for dep in task.dependencies if dep in produced])
-            dispatch = ready + _MS // 10
-            begin = dispatch + rng.randint(1, 5) * _MS // 10
-            transfer = any(produced[dep][2] != worker for dep in task.dependencies if dep in produced)
-            compute_start = begin + (2 * _MS if transfer else 0)
-            finish = compute_start + rng.randint(1, 20) * _MS
-            end = finish + _MS // 2
-            clock = end
-            text = f"bad input to {task.key}"
-            extra = {attr.TASK_RUN_ID: run_id, attr.WORKER_ADDRESS: address,
-                     attr.WORKER_NAME: str(worker + 1)}
-            state = {attr.OUTCOME_SUCCESS: "memory", attr.OUTCOME_ERROR: "erred"}.get(
-                outcome, "released")
-            events = [_transition("waiting", waiting, "released"),
-                      _transition("processing", dispatch, "waiting"),
-                      _transition(state, end, "processing")]
-            error = None
-            durations = {attr.TASK_DURATION_PREFIX + "compute": (finish - compute_start) / 1e9}
-            if transfer:
-                durations[attr.TASK_DURATION_PREFIX + "transfer"] = 2e-3
-            if outcome == attr.OUTCOME_SUCCESS:
-                extra.update({attr.TASK_RESULT_TYPE: "int", attr.TASK_RESULT_NBYTES: 28,
-                              attr.THREAD_ID: 140000000000000 + worker, **durations})
-            elif outcome == attr.OUTCOME_ERROR:
-                extra.update({attr.THREAD_ID: 140000000000000 + worker, **durations})
-                events.append(_event(attr.EXCEPTION_EVENT, end, {
-                    attr.EXCEPTION_TYPE: "ValueError", attr.EXCEPTION_MESSAGE: text}))
-                error = f"ValueError: {text}"
-            elif outcome == attr.OUTCOME_RETRIED:
-                error = attr.OUTCOME_RETRIED
-            else:
-                error = attr.OUTCOME_WORKER_LOST
-            _attempt_span(writer, trace, root, prefix, base, dependencies, previous, reason,
-                          attempt, span_id, waiting, end, outcome, state, extra, events, error)
-            if outcome != attr.OUTCOME_WORKER_LOST:
-                _execution(writer, trace, task, prefix, span_id, run_id, worker, address,
-                           outcome, begin, compute_start, finish, transfer, text)
-            previous = span_id
-            reason = {attr.OUTCOME_WORKER_LOST: "worker-lost",
-                      attr.OUTCOME_RETRIED: "retry"}.get(outcome)
-            run_id += 1
-            if outcome == attr.OUTCOME_SUCCESS:
-                produced[task.key] = (span_id, end, worker)
-            elif outcome == attr.OUTCOME_ERROR:
-                failed[task.key] = (task.key, text)
-                erred += 1
-
-    computation = {
-        attr.RECORD_TYPE: attr.RECORD_COMPUTATION, attr.COMPUTATION_ID: f"{trace:032x}",
-        attr.CLIENT_ID: "Client-00000000-0000-0000-0000-000000000001",
-        attr.COMPUTATION_TASK_COUNT: len(tasks), attr.COMPUTATION_KEY_COUNT: 1,
-        attr.COMPUTATION_KEYS: [tasks[-1].key] if tasks else [],
-        attr.COMPUTATION_ERRED_TASKS: erred, attr.COMPUTATION_PREFIXES: list(prefixes),
-        attr.COMPUTATION_CODE: "result = graph.compute()\n",
-        attr.COMPUTATION_CODE_FILENAME: "analysis.py", attr.COMPUTATION_CODE_LINENO: 1,
-        attr.DASK_SPAN_NAME: "default",
-    }
-    writer.add("dask-scheduler.jsonl", _span(
-        trace, root, None, attr.COMPUTATION_SPAN_NAME, computation_start, clock, computation,
-        error=f"{erred} task(s) erred" if erred else None))
-    writer.close()
-
-
-def _attempt_span(writer: _Writer, trace: int, root: int, prefix: str, base: dict[str, Any],
-                  dependencies: list[tuple[str, str]], previous: int | None, reason: str | None,
-                  number: int, span_id: int, start: int, end: int, outcome: str, state: str,
-                  extra: dict[str, Any], events: list[dict[str, Any]],
-                  error: str | None = None) -> None:
-    """The scheduler's span of one attempt."""
-    attributes = {**base, attr.TASK_ATTEMPT: number, attr.TASK_STATE: state,
-                  attr.TASK_OUTCOME: outcome, attr.TASK_RETRIES_LEFT: 0,
-                  attr.COMPUTATION_ID: f"{trace:032x}"}
-    if dependencies:
-        attributes[attr.TASK_DEPENDENCIES] = [dep for dep, _ in dependencies]
-        attributes[attr.TASK_DEPENDENCY_SPAN_IDS] = [ref for _, ref in dependencies]
-    if previous is not None:
-        attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] = f"{previous:016x}"
-    attributes.update(extra)
-    if reason is not None:
-        attributes[attr.TASK_RERUN_REASON] = reason
-    writer.add("dask-scheduler.jsonl", _span(
-        trace, span_id, root, attr.task_span_name(prefix), start, end, attributes, events, error))
-
-
-def _execution(writer: _Writer, trace: int, task: SyntheticTask, prefix: str, attempt: int,
-               run_id: int, worker: int, address: str, outcome: str, begin: int,
-               compute_start: int, finish: int, transfer: bool, text: str) -> None:
-    file = f"dask-worker-{worker}.jsonl"
-    execution = execution_span_id(trace, task.key, run_id)
-    failed = outcome != attr.OUTCOME_SUCCESS
-    attributes: dict[str, Any] = {
-        attr.RECORD_TYPE: attr.RECORD_TASK_EXECUTION, attr.TASK_KEY: task.key,
-        attr.TASK_PREFIX: prefix, attr.TASK_RUN_ID: run_id,
-        attr.TASK_OUTCOME: attr.OUTCOME_ERROR if failed else attr.OUTCOME_SUCCESS,
-        attr.WORKER_ADDRESS: address, attr.WORKER_NAME: str(worker + 1),
-        attr.THREAD_ID: 140000000000000 + worker, attr.THREAD_NATIVE_ID: 2000 + worker,
-        attr.THREAD_NAME: f"Dask-Default-Threads-{worker}-0",
-    }
-    if not failed:
-        attributes.update({attr.TASK_RESULT_TYPE: "int", attr.TASK_RESULT_NBYTES: 28})
-    attributes[attr.TASK_DURATION_PREFIX + "compute"] = (finish - compute_start) / 1e9
-    events = []
-    error = None
-    if failed:
-        events.append(_event(attr.EXCEPTION_EVENT, finish, {
-            attr.EXCEPTION_TYPE: "ValueError", attr.EXCEPTION_MESSAGE: text}))
-        error = f"ValueError: {text}"
-    writer.add(file, _span(trace, execution, attempt, attr.execution_span_name(prefix), begin,
-                           finish, attributes, events, error))
-    phases = [("compute", compute_start, finish)]
-    if transfer:
-        phases.insert(0, ("transfer", begin, compute_start))
-    for index, (action, start, stop) in enumerate(phases):
-        phase = {attr.RECORD_TYPE: attr.RECORD_TASK_PHASE, attr.PHASE_ACTION: action,
-                 attr.TASK_KEY: task.key}
-        writer.add(file, _span(
-            trace, execution_span_id(trace, task.key, f"{run_id}/{index}"), execution,
-            attr.phase_span_name(action, prefix), start, stop, phase,
-            error=error if action == "compute" else None))
+    simulated = [_Worker(number, f"dask-worker-{number}.jsonl",
+                         f"tcp://10.0.1.{number + 1}:40000", str(number + 1))
+                 for number in range(workers)]
+    record = ComputationRecord(trace, root, None, START, CLIENT_ID, len(tasks),
+                               [tasks[-1].key] if tasks else [])
+    computation = _Computation(rng, trace, record, simulated,
+                               _Exporter(simulated, batch, write_line))
+    for position, task in enumerate(tasks):
+        computation.run(position, task)
+    record.end = computation.clock
+    record.code = "result = graph.compute()\n"
+    record.code_filename, record.code_lineno = "analysis.py", 1
+    record.dask_span_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    record.dask_span_name = "default"
+    computation.exporter.put(SCHEDULER_FILE, record)
+    computation.exporter.close()
 
 
 def write(directory: Path, tasks: Iterable[SyntheticTask], **options: Any) -> list[Path]:
@@ -385,7 +416,7 @@ def write(directory: Path, tasks: Iterable[SyntheticTask], **options: Any) -> li
 
     def write_line(name: str, line: str) -> None:
         if name not in opened:
-            opened[name] = open(directory / name, "w", encoding="utf-8")
+            opened[name] = (directory / name).open("w", encoding="utf-8")
         opened[name].write(line)
 
     try:
