@@ -26,12 +26,6 @@ import pytest
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
-from otel_dask_prov.convert import convert, to_document
-from tests.support.prov_diff import difference
-from otel_dask_prov.convert.prov_records import utc
-from otel_dask_prov.convert.taskdata import path_id
-from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id
-from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
 from otel_dask_prov.capture.probes.darshan_logs import (
     DarshanLog,
     TaskWindow,
@@ -40,8 +34,14 @@ from otel_dask_prov.capture.probes.darshan_logs import (
 )
 from otel_dask_prov.capture.records import AttemptRecord, ComputationRecord, ExecutionRecord
 from otel_dask_prov.capture.resource import build_resource
+from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id
+from otel_dask_prov.convert import convert, to_document
+from otel_dask_prov.convert.prov_records import utc
+from otel_dask_prov.convert.taskdata import path_id
+from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
 from otel_dask_prov.settings import Settings
 from otel_dask_prov.validate import validate
+from tests.support.prov_diff import difference
 
 pytest.importorskip("darshan", reason="needs the darshan package (pip install darshan)")
 

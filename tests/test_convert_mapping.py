@@ -11,9 +11,10 @@ import hashlib
 import io
 import re
 from collections import Counter
+from collections.abc import Iterator
 from datetime import timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from prov.constants import PROV_N_MAP
@@ -22,9 +23,9 @@ from prov.identifier import QualifiedName
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from tests.support.prov_diff import containers
 from otel_dask_prov.convert.identifiers import safe_name
 from otel_dask_prov.version import __version__
+from tests.support.prov_diff import containers
 from tests.support.traces import read_spans
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
@@ -58,7 +59,7 @@ def one(record: Any, name: str) -> Any:
 
 
 def formal(record: Any, name: str) -> Any:
-    return text(dict((str(key), value) for key, value in record.formal_attributes)[name])
+    return text({str(key): value for key, value in record.formal_attributes}[name])
 
 
 def of_type(document: Any, kind: str, prov_type: str) -> list[Any]:
@@ -99,7 +100,7 @@ def test_every_task_attempt_span_becomes_one_activity(scenario: tuple[str, Any])
     assert sorted(one(activity, vocabulary.SPAN_ID) for activity in activities) == sorted(
         span.span_id for span in spans)
     for activity, span in zip(sorted(activities, key=lambda a: one(a, vocabulary.SPAN_ID)),
-                              sorted(spans, key=lambda s: s.span_id)):
+                              sorted(spans, key=lambda s: s.span_id), strict=True):
         assert one(activity, vocabulary.KEY) == span.key
         assert one(activity, vocabulary.OUTCOME) == span.attributes[attr.TASK_OUTCOME]
 
@@ -177,7 +178,7 @@ def test_times_are_utc_and_each_input_is_generated_before_it_is_used(
 
 def test_ids_are_xml_names_and_keep_the_original_key(scenario: tuple[str, Any]) -> None:
     _, document = scenario
-    for container, found in containers(document).items():
+    for found in containers(document).values():
         for record in found:
             if record.identifier is not None:
                 prefix, _, local = str(record.identifier).partition(":")

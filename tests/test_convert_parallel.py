@@ -23,11 +23,11 @@ import pytest
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert import convert, to_document
-from tests.support.prov_diff import difference
-from otel_dask_prov.convert.readahead import Helper, ReadaheadError
 from otel_dask_prov.convert.discovery import discover
-from tests.support.synthetic_traces import SyntheticTask, generate, map_reduce, write
+from otel_dask_prov.convert.readahead import Helper, ReadaheadError
 from otel_dask_prov.errors import TraceFormatError
+from tests.support.prov_diff import difference
+from tests.support.synthetic_traces import SyntheticTask, generate, map_reduce, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 INPUTS = {

@@ -27,10 +27,10 @@ from dask.base import tokenize
 
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert import convert, to_document
-from tests.support.prov_diff import difference
 from otel_dask_prov.convert.taskdata import path_id, path_version_id
 from otel_dask_prov.validate import validate
 from tests.support.cluster import DaskProcesses
+from tests.support.prov_diff import difference
 from tests.support.provenance_tasks import (
     arange,
     copy_file,
@@ -198,7 +198,7 @@ def test_a_profile_is_an_entity_generated_by_the_execution(fixture_run: Converte
 
 
 def test_a_failure_carries_its_stack_trace(fixture_run: Converted) -> None:
-    errors = [record for record in fixture_run.entities(vocabulary.EXCEPTION).values()]
+    errors = list(fixture_run.entities(vocabulary.EXCEPTION).values())
     assert len(errors) == 1
     assert "write_then_fail" in value(errors[0], vocabulary.EXCEPTION_STACKTRACE)
     assert value(errors[0], vocabulary.EXCEPTION_MESSAGE) == "known failure"

@@ -17,7 +17,8 @@ run) points at the record at fault.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 def containers(document: Any) -> dict[str, set[Any]]:
@@ -42,7 +43,7 @@ def difference(first: Any, second: Any, limit: int = 20) -> list[str]:
         lines.extend(_unmatched(name, "first", left[name], right[name]))
         lines.extend(_unmatched(name, "second", right[name], left[name]))
     if len(lines) > limit:
-        lines = lines[:limit] + [f"... and {len(lines) - limit} more"]
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more"]
     return lines
 
 
