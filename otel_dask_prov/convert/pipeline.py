@@ -19,7 +19,7 @@ import hashlib
 import os
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
 
 from ..errors import TraceFormatError
@@ -207,7 +207,7 @@ def run(
 def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
                   catalog: ResourceCatalog) -> Iterator[tuple[list[Span], str | None]]:
     """The spans of each unit in *order* (or what decoding it raised), decoded here."""
-    with UnitReader(index) as reader:
+    with closing(UnitReader(index)) as reader:
         for unit in order:
             try:
                 yield readers.iter_spans(reader.read(unit), catalog.resolve,

@@ -225,7 +225,7 @@ def _decode_units(index: Index, order: array[int], send: Callable[[int, bytes], 
     known = set(index.resources)
     encoder = msgspec.msgpack.Encoder()
     decoder = msgspec.msgpack.Decoder(list[Span])
-    with UnitReader(index) as reader:
+    with contextlib.closing(UnitReader(index)) as reader:
         for unit in order:
             try:
                 spans = readers.iter_spans(reader.read(unit), catalog.resolve,

@@ -178,6 +178,29 @@ def _remember(texts: dict[_Key, str], key: _Key, text: str) -> str:
     return text
 
 
+def _value_texts(string: Callable[[str], str], typed: Callable[[Any, type], str],
+                 time: str) -> Callable[[Any], str]:
+    """The function from an attribute value (a :data:`~.prov_records.Value`) to its text in
+    one format: a string by *string*, a :class:`~.prov_records.Time` by the template *time*,
+    any other value by *typed*, remembered (numbers, names and flags repeat)."""
+    texts: dict[tuple[type, Any], str] = {}
+
+    def value_text(value: Any) -> str:
+        kind = type(value)
+        if kind is str:
+            return string(value)
+        if kind is Time:  # unique: not worth remembering
+            moment: str = time % value
+            return moment
+        key = (kind, value)  # typed: True, 1 and 1.0 are equal keys, but not the same text
+        text = texts.get(key)
+        if text is None:
+            text = _remember(texts, key, typed(value, kind))
+        return text
+
+    return value_text
+
+
 _time_texts: dict[datetime, str] = {}
 
 
@@ -209,19 +232,8 @@ def _json_typed(value: Any, kind: type) -> str:
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
-_json_texts: dict[tuple[type, Any], str] = {}
-
-
-def json_value(value: Any) -> str:
-    """One attribute value (a :data:`~.prov_records.Value`) in PROV-JSON."""
-    kind = type(value)
-    if kind is str:
-        return _json_string(value)
-    key = (kind, value)  # typed: True, 1 and 1.0 are equal keys, but not the same text
-    text = _json_texts.get(key)
-    if text is None:
-        text = _remember(_json_texts, key, _json_typed(value, kind))
-    return text
+json_value: Final = _value_texts(_json_string, _json_typed, '{"$": "%s", "type": "xsd:dateTime"}')
+"""One attribute value (a :data:`~.prov_records.Value`) in PROV-JSON."""
 
 
 def _is_time(name: str) -> bool:
@@ -452,21 +464,8 @@ def _provn_typed(value: Any, kind: type) -> str:
     raise TypeError(f"not a PROV attribute value: {value!r}")
 
 
-_provn_texts: dict[tuple[type, Any], str] = {}
-
-
-def provn_value(value: Any) -> str:
-    """One attribute value (a :data:`~.prov_records.Value`) in PROV-N."""
-    kind = type(value)
-    if kind is str:
-        return provn_string(value)
-    if kind is Time:  # unique: not worth remembering
-        return f'"{value}" %% xsd:dateTime'
-    key = (kind, value)
-    text = _provn_texts.get(key)
-    if text is None:
-        text = _remember(_provn_texts, key, _provn_typed(value, kind))
-    return text
+provn_value: Final = _value_texts(provn_string, _provn_typed, '"%s" %%%% xsd:dateTime')
+"""One attribute value (a :data:`~.prov_records.Value`) in PROV-N."""
 
 
 def provn_statement(record: Record) -> str:

@@ -11,7 +11,7 @@ from .scan_index import WHOLE_DOCUMENT, Index
 
 
 class UnitReader:
-    """Reads units back by number, keeping each file open while it is needed.
+    """Reads units back by number, keeping each file open until :meth:`close`.
 
     The lines of a compressed file are read from its decompressed copy.
     """
@@ -39,9 +39,3 @@ class UnitReader:
         for handle in self._open.values():
             handle.close()
         self._open.clear()
-
-    def __enter__(self) -> UnitReader:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
