@@ -46,22 +46,24 @@ of 64 MiB or more (or with ``parallel=True``) a second process
 the spans in the second, while this one maps and writes; the document is the
 same, byte for byte. The timings of both are in ``docs/performance.md``.
 
-Modules: :mod:`.discovery` (which files to read),
-:mod:`.input_streams` (gzip, SHA-256, whole documents), :mod:`.scan` (the first pass),
-:mod:`.file_scan` (one file of it), :mod:`.scan_index` (what it keeps),
-:mod:`.scan_merge` (the first pass shared with a second process),
-:mod:`.resource_catalog` (the processes that wrote spans), :mod:`.unit_reader`
-(the second pass's input), :mod:`.readers` (input formats, decoded
-with the OTLP JSON structs of :mod:`otel_dask_prov.export.otlp_json_decode`),
-:mod:`.shapes` (other shapes as OTLP), :mod:`.model` (the normalized span),
-:mod:`.mapping` (the PROV mapping), :mod:`.attribute_pairs` (span attributes
-as PROV attributes), :mod:`.taskdata` (arguments, files and
-profiles of a task as PROV), :mod:`.darshan_mapping` (Darshan logs and DXT segments as
-PROV), :mod:`.prov_records` (records as tuples),
-:mod:`.identifiers` (record ids), :mod:`.streaming` and :mod:`.formats`
-(writers), :mod:`.pipeline` (the run), :mod:`.readahead` (the second process),
-:mod:`.api` and :mod:`.command` (the
-library call and the command line).
+Modules
+-------
+* the first pass: :mod:`.scan`, over :mod:`.discovery` (which files),
+  :mod:`.input_streams` (gzip, SHA-256, whole documents), :mod:`.file_scan`
+  (one file), :mod:`.scan_index` (what it keeps), :mod:`.resource_catalog` (the
+  processes that wrote spans) and :mod:`.scan_merge` (the pass shared with a
+  second process);
+* the second pass: :mod:`.unit_reader` (the units read back), :mod:`.readers`
+  (input formats, decoded with the OTLP JSON structs of
+  :mod:`otel_dask_prov.export.otlp_json_decode`), :mod:`.shapes` (other shapes as
+  OTLP), :mod:`.model` (the normalized span);
+* the mapping: :mod:`.mapping`, :mod:`.attribute_pairs` (span attributes as PROV
+  attributes), :mod:`.taskdata` (arguments, files and profiles of a task),
+  :mod:`.darshan_mapping` (Darshan logs and DXT segments), :mod:`.prov_records`
+  (records as tuples), :mod:`.identifiers` (record ids);
+* the writers: :mod:`.streaming` and :mod:`.formats`;
+* the run: :mod:`.pipeline`, :mod:`.readahead` (the second process), :mod:`.api`
+  and :mod:`.command` (the library call and the command line).
 """
 
 from .api import convert, to_document
