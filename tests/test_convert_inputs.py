@@ -105,3 +105,19 @@ def test_several_runs_in_one_file_give_one_bundle_each(tmp_path: Path) -> None:
             lines.extend(file_lines)
     (tmp_path / "all.jsonl").write_text("".join(sorted(lines)))
     assert len(bundles(to_document([tmp_path / "all.jsonl"]))) == 3
+
+
+def test_a_line_holding_two_requests_gives_both(tmp_path: Path) -> None:
+    """A collector killed between a request and its newline appends the next request
+    to that line after its restart: both are converted, as if on lines of their own."""
+    lines = []
+    for seed in range(3):
+        for file_lines in generate([SyntheticTask("a-1"), SyntheticTask("b-1", ("a-1",))],
+                                   seed=seed).values():
+            lines.extend(file_lines)
+    assert len(lines) >= 3
+    expected = tmp_path / "expected.jsonl"
+    expected.write_text("".join(lines))
+    joined = tmp_path / "collector-restarted.jsonl"
+    joined.write_text(lines[0] + lines[1].rstrip("\n") + "".join(lines[2:]))
+    assert bundles(to_document([joined])) == bundles(to_document([expected]))

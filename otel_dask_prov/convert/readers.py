@@ -69,7 +69,7 @@ def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
         except msgspec.ValidationError:  # valid JSON of another shape: the general way
             data = loads(data)
         except msgspec.DecodeError:  # malformed, or JSON that only the standard library takes
-            data = json.loads(data)
+            data = _json_values(data)
     found = requests_of(data)
     if found is None:
         return None
@@ -77,6 +77,30 @@ def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
         return [decoder.decode(msgspec.json.encode(request)) for request in found]
     except msgspec.ValidationError as error:
         raise InvalidUnitError(f"not an OTLP trace request: {error}") from None
+
+
+def _json_values(text: bytes | str) -> Any:
+    """One JSON value, or the list of several written one after the other.
+
+    A line of a collector's file holds two requests when the collector was killed
+    between writing a request and its newline: it appends the next one to that line
+    after its restart. :class:`ValueError` for anything else that is not JSON.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        if not error.msg.startswith("Extra data"):
+            raise
+    decoder = json.JSONDecoder()
+    line = text.decode("utf-8") if isinstance(text, bytes) else text
+    values = []
+    position = 0
+    while position < len(line):
+        value, position = decoder.raw_decode(line, position)
+        values.append(value)
+        while position < len(line) and line[position].isspace():
+            position += 1
+    return values
 
 
 def full_requests(data: bytes | Any) -> list[otlp_json_decode.Request] | None:
@@ -314,9 +338,8 @@ def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json_decode.Request]:
     """Every OTLP trace request in the JSON lines files *paths* (see :func:`trace_files`), in order.
 
-    A line may hold two requests: a collector killed between writing a request
-    and its newline appends the next one to that line after its restart.
-    Raises :class:`ValueError` (:class:`InvalidUnitError` included) on a line that is
+    A line may hold two requests (see :func:`_json_values`). Raises
+    :class:`ValueError` (:class:`InvalidUnitError` included) on a line that is
     not JSON or not trace data. ``otel-prov convert`` indexes and reads its
     inputs itself (:mod:`.scan`), with the same decoding.
     """
@@ -324,22 +347,7 @@ def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json
         with open(file, "rb") as lines:
             for line in lines:
                 if line.strip():
-                    yield from _line_requests(line)
-
-
-def _line_requests(line: bytes) -> list[otlp_json_decode.Request]:
-    try:
-        return full_requests(line) or []
-    except json.JSONDecodeError:  # perhaps several values: decoded one by one
-        pass
-    text = line.decode("utf-8").strip()
-    decoder = json.JSONDecoder()
-    values = []
-    position = 0
-    while position < len(text):
-        value, position = decoder.raw_decode(text, position)
-        values.append(value)
-    return full_requests(values) or []
+                    yield from full_requests(line) or []
 
 
 def file_spans(
