@@ -92,3 +92,13 @@ def read_spans(paths: Iterable[Path]) -> list[Span]:
 def summarize(spans: list[Span]) -> Counter[str]:
     """Count spans by record type."""
     return Counter(span.kind for span in spans)
+
+
+def assert_retry(first: Span, second: Span) -> None:
+    """*first* failed and was retried by Dask; *second*, the retry, succeeded and points back."""
+    assert first.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_RETRIED
+    assert first.status_code == 2
+    assert second.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_SUCCESS
+    assert second.attributes[attr.TASK_RERUN_REASON] == "retry"
+    assert second.attributes[attr.TASK_SUCCEEDED_AFTER_RETRY] is True
+    assert second.attributes[attr.TASK_PREVIOUS_ATTEMPT_SPAN_ID] == first.span_id
