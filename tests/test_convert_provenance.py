@@ -30,6 +30,7 @@ from otel_dask_prov.convert import convert, to_document
 from otel_dask_prov.convert.taskdata import path_id, path_version_id
 from otel_dask_prov.validate import validate
 from tests.support.cluster import DaskProcesses
+from tests.support.machine_paths import neutralize
 from tests.support.prov_diff import difference
 from tests.support.provenance_tasks import (
     arange,
@@ -226,4 +227,4 @@ if __name__ == "__main__":  # re-record the fixture: python -m tests.test_conver
     FIXTURE.mkdir()
     for process in ("scheduler", "worker"):
         trace_file, = traces.glob(f"dask-{process}-*.jsonl")
-        shutil.copyfile(trace_file, FIXTURE / f"dask-{process}.jsonl")
+        (FIXTURE / f"dask-{process}.jsonl").write_text(neutralize(trace_file.read_text()))

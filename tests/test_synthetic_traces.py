@@ -33,6 +33,8 @@ SAME_RUNS = {
               SyntheticTask("inc-1", ("fail_once-1",))],
     # div raises ZeroDivisionError, inc depends on it and never runs
     "erred": [SyntheticTask("div-1", failures=1), SyntheticTask("inc-1", ("div-1",))],
+    # inc runs on the worker about to die; slow runs there when it is killed, then elsewhere
+    "worker-killed": [SyntheticTask("inc-1"), SyntheticTask("slow-1", lost_worker=True)],
 }
 
 
