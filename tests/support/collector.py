@@ -343,10 +343,6 @@ class Service:
             self._handle.wait()
             self._handle = None
 
-    def restart(self) -> None:
-        """Start again with the same ports, environment and files."""
-        self.stop()
-        self.start()
 
     @property
     def running(self) -> bool:
