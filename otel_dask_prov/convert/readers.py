@@ -79,6 +79,9 @@ def _requests(data: bytes | Any, decoder: Any) -> list[Any] | None:
         raise InvalidUnitError(f"not an OTLP trace request: {error}") from None
 
 
+_NEXT_VALUE = re.compile(r"\S")
+
+
 def _json_values(text: bytes | str) -> Any:
     """One JSON value, or the list of several written one after the other.
 
@@ -94,12 +97,11 @@ def _json_values(text: bytes | str) -> Any:
     decoder = json.JSONDecoder()
     line = text.decode("utf-8") if isinstance(text, bytes) else text
     values = []
-    position = 0
-    while position < len(line):
-        value, position = decoder.raw_decode(line, position)
+    start = _NEXT_VALUE.search(line)
+    while start is not None:
+        value, end = decoder.raw_decode(line, start.start())
         values.append(value)
-        while position < len(line) and line[position].isspace():
-            position += 1
+        start = _NEXT_VALUE.search(line, end)
     return values
 
 
