@@ -270,7 +270,7 @@ def _setting(
     :class:`Setting`.
 
     Typed as its default, so mypy checks *default* and *parse* against the field's
-    annotation. It returns a ``dataclasses.field()``, which ruff's RUF009 cannot tell.
+    annotation. It returns a ``dataclasses.field()`` (pyproject.toml tells ruff so).
     """
     declaration = functools.partial(
         Setting, help=help, parse=parse, env=env, env_parse=env_parse, type_name=type_name
@@ -332,7 +332,7 @@ class Settings:
         env=("OTEL_EXPORTER_OTLP_TRACES_HEADERS", "OTEL_EXPORTER_OTLP_HEADERS"),
         type_name="object",
     )
-    certificate: Path | None = _setting(  # noqa: RUF009 - a field(), see _setting
+    certificate: Path | None = _setting(
         None,
         "PEM file of the CA that signed the collector's TLS certificate.",
         _parse_optional_path,
@@ -358,14 +358,14 @@ class Settings:
         env=("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
         type_name="number",
     )
-    output_dir: Path = _setting(  # noqa: RUF009 - a field(), see _setting
+    output_dir: Path = _setting(
         Path("otel-dask-prov-traces"),
         "Directory of the local OTLP JSON lines files (one per process) used when no "
         "endpoint is set.",
         _parse_path,
         env=("OTEL_DASK_PROV_OUTPUT_DIR",),
     )
-    spill_dir: Path | None = _setting(  # noqa: RUF009 - a field(), see _setting
+    spill_dir: Path | None = _setting(
         None,
         "Directory for spans that could not be delivered to the endpoint; "
         f"default `<output-dir>/{SPILL_DIR_NAME}`. Deliver them later with `otel-prov replay`.",
