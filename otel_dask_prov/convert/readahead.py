@@ -24,7 +24,6 @@ pickled. The pipe between the processes holds a few units, so memory does not
 grow with the input.
 """
 
-# ruff: noqa: S301 - every pickle read here was written by this module, in the other process
 from __future__ import annotations
 
 import contextlib

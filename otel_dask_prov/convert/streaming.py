@@ -17,7 +17,6 @@ UTC offset. Repeated attribute names must be adjacent in a record (the mapping
 guarantees it); PROV-JSON writes their values as one array.
 """
 
-# ruff: noqa: UP031 - %-templates read as the JSON and PROV-N they write, braces unescaped
 from __future__ import annotations
 
 import codecs
