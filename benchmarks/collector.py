@@ -8,7 +8,6 @@ counts by record type.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Self
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov.convert.readers import decode_attributes, file_spans
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_name("collector.yaml")
@@ -118,23 +118,10 @@ class Collector:
 
 
 def count_spans(paths: list[Path]) -> Counter[str]:
-    """Spans in OTLP JSON lines files, counted by ``dask.record.type`` (and ``"total"``)."""
+    """Spans in OTLP JSON lines files, counted by ``dask.record.type`` (and ``"total"``),
+    read with the converter's reader."""
     counts: Counter[str] = Counter()
-    for path in paths:
-        with open(path, encoding="utf-8") as lines:
-            for line in lines:
-                if not line.strip():
-                    continue
-                for resource_spans in json.loads(line).get("resourceSpans", ()):
-                    for scope_spans in resource_spans.get("scopeSpans", ()):
-                        for span in scope_spans.get("spans", ()):
-                            counts["total"] += 1
-                            counts[_record_type(span)] += 1
+    for _, span in file_spans(paths):
+        counts["total"] += 1
+        counts[str(decode_attributes(span.attributes).get(attr.RECORD_TYPE, "?"))] += 1
     return counts
-
-
-def _record_type(span: dict) -> str:
-    for item in span.get("attributes", ()):
-        if item.get("key") == attr.RECORD_TYPE:
-            return str(item.get("value", {}).get("stringValue", "?"))
-    return "?"
