@@ -28,8 +28,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from ..errors import ExportError, TraceFormatError
 from ..settings import Settings, resolve_settings
 from . import otlp_json_decode
+from .exporters import sdk_span_exporter, traces_endpoint
 from .otlp_http_json import OtlpHttpJsonExporter
-from .span_pipeline import sdk_span_exporter, traces_endpoint
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
