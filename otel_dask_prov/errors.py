@@ -100,3 +100,7 @@ class OutputError(OtelDaskProvError):
         self.target = target
         self.reason = reason
         super().__init__(f"cannot write {target}: {reason}")
+
+
+class JournalError(InputFileError):
+    """A record journal cannot be read: not a journal, or a frame that does not decode."""

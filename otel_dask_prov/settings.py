@@ -70,6 +70,8 @@ BUSY_BACKLOG = 20_000
 beside ``max_export_delay``, the bound on time (used by
 :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`; ``docs/performance.md``)."""
 
+JOURNAL_DIR_NAME = "journal"
+"""Directory inside ``output_dir`` for the record journals when ``journal_dir`` is unset."""
 SPILL_DIR_NAME = "spill"
 """Directory inside ``output_dir`` for undeliverable spans when ``spill_dir`` is unset."""
 
@@ -124,13 +126,24 @@ def _parse_non_negative_float(text: Any) -> float:
     return value
 
 
-def _parse_positive_int(text: Any) -> int:
+def _parse_whole_number(text: Any) -> int:
     try:
-        value = int(str(text).strip())
+        return int(str(text).strip())
     except (TypeError, ValueError):
         raise ValueError("must be a whole number") from None
+
+
+def _parse_positive_int(text: Any) -> int:
+    value = _parse_whole_number(text)
     if value <= 0:
         raise ValueError("must be greater than zero")
+    return value
+
+
+def _parse_non_negative_int(text: Any) -> int:
+    value = _parse_whole_number(text)
+    if value < 0:
+        raise ValueError("must be zero or more")
     return value
 
 
@@ -378,6 +391,23 @@ class Settings:
         _parse_positive_int,
         type_name="integer",
     )
+    journal_dir: Path | None = _setting(
+        None,
+        "Directory of the record journals (one per process, written as each record is made, "
+        f"so a killed process loses nothing); default `<output-dir>/{JOURNAL_DIR_NAME}`. What a "
+        "dead process did not export is delivered by the next process started with the same "
+        "directory on the same host, or by `otel-prov replay`.",
+        _parse_optional_path,
+        env=("OTEL_DASK_PROV_JOURNAL_DIR",),
+    )
+    journal_max_bytes: int = _setting(
+        1 << 30,
+        "Largest size of this process's journal not yet exported; past it, records are kept "
+        "in memory only (still exported, but lost if the process is killed) and counted. "
+        "0 turns the journal off.",
+        _parse_non_negative_int,
+        type_name="integer",
+    )
     sampler: str = _setting(
         "parentbased_always_on",
         "Which computations are traced: " + ", ".join(f"`{s}`" for s in SAMPLERS) + ". "
@@ -534,6 +564,12 @@ class Settings:
         _parse_bool,
         type_name="boolean",
     )
+
+    @property
+    def effective_journal_dir(self) -> Path:
+        """Where this process's record journal goes."""
+        return (self.journal_dir if self.journal_dir is not None
+                else self.output_dir / JOURNAL_DIR_NAME)
 
     @property
     def effective_spill_dir(self) -> Path:

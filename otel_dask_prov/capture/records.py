@@ -13,8 +13,6 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from opentelemetry.trace import SpanContext
-
 from .. import attributes as attr
 from ..export.span_data import EventData, LinkData, SpanData
 from .probes.code import notebook_cell
@@ -88,7 +86,7 @@ class ComputationRecord:
         "erred_tasks",
         "extra",
         "keys",
-        "parent",
+        "parent_span_id",
         "prefixes",
         "span_id",
         "start",
@@ -96,12 +94,14 @@ class ComputationRecord:
         "trace_id",
         "unfinished",
     )
+    JOURNAL_FIELDS = __slots__
+    """What the journal keeps of the record (:mod:`otel_dask_prov.export.journal`)."""
 
-    def __init__(self, trace_id: int, span_id: int, parent: SpanContext | None, start: float,
+    def __init__(self, trace_id: int, span_id: int, parent_span_id: int | None, start: float,
                  client: str, task_count: int, keys: Sequence[str]) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
-        self.parent = parent
+        self.parent_span_id = parent_span_id
         self.start = start
         self.end = start
         self.client = client
@@ -143,7 +143,7 @@ class ComputationRecord:
             attributes[attr.TASK_OUTCOME] = attr.OUTCOME_UNFINISHED
         error = f"{self.erred_tasks} task(s) erred" if self.erred_tasks else None
         span = SpanData(attr.COMPUTATION_SPAN_NAME, self.trace_id, self.span_id,
-                        self.parent.span_id if self.parent is not None else None,
+                        self.parent_span_id,
                         _ns(self.start), _ns(self.end), attributes, error=error)
         return [span]
 
@@ -181,6 +181,7 @@ class AttemptRecord:
         "worker",
         "worker_name",
     )
+    JOURNAL_FIELDS = __slots__
 
     def __init__(self, trace_id: int, parent_span_id: int, key: str, prefix: str, group: str,
                  number: int, start: float) -> None:
@@ -323,6 +324,7 @@ class ExecutionRecord:
         "worker",
         "worker_name",
     )
+    JOURNAL_FIELDS = __slots__
 
     def __init__(self, trace_id: int, key: str, prefix: str,
                  run_id: int, worker: str, worker_name: str | None, outcome: str,

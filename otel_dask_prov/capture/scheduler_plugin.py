@@ -353,11 +353,15 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                     ts.annotations.pop(attr.ANNOTATION, None)
             return
         record = ComputationRecord(
-            trace_id, new_span_id(), parent, time(), client, len(new),
+            trace_id, new_span_id(), parent.span_id if parent is not None else None, time(),
+            client, len(new),
             [str(key) for key in list(keys)[: attr.MAX_LISTED_KEYS]],
         )
         self._describe_code(scheduler, record, new[0], self.settings.record_code)
         record.extra = self._clients.attributes(client)
+        record.unfinished = True  # as a recovery delivers it if this process dies first
+        self.pipeline.put_provisional(record)
+        record.unfinished = False
         traceparent = format_traceparent(trace_id, record.span_id)
         computation = _Computation(record, len(new), traceparent)
         self._open_computations[trace_id] = computation

@@ -92,19 +92,23 @@ class DaskProcesses:
         )
 
     def start(self, timeout: float = 60) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        self.scheduler_file.unlink(missing_ok=True)
-        self.scheduler = self._spawn("scheduler", [
-            *self.scheduler_command, "--host", "127.0.0.1", "--port", "0",
-            "--dashboard-address", ":0", "--scheduler-file", str(self.scheduler_file),
-            *self._preload(),
-        ])
-        self._wait_for_scheduler_file(timeout)
+        self.start_scheduler(timeout)
         for index in range(self.n_workers):
             self.add_worker(index)
         if self.n_workers:
             with self.client() as client:
                 client.wait_for_workers(self.n_workers, timeout=timeout)
+
+    def start_scheduler(self, timeout: float = 60, name: str = "scheduler") -> None:
+        """Start the scheduler (again, after :meth:`kill_scheduler`); its log is *name*.log."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.scheduler_file.unlink(missing_ok=True)
+        self.scheduler = self._spawn(name, [
+            *self.scheduler_command, "--host", "127.0.0.1", "--port", "0",
+            "--dashboard-address", ":0", "--scheduler-file", str(self.scheduler_file),
+            *self._preload(),
+        ])
+        self._wait_for_scheduler_file(timeout)
 
     def add_worker(self, index: int | None = None) -> subprocess.Popen[bytes]:
         index = len(self.workers) if index is None else index
@@ -145,6 +149,12 @@ class DaskProcesses:
         worker = self.workers[index]
         os.killpg(worker.pid, signal.SIGKILL)
         worker.wait(10)
+
+    def kill_scheduler(self) -> None:
+        """SIGKILL the scheduler: nothing of it is flushed, as with a crashed node."""
+        assert self.scheduler is not None
+        os.killpg(self.scheduler.pid, signal.SIGKILL)
+        self.scheduler.wait(10)
 
     def stop(self, timeout: float = 60) -> None:
         """Stop workers, then the scheduler, gracefully (SIGTERM), so spans are flushed."""

@@ -29,7 +29,9 @@ from ..errors import ExportError, TraceFormatError
 from ..settings import Settings, resolve_settings
 from . import otlp_json_decode
 from .exporters import sdk_span_exporter, traces_endpoint
+from .journal import dead_journals
 from .otlp_http_json import OtlpHttpJsonExporter
+from .span_pipeline import recover_journal
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -148,26 +150,77 @@ def replay_file(path: Path, sender: _Sender) -> int:
     return delivered
 
 
+def journal_roots(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
+    """The journal directories among *paths*: ``(directory of journals, the one journal or None)``."""
+    roots: list[tuple[Path, Path | None]] = []
+    for path in paths:
+        if (path / "lock").is_file():
+            roots.append((path.parent, path))
+        elif path.is_dir() and any((child / "lock").is_file() for child in path.iterdir()):
+            roots.append((path, None))
+    return roots
+
+
+def replay_journals(roots: list[tuple[Path, Path | None]], settings: Settings) -> int:
+    """Deliver the journals of dead processes under *roots*; return the records delivered."""
+    total = 0
+    for root, only in roots:
+        for dead in dead_journals(root, any_host=True):
+            if only is not None and dead.directory != only:
+                dead.release()
+                continue
+            stats = recover_journal(dead, settings)
+            total += stats.records
+            where = f"spilled {stats.spilled} to {settings.effective_spill_dir}" if stats.spilled \
+                else f"exported {stats.exported} spans"
+            click.echo(f"{dead.directory}: delivered {stats.records} records ({where})", err=True)
+    return total
+
+
 @click.command(name="replay")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--endpoint", required=True, help="OTLP endpoint URL, e.g. http://localhost:4317.")
+@click.option("--endpoint", default=None,
+              help="OTLP endpoint URL, e.g. http://localhost:4317. Needed for spill files; "
+                   "without it, journals become OTLP JSON lines in --output-dir.")
+@click.option("--output-dir", default=None, type=click.Path(path_type=Path),
+              help="Where journals go without --endpoint (default: the output-dir setting).")
 @click.option("--protocol", default=None, help="grpc (default), http/protobuf or http/json.")
 @click.option("--headers", default=None, help="key=value,key=value (OTEL_EXPORTER_OTLP_HEADERS form).")
 @click.option("--certificate", default=None, help="PEM CA file for a TLS endpoint.")
 @click.option("--insecure/--secure", default=None, help="gRPC only: plaintext or TLS.")
 @click.option("--timeout", default=None, type=float, help="Seconds per export request.")
-def replay_command(paths: tuple[Path, ...], endpoint: str, protocol: str | None,
-                   headers: str | None, certificate: str | None, insecure: bool | None,
-                   timeout: float | None) -> None:
-    """Deliver spilled spans (PATHS: files or directories) to a collector."""
+def replay_command(paths: tuple[Path, ...], endpoint: str | None, output_dir: Path | None,
+                   protocol: str | None, headers: str | None, certificate: str | None,
+                   insecure: bool | None, timeout: float | None) -> None:
+    """Deliver what did not reach its destination (PATHS: files or directories).
+
+    Spill files (spans a collector did not take) go to --endpoint. Record
+    journals of processes that died and never came back (``<output-dir>/journal``
+    or one journal in it) go to --endpoint, or without one to OTLP JSON lines in
+    --output-dir. Delivered files are marked or removed, so replaying twice
+    delivers nothing twice.
+    """
     settings = resolve_settings(
-        endpoint=endpoint, protocol=protocol, headers=headers, certificate=certificate,
-        insecure=insecure, timeout=timeout,
+        endpoint=endpoint, output_dir=output_dir, protocol=protocol, headers=headers,
+        certificate=certificate, insecure=insecure, timeout=timeout,
     )
+    roots = journal_roots(paths)
+    journals = {only or root for root, only in roots}
+    spills = spill_files([path for path in paths if path not in journals])
+    if spills and endpoint is None:
+        raise click.UsageError("spill files need --endpoint (the collector to deliver them to)")
+    records = replay_journals(roots, settings)
+    if roots:
+        click.echo(f"delivered {records} journaled records")
+    if not spills:
+        if not roots:
+            click.echo("nothing to deliver: no journal of a dead process and no spill file in "
+                       + ", ".join(str(path) for path in paths))
+        return
     sender = _Sender(settings)
     total = 0
     try:
-        for path in spill_files(paths):
+        for path in spills:
             count = replay_file(path, sender)
             total += count
             click.echo(f"{path}: delivered {count} spans", err=True)

@@ -25,10 +25,11 @@ in :class:`PipelineStats`.
 from __future__ import annotations
 
 import collections
+import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -36,12 +37,15 @@ from opentelemetry.sdk.resources import Resource
 
 from .. import attributes as attr
 from ..settings import BUSY_BACKLOG, Settings
-from .exporters import create_exporter
-from .jsonl_files import SpillFile, process_file_name
+from .exporters import SpanDataExporter, create_exporter
+from .journal import DeadJournal, Journal, dead_journals
+from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
 from .otlp_json import resource_prefix
 from .span_data import SpanData
 
 logger = logging.getLogger("otel_dask_prov")
+_JOURNALS = itertools.count(1)
+"""Numbers the journals of this process (in-process clusters run several pipelines)."""
 
 
 class SpanRecord(Protocol):
@@ -60,24 +64,44 @@ class PipelineStats:
     dropped: int = 0
     failed_exports: int = 0
     build_errors: int = 0
+    unjournaled: int = 0
+    """Records kept in memory only (journal full or unwritable): lost if the process is killed."""
+    recovered: int = 0
+    """Records of dead processes' journals delivered by this pipeline."""
 
 
 class SpanPipeline:
     """Turns records into spans and exports them, on one background thread.
 
-    :meth:`put` is the only method the hot path calls: it appends to a deque.
+    :meth:`put` is what the hot path calls: it writes the record to this
+    process's :class:`~otel_dask_prov.export.journal.Journal` (so it survives
+    the process) and appends it to a deque. Started, the pipeline first
+    delivers the journals of dead processes of this host
+    (:func:`recover_journal`).
+
+    *exporter* replaces the one the settings choose; ``journal=False`` keeps
+    records in memory only.
     """
 
     #: Back-off after a failed export, doubled on each failure up to the maximum.
     RETRY_AFTER = 2.0
     RETRY_AFTER_MAX = 60.0
 
-    def __init__(self, settings: Settings, resource: Resource) -> None:
+    def __init__(self, settings: Settings, resource: Resource, *,
+                 exporter: SpanDataExporter | None = None, journal: bool = True) -> None:
         self.settings = settings
         self.resource = resource
-        self.exporter = create_exporter(settings, resource)
+        self.exporter = exporter if exporter is not None else create_exporter(settings, resource)
         self.stats = PipelineStats()
-        self._queue: collections.deque[SpanRecord] = collections.deque()
+        self.journal: Journal | None = None
+        if journal and settings.journal_max_bytes > 0:
+            self.journal = Journal(settings.effective_journal_dir, dict(resource.attributes),
+                                   settings.journal_max_bytes,
+                                   process_file_name(self._service, f"-{next(_JOURNALS)}"))
+        self._commit: Callable[[int], None] | None = (
+            self.journal.commit if self.journal is not None else None)
+        self._queue: collections.deque[tuple[SpanRecord, int]] = collections.deque()
+        self._put_lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -89,10 +113,29 @@ class SpanPipeline:
 
     # -- hot path -------------------------------------------------------
     def put(self, record: SpanRecord) -> None:
-        """Queue one record for export: an append, cheap enough for the event loop."""
-        self._queue.append(record)
+        """Journal one record and queue it for export: a few µs, cheap enough for the event loop."""
+        journal = self.journal
+        if journal is None:
+            self._queue.append((record, 0))
+        else:
+            with self._put_lock:  # queue order is journal order, so commits never skip a record
+                self._queue.append((record, journal.append(record)))
         if len(self._queue) >= self.settings.max_queue_size:
             self._wake.set()
+
+    def put_provisional(self, record: SpanRecord) -> None:
+        """Journal *record* as it is now without exporting it (an open computation).
+
+        If this process dies before a record with the same ``span_id`` is
+        :meth:`put`, the recovery delivers this one, its end moved to the latest
+        end among the dead process's records.
+        """
+        if self.journal is not None:
+            self.journal.append(record, provisional=True)
+
+    @property
+    def _service(self) -> str:
+        return str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
 
     @property
     def pending(self) -> int:
@@ -101,6 +144,7 @@ class SpanPipeline:
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> None:
+        """Start the export thread; it delivers dead processes' journals first."""
         self._thread = threading.Thread(
             target=self._run, name="otel-dask-prov-export", daemon=True
         )
@@ -121,6 +165,13 @@ class SpanPipeline:
             self.exporter.shutdown()
         except Exception as error:  # noqa: BLE001 - never raise into Dask
             self._warn_once("shutdown", "exporter shutdown failed: %s", error)
+        if self.journal is not None:
+            self.stats.unjournaled = self.journal.unjournaled
+            finished = self._thread is None or not self._thread.is_alive()
+            self.journal.close(delivered_everything=finished and not self._queue)
+            if self.journal.unjournaled:
+                logger.warning("otel-dask-prov: %d records were not journaled (kept in memory "
+                               "only)", self.journal.unjournaled)
         if self._spill is not None:
             self._spill.close()
             logger.warning(
@@ -134,6 +185,7 @@ class SpanPipeline:
 
     # -- background thread ---------------------------------------------
     def _run(self) -> None:
+        self._recover_dead_journals()
         seen = 0  # records queued at the last look
         waiting_since: float | None = None  # when records were first seen waiting
         while not self._stopping:
@@ -158,11 +210,27 @@ class SpanPipeline:
         return (queued > seen and queued < BUSY_BACKLOG
                 and waited < self.settings.max_export_delay)
 
+    def _recover_dead_journals(self) -> None:
+        if self.journal is None:
+            return
+        try:
+            for dead in dead_journals(self.settings.effective_journal_dir,
+                                      skip=self.journal.directory):
+                stats = recover_journal(dead, self.settings)
+                self.stats.recovered += stats.records
+                logger.warning("otel-dask-prov: delivered %d records that the dead process of "
+                               "journal %s had not exported", stats.records, dead.directory)
+        except Exception as error:  # noqa: BLE001 - never raise into Dask
+            self._warn_once("recover", "could not recover the journals in %s: %r",
+                            self.settings.effective_journal_dir, error)
+
     def _drain(self) -> None:
         batch: list[SpanData] = []
         limit = self.settings.max_export_batch_size
+        position = 0  # journal position of the last record in the batch
         while self._queue:
-            record = self._queue.popleft()
+            record, journaled = self._queue.popleft()
+            position = journaled or position
             self.stats.records += 1
             try:
                 batch.extend(record.to_span_data())
@@ -172,8 +240,15 @@ class SpanPipeline:
             if len(batch) >= limit:
                 self._deliver(batch)
                 batch = []
+                self._commit_journal(position)
         if batch:
             self._deliver(batch)
+        self._commit_journal(position)
+
+    def _commit_journal(self, position: int) -> None:
+        """Everything up to *position* was delivered or spilled: a recovery skips it."""
+        if position and self._commit is not None:
+            self._commit(position)
 
     def _deliver(self, spans: Sequence[SpanData]) -> None:
         if time.monotonic() < self._retry_at:
@@ -223,3 +298,41 @@ class SpanPipeline:
         if what not in self._warned:
             self._warned.add(what)
             logger.warning("otel-dask-prov: " + message, *args)
+
+
+def recover_journal(dead: DeadJournal, settings: Settings) -> PipelineStats:
+    """Deliver what the dead process of *dead* journaled but did not export; remove it after.
+
+    Spans go where *settings* send them, with the dead process's resource: to
+    the endpoint, or without one to ``<output-dir>/<journal name>.recovered.jsonl``.
+    Progress is committed batch by batch, so running it again (or after being
+    killed in turn) delivers nothing twice.
+    """
+    resource = Resource(dead.resource)
+    exporter: SpanDataExporter | None = None
+    if settings.endpoint is None:
+        exporter = JsonLinesExporter(
+            settings.output_dir / f"{dead.directory.name}.recovered.jsonl",
+            resource_prefix(resource.attributes))
+    pipeline = SpanPipeline(settings, resource, exporter=exporter, journal=False)
+    pipeline._commit = dead.commit
+    provisional: dict[object, SpanRecord] = {}
+    latest = 0.0
+    for position, record, is_provisional in dead.records():
+        latest = max(latest, getattr(record, "end", 0.0) or 0.0)
+        if is_provisional:
+            provisional[record.span_id] = record
+            continue
+        if provisional:
+            provisional.pop(getattr(record, "span_id", None), None)
+        if position > dead.committed:
+            pipeline._queue.append((record, position))
+    for record in provisional.values():
+        record.end = max(record.end, latest)  # type: ignore[attr-defined]
+        pipeline._queue.append((record, 0))
+    stats = pipeline.shutdown()
+    if dead.torn_frames:
+        logger.warning("otel-dask-prov: %s ended with %d torn record(s) (the process died "
+                       "while writing them)", dead.directory, dead.torn_frames)
+    dead.remove()
+    return stats

@@ -1,0 +1,388 @@
+"""The record journal of a process: what a hook recorded survives the process.
+
+Every record the plugins hand to the :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`
+is first appended to this process's journal with one ``write`` to the page
+cache (about 3 µs for a task attempt), so it outlives a SIGKILL, the OOM killer
+or a nanny's restart as soon as the hook that made it returns: the kernel keeps
+the written pages of a dead process. The pipeline then exports from memory as
+before and *commits* the journal position of every batch it delivered (or
+spilled). What a dead process journaled but did not commit is delivered by the
+next process that starts with the same journal directory on the same host, or
+by ``otel-prov replay``.
+
+A journal is a directory ``<journal-dir>/<service>-<host>-<pid>-<time>/``:
+
+``lock``
+    held with ``flock`` by the owning process for its whole life; the kernel
+    releases it when the process dies, however it dies, so a journal whose lock
+    can be taken belongs to a dead process and can be recovered, once.
+``meta``
+    the owner's OpenTelemetry resource attributes and host name.
+``NNNNNN.seg``
+    frames of ``4-byte length + marshal((class name, field values))``; a new
+    segment starts every :data:`SEGMENT_BYTES`, and segments wholly committed
+    are deleted.
+``commit``
+    the position (segment, offset) up to which everything was delivered.
+
+Records are written with :mod:`marshal` (plain values: the record classes keep
+only strings, numbers, tuples, lists and dicts) rather than :mod:`pickle`,
+which costs twice as much; a record with another value is kept in memory only
+and counted. The journal is bounded by ``journal_max_bytes``: past it, new
+records are kept in memory only (exported as usual, but not durable) and counted
+in :attr:`Journal.unjournaled`, with one warning; a directory that cannot be
+written (read-only, disk full) is handled the same way. Journaling never blocks
+and never raises into Dask.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import importlib
+import logging
+import marshal
+import operator
+import os
+import shutil
+import socket
+import struct
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import JournalError
+
+logger = logging.getLogger("otel_dask_prov")
+
+SEGMENT_BYTES = 64 << 20
+"""Size after which the journal starts a new segment file."""
+_POSITION_BITS = 40
+"""A position is ``segment << 40 | offset``: one integer, cheap to keep beside each record."""
+_LENGTH = struct.Struct("<I")
+_COMMIT = struct.Struct("<Q")
+_MODULE_PREFIX = "otel_dask_prov."
+"""Only classes of this package are rebuilt from a journal."""
+
+_getters: dict[type, tuple[str, Callable[[Any], tuple[Any, ...]]] | None] = {}
+
+
+def _getter(cls: type) -> tuple[str, Callable[[Any], tuple[Any, ...]]] | None:
+    """The name and field reader of a journaled record class (``JOURNAL_FIELDS``), else ``None``."""
+    known = _getters.get(cls, False)
+    if known is not False:
+        return known  # type: ignore[return-value]
+    fields = getattr(cls, "JOURNAL_FIELDS", None)
+    found = None
+    if fields:
+        found = (f"{cls.__module__}:{cls.__qualname__}", operator.attrgetter(*fields))
+    _getters[cls] = found
+    return found
+
+
+def encode_record(record: Any, provisional: bool = False) -> bytes | None:
+    """The journal frame of *record*, or ``None`` for a record that is not journaled.
+
+    Raises ``ValueError`` for a record holding a value :mod:`marshal` cannot write.
+    """
+    found = _getter(type(record))
+    if found is None:
+        return None
+    name, fields = found
+    payload = marshal.dumps((name, fields(record), provisional))
+    return _LENGTH.pack(len(payload)) + payload
+
+
+def decode_record(payload: bytes, where: str) -> tuple[Any, bool]:
+    """The record of one frame's payload and whether it was provisional."""
+    name, values, provisional = marshal.loads(payload)  # noqa: S302 - our journal, by marshal
+    module_name, _, class_name = name.partition(":")
+    if not module_name.startswith(_MODULE_PREFIX):
+        raise JournalError(where, None, f"a record of class {name!r}, not of otel_dask_prov")
+    cls = getattr(importlib.import_module(module_name), class_name)
+    record = cls.__new__(cls)
+    for field, value in zip(cls.JOURNAL_FIELDS, values, strict=True):
+        setattr(record, field, value)
+    return record, provisional
+
+
+def position_segment(position: int) -> int:
+    """The segment number of a journal position."""
+    return position >> _POSITION_BITS
+
+
+class Journal:
+    """The append-only journal of this process (see the module doc).
+
+    :meth:`append` is called on the hot path (any thread); :meth:`commit` by the
+    export thread after it delivered everything up to a position.
+    """
+
+    def __init__(self, directory: Path, resource_attributes: dict[str, Any], max_bytes: int,
+                 name: str) -> None:
+        self.directory = directory / name
+        self.max_bytes = max_bytes
+        self.unjournaled = 0
+        """Records kept in memory only: past ``max_bytes``, unwritable, or not marshallable."""
+        self.journaled = 0
+        self._lock = threading.Lock()
+        self._segment_bytes = max(4096, min(SEGMENT_BYTES, max_bytes // 4))
+        self._segment = 0
+        self._offset = 0
+        self._provisional: dict[Any, bytes] = {}
+        self._fd = -1
+        self._retained = 0  # bytes in segments not deleted yet
+        self._deleted_below = 1  # segments below this number are gone
+        self._warned: set[str] = set()
+        self._lock_fd = -1
+        self._commit_fd = -1
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.directory / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            meta = {"host": socket.gethostname(), "pid": os.getpid(),
+                    "resource": dict(resource_attributes)}
+            (self.directory / "meta").write_bytes(marshal.dumps(_plain(meta)))
+            self._commit_fd = os.open(self.directory / "commit", os.O_RDWR | os.O_CREAT, 0o644)
+            self._open_segment(1)
+        except OSError as error:
+            self._close_fds()
+            self._warn("open", "cannot write the journal in %s (%s); records are kept in memory "
+                       "only and are lost if this process is killed", self.directory, error)
+
+    @property
+    def usable(self) -> bool:
+        return self._fd >= 0
+
+    def _open_segment(self, number: int) -> None:
+        """Start segment *number*, beginning with the provisional records still open."""
+        path = self.directory / f"{number:06d}.seg"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._fd = fd
+        self._segment = number
+        self._offset = 0
+        for frame in self._provisional.values():
+            self._offset += os.write(fd, frame)
+        self._retained += self._offset
+
+    # -- hot path -------------------------------------------------------
+    def append(self, record: Any, provisional: bool = False) -> int:
+        """Write *record*; return its end position, or 0 if it is kept in memory only.
+
+        A *provisional* record (an open computation) is delivered by a recovery
+        only if no record with the same ``span_id`` was appended after it, and it
+        is written again at the start of every new segment until then.
+        """
+        if self._fd < 0:
+            self.unjournaled += 1
+            return 0
+        try:
+            frame = encode_record(record, provisional)
+        except (ValueError, TypeError) as error:
+            self.unjournaled += 1
+            self._warn("marshal", "a %s record holds a value the journal cannot write (%s); "
+                       "it is kept in memory only", type(record).__name__, error)
+            return 0
+        if frame is None:
+            return 0
+        size = len(frame)
+        with self._lock:
+            if provisional:
+                self._provisional[record.span_id] = frame
+            elif self._provisional:
+                self._provisional.pop(getattr(record, "span_id", None), None)
+            if self._retained + size > self.max_bytes:
+                self.unjournaled += 1
+                self._warn("full", "the journal %s reached journal-max-bytes (%d bytes); new "
+                           "records are kept in memory only until the export catches up",
+                           self.directory, self.max_bytes)
+                return 0
+            try:
+                if self._offset + size > self._segment_bytes and self._offset:
+                    self._open_segment(self._segment + 1)
+                written = os.write(self._fd, frame)
+            except OSError as error:
+                self.unjournaled += 1
+                self._warn("write", "cannot write the journal %s (%s); records are kept in "
+                           "memory only until it can", self.directory, error)
+                return 0
+            if written != size:  # disk full mid-frame: the reader stops at the torn frame
+                self.unjournaled += 1
+                self._warn("write", "cannot write the journal %s (%s); records are kept in "
+                           "memory only until it can", self.directory, os.strerror(errno.ENOSPC))
+                self._offset = self._segment_bytes  # the next record starts a new segment
+                return 0
+            self._offset += size
+            self._retained += size
+            self.journaled += 1
+            return (self._segment << _POSITION_BITS) | self._offset
+
+    # -- export thread --------------------------------------------------
+    def commit(self, position: int) -> None:
+        """Everything up to *position* was delivered: note it and delete finished segments."""
+        if self._commit_fd < 0 or position <= 0:
+            return
+        try:
+            os.pwrite(self._commit_fd, _COMMIT.pack(position), 0)
+        except OSError as error:
+            self._warn("commit", "cannot write the journal's commit mark in %s (%s)",
+                       self.directory, error)
+            return
+        segment = position_segment(position)
+        with self._lock:
+            below, self._deleted_below = self._deleted_below, max(self._deleted_below, segment)
+        for number in range(below, segment):
+            path = self.directory / f"{number:06d}.seg"
+            with contextlib.suppress(OSError):
+                size = path.stat().st_size
+                path.unlink()
+                with self._lock:
+                    self._retained -= size
+
+    def close(self, delivered_everything: bool) -> None:
+        """Close the journal; remove it when everything it holds was delivered."""
+        with self._lock:
+            self._close_fds()
+        if delivered_everything and self.unjournaled == 0:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+    def _close_fds(self) -> None:
+        for fd in (self._fd, self._commit_fd, self._lock_fd):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._fd = self._commit_fd = self._lock_fd = -1
+
+    def _warn(self, what: str, message: str, *args: object) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            logger.warning("otel-dask-prov: " + message, *args)
+
+
+def _plain(value: Any) -> Any:
+    """*value* with every value marshal cannot write made text (resource attributes)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    return str(value)
+
+
+class DeadJournal:
+    """The journal of a process that has died, locked for recovery by this process.
+
+    Use :func:`dead_journals` to find them. :meth:`pending` yields the records
+    not committed yet with their positions; :meth:`commit` notes progress, so
+    a recovery interrupted in turn goes on where it stopped; :meth:`remove`
+    deletes the journal once everything is delivered.
+    """
+
+    def __init__(self, directory: Path, lock_fd: int) -> None:
+        self.directory = directory
+        self._lock_fd = lock_fd
+        try:
+            meta = marshal.loads((directory / "meta").read_bytes())  # noqa: S302 - our journal
+        except (OSError, ValueError, EOFError, TypeError) as error:
+            raise JournalError(str(directory), None,
+                               f"not a journal (no readable meta file: {error})") from None
+        self.host: str = meta.get("host", "")
+        self.resource: dict[str, Any] = meta.get("resource", {})
+        self.committed = 0
+        self.torn_frames = 0
+        with contextlib.suppress(OSError):
+            data = (directory / "commit").read_bytes()
+            if len(data) >= _COMMIT.size:
+                (self.committed,) = _COMMIT.unpack_from(data)
+
+    def segments(self) -> list[tuple[int, Path]]:
+        found = []
+        for path in self.directory.glob("*.seg"):
+            with contextlib.suppress(ValueError):
+                found.append((int(path.stem), path))
+        return sorted(found)
+
+    def records(self) -> Iterator[tuple[int, Any, bool]]:
+        """Every record still in the journal, committed or not: ``(end position, record,
+        provisional)``.
+
+        A torn last frame (the process died inside a ``write``, or the disk was
+        full) ends its segment and is counted in :attr:`torn_frames`.
+        """
+        for number, path in self.segments():
+            data = path.read_bytes()
+            offset = 0
+            while offset + _LENGTH.size <= len(data):
+                (size,) = _LENGTH.unpack_from(data, offset)
+                end = offset + _LENGTH.size + size
+                if end > len(data):
+                    break
+                try:
+                    record, provisional = decode_record(data[offset + _LENGTH.size:end], str(path))
+                except (ValueError, EOFError, TypeError, AttributeError, ImportError) as error:
+                    raise JournalError(str(path), None,
+                                       f"the record at byte {offset} cannot be read ({error})") \
+                        from None
+                offset = end
+                yield (number << _POSITION_BITS) | offset, record, provisional
+            if offset != len(data):
+                self.torn_frames += 1
+
+    def commit(self, position: int) -> None:
+        with open(self.directory / "commit", "r+b" if (self.directory / "commit").exists()
+                  else "wb") as file:
+            file.write(_COMMIT.pack(position))
+
+    def remove(self) -> None:
+        """Delete the recovered journal and release it."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.release()
+
+    def release(self) -> None:
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+def dead_journals(journal_dir: Path, *, any_host: bool = False,
+                  skip: Path | None = None) -> Iterator[DeadJournal]:
+    """The journals in *journal_dir* whose process has died, each locked while it is used.
+
+    Only journals written on this host are taken unless *any_host* (``otel-prov
+    replay``): ``flock`` between hosts is not reliable on every shared file
+    system, and a live process's journal must never be taken. *skip* is this
+    process's own journal.
+    """
+    if not journal_dir.is_dir():
+        return
+    host = socket.gethostname()
+    for directory in sorted(journal_dir.iterdir()):
+        if directory == skip or not (directory / "lock").is_file():
+            continue
+        try:
+            lock_fd = os.open(directory / "lock", os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # alive (or being recovered by another process)
+            os.close(lock_fd)
+            continue
+        if not (directory / "lock").exists():  # recovered and removed meanwhile
+            os.close(lock_fd)
+            continue
+        try:
+            journal = DeadJournal(directory, lock_fd)
+        except JournalError as error:
+            os.close(lock_fd)
+            logger.warning("otel-dask-prov: %s", error)
+            continue
+        if not any_host and journal.host != host:
+            journal.release()
+            continue
+        yield journal

@@ -1,0 +1,163 @@
+"""Nothing recorded is lost when a Dask process dies: the journal and its recovery.
+
+Real ``dask scheduler`` / ``dask worker --preload otel_dask_prov`` processes are
+SIGKILLed in the middle of a run of busy tasks; what they had recorded must
+reach the trace files once, and only once, after a restart or ``otel-prov replay``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from distributed import Client, as_completed
+from distributed.utils_test import captured_logger
+
+from otel_dask_prov import attributes as attr
+from otel_dask_prov.export.journal import dead_journals
+from tests.support.cluster import DaskProcesses
+from tests.support.traces import Span, read_spans
+from tests.support.workloads import slow
+
+pytestmark = pytest.mark.slow
+
+TASKS = 400
+TASK_SECONDS = 0.01
+
+
+def submit_busy_tasks(client: Client, count: int = TASKS) -> list:  # type: ignore[type-arg]
+    return client.map(slow, range(count), seconds=TASK_SECONDS, key=[f"busy-{i}" for i in range(count)])
+
+
+def worker_pids(client: Client) -> dict[str, int]:
+    return client.run(os.getpid)  # type: ignore[no-any-return]
+
+
+def assert_no_duplicates(spans: list[Span]) -> None:
+    twice = [span_id for span_id, count in Counter(s.span_id for s in spans).items() if count > 1]
+    assert not twice, f"{len(twice)} spans were delivered more than once"
+
+
+def executions_by_attempt(spans: list[Span]) -> set[tuple[str, int]]:
+    return {(s.key or "", s.attributes[attr.TASK_RUN_ID]) for s in spans
+            if s.kind == attr.RECORD_TASK_EXECUTION}
+
+
+def test_a_worker_killed_mid_run_loses_no_finished_execution(tmp_path: Path) -> None:
+    cluster = DaskProcesses(tmp_path, n_workers=2, nanny=True)
+    with cluster, cluster.client() as client:
+        futures = submit_busy_tasks(client)
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if done == TASKS // 4:
+                victim, pid = sorted(worker_pids(client).items())[0]
+                os.kill(pid, signal.SIGKILL)  # the worker process only: its nanny restarts it
+                break
+        client.gather(futures)
+        client.wait_for_workers(2, timeout=60)
+        cluster.stop()
+    spans = read_spans([cluster.trace_dir])
+    assert_no_duplicates(spans)
+    finished_on_victim = {
+        (s.key or "", s.attributes[attr.TASK_RUN_ID]) for s in spans
+        if s.kind == attr.RECORD_TASK_ATTEMPT and s.attributes.get(attr.WORKER_ADDRESS) == victim
+        and s.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_SUCCESS
+    }
+    assert finished_on_victim, "the killed worker had finished tasks"
+    missing = finished_on_victim - executions_by_attempt(spans)
+    assert not missing, f"{len(missing)} executions the killed worker finished were lost"
+    assert "delivered" in cluster.logs() and "had not exported" in cluster.logs()
+    assert not list(dead_journals(cluster.trace_dir / "journal")), "a journal was left behind"
+
+
+def test_a_scheduler_killed_mid_run_is_recovered_by_the_next_scheduler(tmp_path: Path) -> None:
+    cluster = DaskProcesses(tmp_path, n_workers=2)
+    with cluster:
+        with cluster.client() as client:
+            futures = submit_busy_tasks(client)
+            finished = []
+            for future in as_completed(futures):
+                finished.append(future.key)  # the scheduler closed its attempt before telling us
+                if len(finished) == TASKS // 4:
+                    break
+            cluster.kill_scheduler()
+        cluster.start_scheduler(name="scheduler-restarted")
+        cluster.stop()
+    spans = read_spans([cluster.trace_dir])
+    assert_no_duplicates(spans)
+    attempts = {s.key for s in spans if s.kind == attr.RECORD_TASK_ATTEMPT
+                and s.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_SUCCESS}
+    missing = set(finished) - attempts
+    assert not missing, f"{len(missing)} attempts closed before the kill were lost"
+    computations = [s for s in spans if s.kind == attr.RECORD_COMPUTATION]
+    assert len(computations) == 1
+    assert computations[0].attributes[attr.TASK_OUTCOME] == attr.OUTCOME_UNFINISHED
+    assert computations[0].end >= max(s.end for s in spans if s.kind == attr.RECORD_TASK_ATTEMPT)
+    assert "had not exported" in cluster.log("scheduler-restarted")
+
+
+def test_replay_delivers_the_journal_of_a_process_that_never_came_back_once(tmp_path: Path) -> None:
+    cluster = DaskProcesses(tmp_path, n_workers=1)
+    with cluster:
+        with cluster.client() as client:
+            futures = submit_busy_tasks(client, 100)
+            client.gather(futures)
+            cluster.kill_worker(0)  # the worker's records wait in its journal: none exported
+        cluster.stop()
+    journals = cluster.trace_dir / "journal"
+    assert len(list(journals.iterdir())) == 1
+    out = tmp_path / "replayed"
+
+    def replay() -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "otel_dask_prov.cli", "replay", str(journals), "--output-dir",
+             str(out)], capture_output=True, text=True, timeout=120, check=True)
+        return done.stdout + done.stderr
+
+    first = replay()
+    second = replay()
+    spans = read_spans([out])
+    assert_no_duplicates(spans)
+    assert len(executions_by_attempt(spans)) == 100
+    assert "100 records" in first
+    assert "nothing to deliver" in second
+
+
+def test_an_unwritable_journal_costs_one_warning_and_the_computation_completes(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    from otel_dask_prov import install
+
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the journal directory should be")
+    with captured_logger("otel_dask_prov", logging.WARNING) as log, \
+            LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as local, \
+            Client(local) as client:
+        install(client, output_dir=str(tmp_path / "traces"), journal_dir=str(blocker / "journal"))
+        assert sum(client.gather(client.map(slow, range(20), seconds=0.0))) == sum(range(20))
+    warnings = [line for line in log.getvalue().splitlines() if "cannot write the journal" in line]
+    assert len(warnings) == 2  # one per process pipeline (scheduler, worker), none per record
+    spans = read_spans([tmp_path / "traces"])
+    assert sum(s.kind == attr.RECORD_TASK_EXECUTION for s in spans) == 20
+    assert "records were not journaled" in log.getvalue()
+
+
+def test_a_full_journal_keeps_records_in_memory_and_counts_them(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    from otel_dask_prov import install
+
+    with captured_logger("otel_dask_prov", logging.WARNING) as log, \
+            LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as local, \
+            Client(local) as client:
+        install(client, output_dir=str(tmp_path / "traces"), journal_max_bytes=4096,
+                max_export_delay=60, export_interval=60)
+        assert len(client.gather(client.map(slow, range(200), seconds=0.0))) == 200
+    assert "reached journal-max-bytes" in log.getvalue()
+    spans = read_spans([tmp_path / "traces"])
+    assert sum(s.kind == attr.RECORD_TASK_EXECUTION for s in spans) == 200
