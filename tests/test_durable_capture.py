@@ -12,7 +12,9 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,8 @@ from distributed.utils_test import captured_logger
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.export.journal import dead_journals
 from tests.support.cluster import DaskProcesses
+from tests.support.collector import Collector
+from tests.support.pipeline import otlp_env
 from tests.support.traces import Span, read_spans
 from tests.support.workloads import slow
 
@@ -53,26 +57,64 @@ def test_a_worker_killed_mid_run_loses_no_finished_execution(tmp_path: Path) -> 
     cluster = DaskProcesses(tmp_path, n_workers=2, nanny=True)
     with cluster, cluster.client() as client:
         futures = submit_busy_tasks(client)
-        for done, _ in enumerate(as_completed(futures), start=1):
-            if done == TASKS // 4:
-                victim, pid = sorted(worker_pids(client).items())[0]
-                os.kill(pid, signal.SIGKILL)  # the worker process only: its nanny restarts it
-                break
+        victim = kill_first_worker_after(client, futures, TASKS // 4)
         client.gather(futures)
         client.wait_for_workers(2, timeout=60)
         cluster.stop()
     spans = read_spans([cluster.trace_dir])
     assert_no_duplicates(spans)
-    finished_on_victim = {
+    assert_every_finished_execution_is_there(spans, victim)
+    assert "had not exported" in cluster.logs()
+    assert not list(dead_journals(cluster.trace_dir / "journal")), "a journal was left behind"
+
+
+def kill_first_worker_after(client: Client, futures: list, done: int,  # type: ignore[type-arg]
+                            also: Callable[[], None] = lambda: None) -> str:
+    """SIGKILL the first worker process (not its nanny) once *done* futures finished; its address."""
+    for count, _ in enumerate(as_completed(futures), start=1):
+        if count == done:
+            also()
+            victim, pid = sorted(worker_pids(client).items())[0]
+            os.kill(pid, signal.SIGKILL)  # the worker process only: its nanny restarts it
+            return victim
+    raise AssertionError("the run ended before the kill")
+
+
+def assert_every_finished_execution_is_there(spans: list[Span], worker: str) -> None:
+    finished_on_worker = {
         (s.key or "", s.attributes[attr.TASK_RUN_ID]) for s in spans
-        if s.kind == attr.RECORD_TASK_ATTEMPT and s.attributes.get(attr.WORKER_ADDRESS) == victim
+        if s.kind == attr.RECORD_TASK_ATTEMPT and s.attributes.get(attr.WORKER_ADDRESS) == worker
         and s.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_SUCCESS
     }
-    assert finished_on_victim, "the killed worker had finished tasks"
-    missing = finished_on_victim - executions_by_attempt(spans)
+    assert finished_on_worker, "the killed worker had finished tasks"
+    missing = finished_on_worker - executions_by_attempt(spans)
     assert not missing, f"{len(missing)} executions the killed worker finished were lost"
-    assert "delivered" in cluster.logs() and "had not exported" in cluster.logs()
-    assert not list(dead_journals(cluster.trace_dir / "journal")), "a journal was left behind"
+
+
+@pytest.mark.collector
+def test_collector_and_a_worker_killed_together_lose_nothing_and_repeat_nothing(
+    tmp_path: Path, start_collector: Callable[..., Collector]
+) -> None:
+    collector = start_collector("local.yaml")
+    spill_dir = tmp_path / "spill"
+    env = otlp_env(collector.grpc_endpoint, "grpc", OTEL_EXPORTER_OTLP_TIMEOUT="3",
+                   OTEL_DASK_PROV_SPILL_DIR=str(spill_dir))
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=2, nanny=True, env=env)
+    with cluster, cluster.client() as client:
+        futures = submit_busy_tasks(client)
+        victim = kill_first_worker_after(client, futures, TASKS // 4, also=collector.kill)
+        client.gather(futures)
+        client.wait_for_workers(2, timeout=60)
+        time.sleep(5)  # the exporters give up on the dead collector and spill
+        collector.start()
+        cluster.stop()
+    collector.stop()
+    delivered, spilled = collector.spans(), read_spans([spill_dir])
+    assert spilled, "the outage should have spilled spans"
+    everything = delivered + spilled
+    assert_no_duplicates(everything)
+    assert_every_finished_execution_is_there(everything, victim)
+    assert "had not exported" in cluster.logs()
 
 
 def test_a_scheduler_killed_mid_run_is_recovered_by_the_next_scheduler(tmp_path: Path) -> None:
