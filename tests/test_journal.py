@@ -41,7 +41,7 @@ def journal_in(tmp_path: Path, max_bytes: int = 1 << 20, name: str = "proc") -> 
 
 def die(journal: Journal) -> None:
     """What the kernel does when the owning process is killed: its descriptors close."""
-    journal._close_fds()
+    journal._close_files()
 
 
 def test_a_dead_journal_gives_back_what_was_not_committed(tmp_path: Path) -> None:
@@ -63,7 +63,10 @@ def test_a_torn_last_frame_is_skipped_and_counted(tmp_path: Path) -> None:
     journal.append(attempt(2))
     die(journal)
     segment = next((tmp_path / "journal" / "proc").glob("*.seg"))
-    segment.write_bytes(segment.read_bytes()[:-5])  # killed inside the second write
+    data = bytearray(segment.read_bytes())
+    end = len(data.rstrip(b"\0"))
+    data[end - 5:end] = bytes(5)  # killed while copying the second record
+    segment.write_bytes(bytes(data))
     (dead,) = dead_journals(tmp_path / "journal")
     assert [record.number for _, record, _ in dead.records()] == [1]
     assert dead.torn_frames == 1

@@ -1,14 +1,14 @@
 """The record journal of a process: what a hook recorded survives the process.
 
 Every record the plugins hand to the :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`
-is first appended to this process's journal with one ``write`` to the page
-cache (about 3 µs for a task attempt), so it outlives a SIGKILL, the OOM killer
-or a nanny's restart as soon as the hook that made it returns: the kernel keeps
-the written pages of a dead process. The pipeline then exports from memory as
-before and *commits* the journal position of every batch it delivered (or
-spilled). What a dead process journaled but did not commit is delivered by the
-next process that starts with the same journal directory on the same host, or
-by ``otel-prov replay``.
+is first copied into this process's journal, a memory-mapped file (about 2-3 µs
+for a task attempt), so it outlives a SIGKILL, the OOM killer or a nanny's
+restart as soon as the hook that made it returns: the pages of a shared file
+mapping belong to the kernel's page cache, which keeps them when the process
+dies. The pipeline then exports from memory as before and *commits* the
+journal position of every batch it delivered (or spilled). What a dead process
+journaled but did not commit is delivered by the next process that starts with
+the same journal directory on the same host, or by ``otel-prov replay``.
 
 A journal is a directory ``<journal-dir>/<service>-<host>-<pid>-<time>/``:
 
@@ -19,9 +19,10 @@ A journal is a directory ``<journal-dir>/<service>-<host>-<pid>-<time>/``:
 ``meta``
     the owner's OpenTelemetry resource attributes and host name.
 ``NNNNNN.seg``
-    frames of ``4-byte length + marshal((class name, field values))``; a new
-    segment starts every :data:`SEGMENT_BYTES`, and segments wholly committed
-    are deleted.
+    frames of ``4-byte length + marshal((class name, field values, provisional))``,
+    then zeros; segments have their blocks reserved when made (at most
+    :data:`SEGMENT_BYTES`, a quarter of ``journal_max_bytes``), a new one starts
+    when one is full, and segments wholly committed are deleted.
 ``commit``
     the position (segment, offset) up to which everything was delivered.
 
@@ -31,18 +32,19 @@ which costs twice as much; a record with another value is kept in memory only
 and counted. The journal is bounded by ``journal_max_bytes``: past it, new
 records are kept in memory only (exported as usual, but not durable) and counted
 in :attr:`Journal.unjournaled`, with one warning; a directory that cannot be
-written (read-only, disk full) is handled the same way. Journaling never blocks
+written (read-only, or a disk too full for the next segment) is handled the
+same way. Journaling never blocks
 and never raises into Dask.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import importlib
 import logging
 import marshal
+import mmap
 import operator
 import os
 import shutil
@@ -57,8 +59,8 @@ from ..errors import JournalError
 
 logger = logging.getLogger("otel_dask_prov")
 
-SEGMENT_BYTES = 64 << 20
-"""Size after which the journal starts a new segment file."""
+SEGMENT_BYTES = 16 << 20
+"""Largest size of one segment file (its blocks are reserved when it is made)."""
 _POSITION_BITS = 40
 """A position is ``segment << 40 | offset``: one integer, cheap to keep beside each record."""
 _LENGTH = struct.Struct("<I")
@@ -118,6 +120,14 @@ class Journal:
 
     :meth:`append` is called on the hot path (any thread); :meth:`commit` by the
     export thread after it delivered everything up to a position.
+
+    Segments are memory-mapped files whose blocks are reserved when the segment
+    is created (``posix_fallocate``): appending is a copy into shared memory,
+    without a system call, so the hook never gives up the GIL to the export
+    thread in the middle of Dask's event loop (an ``os.write`` per record did, and
+    cost 16 µs per record in a busy in-process cluster instead of 3), and a full
+    disk is found when a segment is created, never as a ``SIGBUS`` on a page of
+    it.
     """
 
     def __init__(self, directory: Path, resource_attributes: dict[str, Any], max_bytes: int,
@@ -131,10 +141,9 @@ class Journal:
         self._segment_bytes = max(4096, min(SEGMENT_BYTES, max_bytes // 4))
         self._segment = 0
         self._offset = 0
+        self._map: mmap.mmap | None = None
         self._provisional: dict[Any, bytes] = {}
-        self._fd = -1
-        self._retained = 0  # bytes in segments not deleted yet
-        self._deleted_below = 1  # segments below this number are gone
+        self._segments: list[int] = []  # numbers of the segments on disk, oldest first
         self._warned: set[str] = set()
         self._lock_fd = -1
         self._commit_fd = -1
@@ -148,26 +157,39 @@ class Journal:
             self._commit_fd = os.open(self.directory / "commit", os.O_RDWR | os.O_CREAT, 0o644)
             self._open_segment(1)
         except OSError as error:
-            self._close_fds()
+            self._close_files()
             self._warn("open", "cannot write the journal in %s (%s); records are kept in memory "
                        "only and are lost if this process is killed", self.directory, error)
 
     @property
     def usable(self) -> bool:
-        return self._fd >= 0
+        return self._map is not None
 
     def _open_segment(self, number: int) -> None:
-        """Start segment *number*, beginning with the provisional records still open."""
+        """Start segment *number*, beginning with the provisional records still open.
+
+        Raises ``OSError`` when the segment cannot be made (disk full, read-only).
+        """
         path = self.directory / f"{number:06d}.seg"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._fd = fd
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            os.posix_fallocate(fd, 0, self._segment_bytes)
+            new_map = mmap.mmap(fd, self._segment_bytes)
+        except OSError:
+            path.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        if self._map is not None:
+            self._map.close()
+        self._map = new_map
         self._segment = number
+        self._segments.append(number)
         self._offset = 0
         for frame in self._provisional.values():
-            self._offset += os.write(fd, frame)
-        self._retained += self._offset
+            if self._offset + len(frame) <= self._segment_bytes:
+                new_map[self._offset:self._offset + len(frame)] = frame
+                self._offset += len(frame)
 
     # -- hot path -------------------------------------------------------
     def append(self, record: Any, provisional: bool = False) -> int:
@@ -177,7 +199,7 @@ class Journal:
         only if no record with the same ``span_id`` was appended after it, and it
         is written again at the start of every new segment until then.
         """
-        if self._fd < 0:
+        if self._map is None:
             self.unjournaled += 1
             return 0
         try:
@@ -195,31 +217,34 @@ class Journal:
                 self._provisional[record.span_id] = frame
             elif self._provisional:
                 self._provisional.pop(getattr(record, "span_id", None), None)
-            if self._retained + size > self.max_bytes:
+            if self._offset + size > self._segment_bytes and not self._next_segment(size):
                 self.unjournaled += 1
-                self._warn("full", "the journal %s reached journal-max-bytes (%d bytes); new "
-                           "records are kept in memory only until the export catches up",
-                           self.directory, self.max_bytes)
                 return 0
-            try:
-                if self._offset + size > self._segment_bytes and self._offset:
-                    self._open_segment(self._segment + 1)
-                written = os.write(self._fd, frame)
-            except OSError as error:
-                self.unjournaled += 1
-                self._warn("write", "cannot write the journal %s (%s); records are kept in "
-                           "memory only until it can", self.directory, error)
-                return 0
-            if written != size:  # disk full mid-frame: the reader stops at the torn frame
-                self.unjournaled += 1
-                self._warn("write", "cannot write the journal %s (%s); records are kept in "
-                           "memory only until it can", self.directory, os.strerror(errno.ENOSPC))
-                self._offset = self._segment_bytes  # the next record starts a new segment
-                return 0
-            self._offset += size
-            self._retained += size
+            end = self._offset + size
+            self._map[self._offset:end] = frame
+            self._offset = end
             self.journaled += 1
-            return (self._segment << _POSITION_BITS) | self._offset
+            return (self._segment << _POSITION_BITS) | end
+
+    def _next_segment(self, size: int) -> bool:
+        """Start a new segment for a frame of *size* bytes; whether it could be."""
+        if size > self._segment_bytes // 2:
+            self._warn("large", "a record of %d bytes is too large for the journal's segments "
+                       "of %d bytes; such records are kept in memory only", size,
+                       self._segment_bytes)
+            return False
+        if (len(self._segments) + 1) * self._segment_bytes > self.max_bytes:
+            self._warn("full", "the journal %s reached journal-max-bytes (%d bytes); new "
+                       "records are kept in memory only until the export catches up",
+                       self.directory, self.max_bytes)
+            return False
+        try:
+            self._open_segment(self._segment + 1)
+        except OSError as error:
+            self._warn("write", "cannot write the journal %s (%s); records are kept in "
+                       "memory only until it can", self.directory, error)
+            return False
+        return True
 
     # -- export thread --------------------------------------------------
     def commit(self, position: int) -> None:
@@ -234,28 +259,28 @@ class Journal:
             return
         segment = position_segment(position)
         with self._lock:
-            below, self._deleted_below = self._deleted_below, max(self._deleted_below, segment)
-        for number in range(below, segment):
-            path = self.directory / f"{number:06d}.seg"
+            finished = [number for number in self._segments if number < segment]
+            self._segments = [number for number in self._segments if number >= segment]
+        for number in finished:
             with contextlib.suppress(OSError):
-                size = path.stat().st_size
-                path.unlink()
-                with self._lock:
-                    self._retained -= size
+                (self.directory / f"{number:06d}.seg").unlink()
 
     def close(self, delivered_everything: bool) -> None:
         """Close the journal; remove it when everything it holds was delivered."""
         with self._lock:
-            self._close_fds()
+            self._close_files()
         if delivered_everything and self.unjournaled == 0:
             shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _close_fds(self) -> None:
-        for fd in (self._fd, self._commit_fd, self._lock_fd):
+    def _close_files(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+        for fd in (self._commit_fd, self._lock_fd):
             if fd >= 0:
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        self._fd = self._commit_fd = self._lock_fd = -1
+        self._commit_fd = self._lock_fd = -1
 
     def _warn(self, what: str, message: str, *args: object) -> None:
         if what not in self._warned:
@@ -311,27 +336,26 @@ class DeadJournal:
         """Every record still in the journal, committed or not: ``(end position, record,
         provisional)``.
 
-        A torn last frame (the process died inside a ``write``, or the disk was
-        full) ends its segment and is counted in :attr:`torn_frames`.
+        A torn last frame (the process died while copying it) ends its segment
+        and is counted in :attr:`torn_frames`.
         """
         for number, path in self.segments():
             data = path.read_bytes()
             offset = 0
             while offset + _LENGTH.size <= len(data):
                 (size,) = _LENGTH.unpack_from(data, offset)
-                end = offset + _LENGTH.size + size
-                if end > len(data):
+                if size == 0:  # the reserved, never written rest of the segment
                     break
+                end = offset + _LENGTH.size + size
                 try:
+                    if end > len(data):
+                        raise ValueError("the frame runs past the end of the segment")
                     record, provisional = decode_record(data[offset + _LENGTH.size:end], str(path))
-                except (ValueError, EOFError, TypeError, AttributeError, ImportError) as error:
-                    raise JournalError(str(path), None,
-                                       f"the record at byte {offset} cannot be read ({error})") \
-                        from None
+                except (ValueError, EOFError, TypeError, AttributeError, ImportError):
+                    self.torn_frames += 1  # the process died while writing it: the last one
+                    break
                 offset = end
                 yield (number << _POSITION_BITS) | offset, record, provisional
-            if offset != len(data):
-                self.torn_frames += 1
 
     def commit(self, position: int) -> None:
         with open(self.directory / "commit", "r+b" if (self.directory / "commit").exists()
