@@ -63,6 +63,7 @@ SAMPLERS = (
     "parentbased_traceidratio",
 )
 COMPRESSIONS = ("none", "gzip")
+OTLP_EXPORTERS = ("native", "sdk")
 YAPPI_CLOCKS = ("cpu", "wall")
 
 BUSY_BACKLOG = 20_000
@@ -333,8 +334,8 @@ class Settings:
     )
     protocol: str = _setting(
         "grpc",
-        f"OTLP transport: {_one_of(PROTOCOLS)} (the cheapest: spans are "
-        "encoded once, as the local files are, with no SDK span objects).",
+        f"OTLP transport: {_one_of(PROTOCOLS)}. Our own encoders write the requests "
+        "straight from the recorded spans, with no SDK span objects (see `otlp-exporter`).",
         _parse_choice(PROTOCOLS),
         env=("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL"),
     )
@@ -370,6 +371,14 @@ class Settings:
         _parse_positive_float,
         env=("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"),
         type_name="number",
+    )
+    otlp_exporter: str = _setting(
+        "native",
+        "What sends `grpc` and `http/protobuf`: `native` (our protobuf encoder and senders, "
+        "about as cheap as `http/json`) or `sdk` (the OpenTelemetry SDK's OTLP exporters, "
+        "several times the CPU per span, and retries that hold a batch up to `timeout`).",
+        _parse_choice(OTLP_EXPORTERS),
+        env=("OTEL_DASK_PROV_OTLP_EXPORTER",),
     )
     output_dir: Path = _setting(
         Path("otel-dask-prov-traces"),

@@ -25,11 +25,11 @@ pytestmark = [pytest.mark.collector, pytest.mark.slow]
 
 TOKEN = "the-gateway-token"
 REFUSAL = {
-    "grpc": "StatusCode.UNAUTHENTICATED",
-    "http/protobuf": "code: 401",
-    "http/json": "HTTP 401",
+    "grpc": "(UNAUTHENTICATED: ",
+    "http/protobuf": "(HTTP 401 Unauthorized)",
+    "http/json": "(HTTP 401 Unauthorized)",
 }
-"""What the OpenTelemetry SDK logs when the collector refuses the token."""
+"""The reason the pipeline logs when the collector refuses the token (our exporters' ``last_error``)."""
 
 
 @pytest.fixture

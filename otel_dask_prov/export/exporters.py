@@ -1,20 +1,26 @@
 """Where a process's spans go: the exporter chosen by the settings.
 
-* with an endpoint: OTLP over gRPC or HTTP/protobuf through the OpenTelemetry
-  SDK exporters, or OTLP/HTTP with JSON bodies written by our own encoder
-  (``http/json``, the cheapest);
+* with an endpoint: OTLP to a collector, the requests written by our own
+  encoders straight from the span data, for every protocol: protobuf
+  (:mod:`.otlp_protobuf`) sent over gRPC (:mod:`.otlp_grpc`) or HTTP
+  (:mod:`.otlp_http`) for ``grpc`` and ``http/protobuf``, JSON
+  (:mod:`.otlp_json`) over HTTP for ``http/json``. With ``otlp_exporter =
+  "sdk"``, ``grpc`` and ``http/protobuf`` go through the OpenTelemetry SDK's
+  OTLP exporters instead (:class:`SdkExporter`: SDK span objects and protobuf
+  messages, several times the CPU per span, and retries that sleep);
 * without one: OTLP JSON lines to a file of this process in ``output_dir``.
 
 Every exporter has the :class:`SpanDataExporter` interface: ``export_data``
 returns whether the collector (or file) took the spans, and never raises for a
 peer that is down; the :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`
-spills what was not taken.
+spills what was not taken, and tries again later.
 """
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from opentelemetry.sdk.resources import Resource
@@ -22,9 +28,10 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import attributes as attr
 from ..settings import Settings
+from . import otlp_protobuf
 from .jsonl_files import JsonLinesExporter, process_file_name
-from .otlp_http_json import OtlpHttpJsonExporter
-from .otlp_json import resource_prefix
+from .otlp_http import JSON, PROTOBUF, OtlpHttpSender
+from .otlp_json import encode_line, resource_prefix
 from .span_data import SpanData, to_readable_span
 
 
@@ -36,8 +43,39 @@ class SpanDataExporter(Protocol):
     def shutdown(self) -> None: ...
 
 
+class RequestSender(Protocol):
+    """Sends one serialized OTLP request (:mod:`.otlp_grpc`, :mod:`.otlp_http`)."""
+
+    last_error: str
+    """Why the last failed request failed."""
+
+    def post(self, body: bytes) -> bool: ...
+
+    def shutdown(self) -> None: ...
+
+
+class OtlpExporter:
+    """Encodes each batch with one of our encoders and sends it with a :class:`RequestSender`."""
+
+    def __init__(self, sender: RequestSender,
+                 encode: Callable[[Sequence[SpanData]], bytes]) -> None:
+        self.sender = sender
+        self.encode = encode
+
+    @property
+    def last_error(self) -> str:
+        """Why the last failed export failed (the pipeline's warning says it)."""
+        return self.sender.last_error
+
+    def export_data(self, spans: Sequence[SpanData]) -> bool:
+        return self.sender.post(self.encode(spans))
+
+    def shutdown(self) -> None:
+        self.sender.shutdown()
+
+
 class SdkExporter:
-    """Adapts an OpenTelemetry SDK ``SpanExporter`` (OTLP gRPC, HTTP/protobuf)."""
+    """Adapts an OpenTelemetry SDK ``SpanExporter`` (OTLP gRPC, HTTP/protobuf): ``otlp_exporter = "sdk"``."""
 
     def __init__(self, exporter: SpanExporter, resource: Resource) -> None:
         self.exporter = exporter
@@ -60,6 +98,31 @@ def traces_endpoint(settings: Settings) -> str:
     return endpoint
 
 
+def grpc_insecure(settings: Settings) -> bool:
+    """Whether gRPC goes without TLS: never to ``https://``; else the ``insecure`` setting,
+    by default for ``http://`` (the OpenTelemetry SDK's rule)."""
+    assert settings.endpoint is not None
+    scheme = urllib.parse.urlsplit(settings.endpoint).scheme
+    if scheme == "https":
+        return False
+    return settings.insecure if settings.insecure is not None else scheme == "http"
+
+
+def request_sender(settings: Settings) -> RequestSender:
+    """The sender of serialized OTLP requests for the endpoint and protocol of *settings*."""
+    gzip = settings.compression == "gzip"
+    if settings.protocol == "grpc":
+        from .otlp_grpc import OtlpGrpcSender
+
+        assert settings.endpoint is not None
+        return OtlpGrpcSender(urllib.parse.urlsplit(settings.endpoint).netloc,
+                              secure=not grpc_insecure(settings), certificate=settings.certificate,
+                              headers=settings.headers, timeout=settings.timeout, gzip=gzip)
+    content_type = JSON if settings.protocol == "http/json" else PROTOBUF
+    return OtlpHttpSender(traces_endpoint(settings), content_type, settings.headers,
+                          settings.timeout, settings.certificate, gzip)
+
+
 def sdk_span_exporter(settings: Settings) -> SpanExporter:
     """The OpenTelemetry SDK's OTLP exporter for the ``grpc`` or ``http/protobuf`` protocol."""
     endpoint = traces_endpoint(settings)
@@ -74,12 +137,9 @@ def sdk_span_exporter(settings: Settings) -> SpanExporter:
         credentials = None
         if settings.certificate is not None:
             credentials = grpc.ssl_channel_credentials(settings.certificate.read_bytes())
-        insecure = settings.insecure
-        if insecure is None:
-            insecure = urllib.parse.urlsplit(endpoint).scheme == "http"
         return GrpcExporter(
             endpoint=endpoint,
-            insecure=insecure,
+            insecure=grpc_insecure(settings),
             credentials=credentials,
             headers=headers,
             timeout=settings.timeout,
@@ -120,14 +180,23 @@ def _session_trusting(certificate: str | None):  # type: ignore[no-untyped-def]
     return CertificateSession()
 
 
+def _json_encoder(prefix: str) -> Callable[[Sequence[SpanData]], bytes]:
+    def encode(spans: Sequence[SpanData]) -> bytes:
+        return encode_line(prefix, spans).encode("utf-8")
+
+    return encode
+
+
 def create_exporter(settings: Settings, resource: Resource) -> SpanDataExporter:
     """The exporter of a process with *resource*: the local JSON lines file, or OTLP."""
-    prefix = resource_prefix(resource.attributes)
     if settings.endpoint is None:
         service_name = str(resource.attributes.get(attr.SERVICE_NAME, "dask"))
-        return JsonLinesExporter(settings.output_dir / process_file_name(service_name), prefix)
+        return JsonLinesExporter(settings.output_dir / process_file_name(service_name),
+                                 resource_prefix(resource.attributes))
     if settings.protocol == "http/json":
-        return OtlpHttpJsonExporter(traces_endpoint(settings), prefix, settings.headers,
-                                    settings.timeout, settings.certificate,
-                                    settings.compression == "gzip")
-    return SdkExporter(sdk_span_exporter(settings), resource)
+        return OtlpExporter(request_sender(settings),
+                            _json_encoder(resource_prefix(resource.attributes)))
+    if settings.otlp_exporter == "sdk":
+        return SdkExporter(sdk_span_exporter(settings), resource)
+    return OtlpExporter(request_sender(settings), functools.partial(
+        otlp_protobuf.encode_request, otlp_protobuf.resource_prefix(resource.attributes)))

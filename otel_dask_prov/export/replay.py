@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 import msgspec
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
@@ -28,9 +29,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from ..errors import ExportError, TraceFormatError
 from ..settings import Settings, resolve_settings
 from . import otlp_json_decode
-from .exporters import sdk_span_exporter, traces_endpoint
+from .exporters import RequestSender, request_sender, sdk_span_exporter
 from .journal import dead_journals
-from .otlp_http_json import OtlpHttpJsonExporter
 from .span_pipeline import recover_journal
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
@@ -103,25 +103,36 @@ def spill_files(paths: Iterable[Path]) -> list[Path]:
 
 
 class _Sender:
-    """Sends one OTLP JSON request line with the configured protocol."""
+    """Sends one OTLP JSON request line with the configured protocol.
+
+    ``http/json`` posts the line as it is; ``grpc`` and ``http/protobuf`` send it
+    serialized as protobuf with our senders, or with the SDK's exporters when
+    ``otlp_exporter`` is ``sdk``.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        self._json: OtlpHttpJsonExporter | None = None
+        self._json = settings.protocol == "http/json"
+        self._native: RequestSender | None = None
         self._sdk: SpanExporter | None = None
-        if settings.protocol == "http/json":
-            self._json = OtlpHttpJsonExporter(
-                traces_endpoint(settings), "", settings.headers, settings.timeout,
-                settings.certificate, settings.compression == "gzip")
+        if self._json or settings.otlp_exporter == "native":
+            self._native = request_sender(settings)
         else:
             self._sdk = sdk_span_exporter(settings)
 
+    @property
+    def last_error(self) -> str:
+        return self._native.last_error if self._native is not None else ""
+
     def send(self, line: str, spans: list[ReadableSpan]) -> bool:
-        if self._json is not None:
-            return self._json.post(line)
+        if self._native is not None:
+            body = line.encode("utf-8") if self._json else encode_spans(spans).SerializeToString()
+            return self._native.post(body)
         assert self._sdk is not None
         return self._sdk.export(spans) is SpanExportResult.SUCCESS
 
     def close(self) -> None:
+        if self._native is not None:
+            self._native.shutdown()
         if self._sdk is not None:
             self._sdk.shutdown()
 
@@ -141,8 +152,9 @@ def replay_file(path: Path, sender: _Sender) -> int:
             raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
         if not sender.send(line, spans):
             path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
+            reason = f" ({sender.last_error})" if sender.last_error else ""
             raise ExportError(
-                f"{path}: the collector did not accept the spans; delivered {delivered} spans, "
+                f"{path}: the collector did not accept the spans{reason}; delivered {delivered} spans, "
                 f"{len(lines) - index} lines remain in the file"
             )
         delivered += len(spans)

@@ -9,9 +9,9 @@ arriving (the process is busy) the thread waits, up to ``max_export_delay``
 seconds or :data:`BUSY_BACKLOG` records, and exports in the first quiet
 interval instead:
 
-* with an endpoint: OTLP over gRPC or HTTP/protobuf through the OpenTelemetry
-  SDK exporters, or OTLP/HTTP with JSON bodies written by our own encoder
-  (``http/json``, the cheapest); a batch that cannot be delivered (collector down, refusing,
+* with an endpoint: OTLP over gRPC, HTTP/protobuf or HTTP/JSON, the requests
+  written by our own encoders (:mod:`~otel_dask_prov.export.exporters`); a batch
+  that cannot be delivered (collector down, refusing,
   timing out) goes to a bounded :class:`~otel_dask_prov.export.jsonl_files.SpillFile`
   instead of being lost, and while the collector stays away later batches go
   straight there (re-probing with exponential back-off), so an outage costs the
