@@ -51,9 +51,10 @@ def test_a_dead_journal_gives_back_what_was_not_committed(tmp_path: Path) -> Non
     assert list(dead_journals(tmp_path / "journal")) == [], "a live journal is never taken"
     die(journal)
     (dead,) = dead_journals(tmp_path / "journal")
-    pending = [record.number for position, record, _ in dead.records() if position > dead.committed]
+    entries = dead.records()
+    pending = [record.number for position, record, _ in entries if position > dead.committed]
     assert pending == [3, 4, 5]
-    restored = next(record for _, record, _ in dead.records())
+    restored = entries[0][1]
     assert restored.to_span_data()[0].links == attempt(1).to_span_data()[0].links
 
 

@@ -299,18 +299,16 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-class DeadJournal:
-    """The journal of a process that has died, locked for recovery by this process.
+class JournalReader:
+    """Reads a journal's records, from the start or from where it stopped last time.
 
-    Use :func:`dead_journals` to find them. :meth:`pending` yields the records
-    not committed yet with their positions; :meth:`commit` notes progress, so
-    a recovery interrupted in turn goes on where it stopped; :meth:`remove`
-    deletes the journal once everything is delivered.
+    The exporter process (:mod:`otel_dask_prov.export.exporter_process`) reads
+    the journal of its live Dask process with it as records are written; a
+    recovery reads a dead process's journal to the end (:class:`DeadJournal`).
     """
 
-    def __init__(self, directory: Path, lock_fd: int) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self._lock_fd = lock_fd
         try:
             meta = marshal.loads((directory / "meta").read_bytes())  # noqa: S302 - our journal
         except (OSError, ValueError, EOFError, TypeError) as error:
@@ -319,11 +317,15 @@ class DeadJournal:
         self.host: str = meta.get("host", "")
         self.resource: dict[str, Any] = meta.get("resource", {})
         self.committed = 0
+        """The position up to which everything was delivered."""
         self.torn_frames = 0
         with contextlib.suppress(OSError):
             data = (directory / "commit").read_bytes()
             if len(data) >= _COMMIT.size:
                 (self.committed,) = _COMMIT.unpack_from(data)
+        self._segment = 0
+        self._offset = 0
+        self._map: mmap.mmap | None = None
 
     def segments(self) -> list[tuple[int, Path]]:
         found = []
@@ -332,42 +334,94 @@ class DeadJournal:
                 found.append((int(path.stem), path))
         return sorted(found)
 
-    def records(self) -> Iterator[tuple[int, Any, bool]]:
-        """Every record still in the journal, committed or not: ``(end position, record,
-        provisional)``.
+    def read(self, final: bool = True) -> list[tuple[int, Any, bool]]:
+        """The records written since the last call: ``(end position, record, provisional)``.
 
-        A torn last frame (the process died while copying it) ends its segment
-        and is counted in :attr:`torn_frames`.
+        Positions grow; records at or below :attr:`committed` are included
+        (their provisional records matter), the caller skips them. *final*
+        means the writer is gone: a frame that does not decode is then torn
+        (the process died while copying it), counted in :attr:`torn_frames`;
+        while the writer lives it is one being copied, read next time.
         """
-        for number, path in self.segments():
-            data = path.read_bytes()
-            offset = 0
-            while offset + _LENGTH.size <= len(data):
-                (size,) = _LENGTH.unpack_from(data, offset)
-                if size == 0:  # the reserved, never written rest of the segment
+        entries: list[tuple[int, Any, bool]] = []
+        segments = [(number, path) for number, path in self.segments() if number >= self._segment]
+        for index, (number, path) in enumerate(segments):
+            last = index == len(segments) - 1
+            if number != self._segment or self._map is None:
+                self._open(number, path)
+            mapped = self._map
+            if mapped is None:
+                continue
+            offset = self._offset
+            while offset + _LENGTH.size <= len(mapped):
+                (size,) = _LENGTH.unpack_from(mapped, offset)
+                if size == 0:  # the reserved, not yet written rest of the segment
                     break
                 end = offset + _LENGTH.size + size
                 try:
-                    if end > len(data):
+                    if end > len(mapped):
                         raise ValueError("the frame runs past the end of the segment")
-                    record, provisional = decode_record(data[offset + _LENGTH.size:end], str(path))
+                    record, provisional = decode_record(mapped[offset + _LENGTH.size:end],
+                                                        str(path))
                 except (ValueError, EOFError, TypeError, AttributeError, ImportError):
-                    self.torn_frames += 1  # the process died while writing it: the last one
+                    if final or not last:
+                        self.torn_frames += 1
                     break
                 offset = end
-                yield (number << _POSITION_BITS) | offset, record, provisional
+                entries.append(((number << _POSITION_BITS) | offset, record, provisional))
+            self._offset = offset
+        return entries
+
+    def _open(self, number: int, path: Path) -> None:
+        self.close()
+        self._segment, self._offset = number, 0
+        try:
+            with open(path, "rb") as file:
+                self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError):  # deleted meanwhile, or empty
+            self._map = None
 
     def commit(self, position: int) -> None:
+        """Everything up to *position* was delivered: note it and delete finished segments."""
+        if position <= self.committed:
+            return
         with open(self.directory / "commit", "r+b" if (self.directory / "commit").exists()
                   else "wb") as file:
             file.write(_COMMIT.pack(position))
+        self.committed = position
+        for number, path in self.segments():
+            if number < position_segment(position):
+                path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+
+class DeadJournal(JournalReader):
+    """The journal of a process that has died, locked for recovery by this process.
+
+    Use :func:`dead_journals` to find them; :meth:`remove` deletes the journal
+    once everything is delivered, and :meth:`release` leaves it for later.
+    """
+
+    def __init__(self, directory: Path, lock_fd: int) -> None:
+        super().__init__(directory)
+        self._lock_fd = lock_fd
+
+    def records(self) -> list[tuple[int, Any, bool]]:
+        """Every record still in the journal, committed or not (see :meth:`read`)."""
+        return self.read(final=True)
 
     def remove(self) -> None:
         """Delete the recovered journal and release it."""
+        self.close()
         shutil.rmtree(self.directory, ignore_errors=True)
         self.release()
 
     def release(self) -> None:
+        self.close()
         if self._lock_fd >= 0:
             os.close(self._lock_fd)
             self._lock_fd = -1
