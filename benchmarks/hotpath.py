@@ -11,9 +11,11 @@ workers in this process) with tracing to the local file, and measures:
   the time in the exporter (encoding and writing) against the rest (building
   span data from records);
 * **offline replay**: the records of the run, captured as they were queued,
-  turned into span data, then encoded as OTLP JSON (local file, ``http/json``)
-  and as OTLP protobuf through the SDK (``grpc``, ``http/protobuf``), timed
-  one stage at a time, without the event loop competing;
+  turned into span data, then encoded as OTLP JSON (local file, ``http/json``),
+  as OTLP protobuf by our encoder (``grpc``, ``http/protobuf``) and as OTLP
+  protobuf through the SDK (``otlp_exporter = "sdk"``: ``ReadableSpan``, the
+  SDK's ``encode_spans`` and ``SerializeToString``), timed one stage at a time,
+  without the event loop competing;
 * optionally (``--yappi``) a Yappi CPU profile of the same run, the functions
   of ``otel_dask_prov`` ranked by their own time.
 
@@ -143,10 +145,11 @@ def _instrument(cluster: LocalCluster, report: HotPathReport, capture: _Capture)
 
 
 def _replay(records: list[Any], report: HotPathReport, batch_size: int) -> None:
-    """Time building span data, JSON encoding and SDK protobuf encoding of *records*."""
+    """Time building span data, JSON encoding, our protobuf encoding and the SDK's of *records*."""
     from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
     from opentelemetry.sdk.resources import Resource
 
+    from otel_dask_prov.export import otlp_protobuf
     from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
     from otel_dask_prov.export.span_data import to_readable_span
 
@@ -162,6 +165,7 @@ def _replay(records: list[Any], report: HotPathReport, batch_size: int) -> None:
         report.replay_counts[f"spans {kind}"] = len(built)
         spans += built
     report.replay_counts["spans"] = len(spans)
+    report.replay_counts["records"] = len(records)
     resource = Resource.create({"service.name": "benchmark"})
     prefix = resource_prefix(resource.attributes)
     batches = [spans[i:i + batch_size] for i in range(0, len(spans), batch_size)]
@@ -169,6 +173,11 @@ def _replay(records: list[Any], report: HotPathReport, batch_size: int) -> None:
     for batch in batches:
         encode_line(prefix, batch)
     report.replay["encode OTLP JSON"] = time.perf_counter() - started
+    protobuf_prefix = otlp_protobuf.resource_prefix(resource.attributes)
+    started = time.perf_counter()
+    for batch in batches:
+        otlp_protobuf.encode_request(protobuf_prefix, batch)
+    report.replay["encode OTLP protobuf (ours)"] = time.perf_counter() - started
     started = time.perf_counter()
     readable_batches = [[to_readable_span(span, resource) for span in batch] for batch in batches]
     report.replay["SDK ReadableSpan"] = time.perf_counter() - started

@@ -140,10 +140,17 @@ def hotpath_text(report: HotPathReport) -> str:
     for name, seconds in report.pipeline_thread_cpu.items():
         lines.append(f"CPU of {name}: {seconds:.3f} s = {seconds / tasks * 1e6:.1f} µs/task")
     spans = report.replay_counts.get("spans", 0) or 1
+    records = report.replay_counts.get("records", 0) or 1
+    replay = dict(report.replay)
+    sdk_stages = ("SDK ReadableSpan", "encode OTLP protobuf (SDK)")
+    if all(stage in replay for stage in sdk_stages):
+        replay["SDK path in total (grpc/http-protobuf, otlp_exporter=sdk)"] = sum(
+            replay[stage] for stage in sdk_stages)
     rows = [[stage, f"{seconds:.3f}", f"{seconds / tasks * 1e6:.1f}",
-             f"{seconds / spans * 1e6:.2f}"] for stage, seconds in report.replay.items()]
+             f"{seconds / records * 1e6:.2f}", f"{seconds / spans * 1e6:.2f}"]
+            for stage, seconds in replay.items()]
     lines.append(f"offline replay of the run's records ({report.replay_counts}):")
-    lines.append(_table(["stage", "total s", "µs/task", "µs/span"], rows))
+    lines.append(_table(["stage", "total s", "µs/task", "µs/record", "µs/span"], rows))
     if report.yappi_top:
         lines.append(f"yappi (CPU clock, all threads): {report.yappi_total:.2f} s in total, "
                      f"{report.yappi_ours:.2f} s in otel_dask_prov "
