@@ -417,6 +417,15 @@ class Settings:
         _parse_non_negative_int,
         type_name="integer",
     )
+    export_process: bool = _setting(
+        True,
+        "Build, encode and export spans in a separate exporter process that follows the "
+        "journal, so that this work never takes the GIL from Dask's event loop and a killed "
+        "Dask process's records are delivered at once; off, or without a journal, the "
+        "export runs on a thread of the Dask process.",
+        _parse_bool,
+        type_name="boolean",
+    )
     sampler: str = _setting(
         "parentbased_always_on",
         "Which computations are traced: " + ", ".join(f"`{s}`" for s in SAMPLERS) + ". "

@@ -137,6 +137,8 @@ class Journal:
         self.unjournaled = 0
         """Records kept in memory only: past ``max_bytes``, unwritable, or not marshallable."""
         self.journaled = 0
+        self.last_position = 0
+        """Position of the last record appended (provisional ones aside)."""
         self._lock = threading.Lock()
         self._segment_bytes = max(4096, min(SEGMENT_BYTES, max_bytes // 4))
         self._segment = 0
@@ -164,6 +166,21 @@ class Journal:
     @property
     def usable(self) -> bool:
         return self._map is not None
+
+    @property
+    def lock_fd(self) -> int:
+        """The locked descriptor; a child process given it keeps the journal locked too."""
+        return self._lock_fd
+
+    def committed(self) -> int:
+        """The position up to which the journal's records were delivered (by anyone)."""
+        if self._commit_fd < 0:
+            return 0
+        try:
+            data = os.pread(self._commit_fd, _COMMIT.size, 0)
+        except OSError:
+            return 0
+        return _COMMIT.unpack(data)[0] if len(data) == _COMMIT.size else 0
 
     def _open_segment(self, number: int) -> None:
         """Start segment *number*, beginning with the provisional records still open.
@@ -224,7 +241,10 @@ class Journal:
             self._map[self._offset:end] = frame
             self._offset = end
             self.journaled += 1
-            return (self._segment << _POSITION_BITS) | end
+            position = (self._segment << _POSITION_BITS) | end
+            if not provisional:
+                self.last_position = position
+            return position
 
     def _next_segment(self, size: int) -> bool:
         """Start a new segment for a frame of *size* bytes; whether it could be."""
@@ -233,6 +253,8 @@ class Journal:
                        "of %d bytes; such records are kept in memory only", size,
                        self._segment_bytes)
             return False
+        done = position_segment(self.committed())  # segments below it are deleted
+        self._segments = [number for number in self._segments if number >= done]
         if (len(self._segments) + 1) * self._segment_bytes > self.max_bytes:
             self._warn("full", "the journal %s reached journal-max-bytes (%d bytes); new "
                        "records are kept in memory only until the export catches up",

@@ -25,8 +25,10 @@ in :class:`PipelineStats`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import logging
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -37,8 +39,9 @@ from opentelemetry.sdk.resources import Resource
 
 from .. import attributes as attr
 from ..settings import BUSY_BACKLOG, Settings
+from .exporter_process import start_exporter_process
 from .exporters import SpanDataExporter, create_exporter
-from .journal import DeadJournal, Journal, dead_journals
+from .journal import DeadJournal, Journal, JournalReader, dead_journals
 from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
 from .otlp_json import resource_prefix
 from .span_data import SpanData
@@ -102,6 +105,7 @@ class SpanPipeline:
             self.journal.commit if self.journal is not None else None)
         self._queue: collections.deque[tuple[SpanRecord, int]] = collections.deque()
         self._put_lock = threading.Lock()
+        self._exporter_process: subprocess.Popen[bytes] | None = None
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -119,7 +123,9 @@ class SpanPipeline:
             self._queue.append((record, 0))
         else:
             with self._put_lock:  # queue order is journal order, so commits never skip a record
-                self._queue.append((record, journal.append(record)))
+                position = journal.append(record)
+                if not position or self._exporter_process is None:
+                    self._queue.append((record, position))
         if len(self._queue) >= self.settings.max_queue_size:
             self._wake.set()
 
@@ -139,16 +145,28 @@ class SpanPipeline:
 
     @property
     def pending(self) -> int:
-        """Records waiting to be built and exported (held back while busy, or not yet due)."""
-        return len(self._queue)
+        """Records waiting to be built and exported (held back while busy, or not yet due);
+        an exporter process behind the journal counts as one."""
+        behind = (self._exporter_process is not None and self.journal is not None
+                  and self.journal.last_position > self.journal.committed())
+        return len(self._queue) + behind
 
     # -- lifecycle ------------------------------------------------------
     def start(self) -> None:
-        """Start the export thread; it delivers dead processes' journals first."""
+        """Start the export thread (it delivers dead processes' journals first) and, with
+        the ``export-process`` setting, the exporter process that exports the journal."""
         self._thread = threading.Thread(
             target=self._run, name="otel-dask-prov-export", daemon=True
         )
         self._thread.start()
+        journal = self.journal
+        if self.settings.export_process and journal is not None and journal.usable:
+            try:
+                self._exporter_process = start_exporter_process(
+                    journal.directory, journal.lock_fd, self.settings)
+            except OSError as error:
+                self._warn_once("process", "cannot start the exporter process (%s); exporting "
+                                "from this process instead", error)
 
     def shutdown(self, timeout: float | None = None) -> PipelineStats:
         """Export everything still queued, then close the exporter. Idempotent."""
@@ -160,7 +178,7 @@ class SpanPipeline:
         if self._thread is not None:
             self._thread.join(timeout)
         else:
-            self._drain()
+            self.drain()
         try:
             self.exporter.shutdown()
         except Exception as error:  # noqa: BLE001 - never raise into Dask
@@ -168,7 +186,11 @@ class SpanPipeline:
         if self.journal is not None:
             self.stats.unjournaled = self.journal.unjournaled
             finished = self._thread is None or not self._thread.is_alive()
-            self.journal.close(delivered_everything=finished and not self._queue)
+            process = self._exporter_process
+            self.journal.close(delivered_everything=(
+                process is None and finished and not self._queue))
+            if process is not None:
+                self._finish_exporter_process(process)
             if self.journal.unjournaled:
                 logger.warning("otel-dask-prov: %d records were not journaled (kept in memory "
                                "only)", self.journal.unjournaled)
@@ -182,6 +204,28 @@ class SpanPipeline:
                 self._spill.dropped,
             )
         return self.stats
+
+    def _finish_exporter_process(self, process: subprocess.Popen[bytes]) -> None:
+        """Let the exporter process deliver the rest and exit; do it here if it cannot."""
+        assert self.journal is not None
+        with contextlib.suppress(OSError):
+            assert process.stdin is not None
+            process.stdin.close()  # its cue: deliver the rest, remove the journal, exit
+        try:
+            process.wait(max(30.0, 3 * self.settings.timeout))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.returncode == 0:
+            return
+        self._warn_once("process-failed", "the exporter process ended with status %s; "
+                        "delivering its journal %s from this process", process.returncode,
+                        self.journal.directory)
+        for dead in dead_journals(self.journal.directory.parent):
+            if dead.directory == self.journal.directory:
+                self.stats.recovered += recover_journal(dead, self.settings).records
+            else:
+                dead.release()
 
     # -- background thread ---------------------------------------------
     def _run(self) -> None:
@@ -198,10 +242,10 @@ class SpanPipeline:
             if queued and self._hold_back(queued, seen, now - (waiting_since or now)):
                 seen = queued
                 continue
-            self._drain()
+            self.drain()
             seen = len(self._queue)
             waiting_since = None
-        self._drain()
+        self.drain()
 
     def _hold_back(self, queued: int, seen: int, waited: float) -> bool:
         """Whether to leave *queued* records for later: more arrived since the last
@@ -224,7 +268,8 @@ class SpanPipeline:
             self._warn_once("recover", "could not recover the journals in %s: %r",
                             self.settings.effective_journal_dir, error)
 
-    def _drain(self) -> None:
+    def drain(self) -> None:
+        """Build and export everything queued now, committing the journal as batches go out."""
         batch: list[SpanData] = []
         limit = self.settings.max_export_batch_size
         position = 0  # journal position of the last record in the batch
@@ -300,6 +345,43 @@ class SpanPipeline:
             logger.warning("otel-dask-prov: " + message, *args)
 
 
+class JournalDelivery:
+    """Feeds the records of a journal to a pipeline, each once.
+
+    Records at or below the journal's commit mark were delivered already; a
+    provisional record (an open computation) waits until a record with the same
+    span id replaces it, and :meth:`finish_open` delivers those never replaced,
+    ended at the latest end among the journal's records.
+    """
+
+    def __init__(self, pipeline: SpanPipeline, reader: JournalReader) -> None:
+        self.pipeline = pipeline
+        self.reader = reader
+        self.latest = 0.0
+        self.provisional: dict[object, SpanRecord] = {}
+        pipeline._commit = reader.commit
+
+    def take(self, entries: Iterable[tuple[int, SpanRecord, bool]]) -> None:
+        queue = self.pipeline._queue
+        committed = self.reader.committed
+        for position, record, is_provisional in entries:
+            self.latest = max(self.latest, getattr(record, "end", 0.0) or 0.0)
+            span_id = getattr(record, "span_id", None)
+            if is_provisional:
+                self.provisional[span_id] = record
+                continue
+            if self.provisional:
+                self.provisional.pop(span_id, None)
+            if position > committed:
+                queue.append((record, position))
+
+    def finish_open(self) -> None:
+        for record in self.provisional.values():
+            record.end = max(record.end, self.latest)  # type: ignore[attr-defined]
+            self.pipeline._queue.append((record, 0))
+        self.provisional.clear()
+
+
 def recover_journal(dead: DeadJournal, settings: Settings) -> PipelineStats:
     """Deliver what the dead process of *dead* journaled but did not export; remove it after.
 
@@ -315,21 +397,9 @@ def recover_journal(dead: DeadJournal, settings: Settings) -> PipelineStats:
             settings.output_dir / f"{dead.directory.name}.recovered.jsonl",
             resource_prefix(resource.attributes))
     pipeline = SpanPipeline(settings, resource, exporter=exporter, journal=False)
-    pipeline._commit = dead.commit
-    provisional: dict[object, SpanRecord] = {}
-    latest = 0.0
-    for position, record, is_provisional in dead.records():
-        latest = max(latest, getattr(record, "end", 0.0) or 0.0)
-        if is_provisional:
-            provisional[record.span_id] = record
-            continue
-        if provisional:
-            provisional.pop(getattr(record, "span_id", None), None)
-        if position > dead.committed:
-            pipeline._queue.append((record, position))
-    for record in provisional.values():
-        record.end = max(record.end, latest)  # type: ignore[attr-defined]
-        pipeline._queue.append((record, 0))
+    delivery = JournalDelivery(pipeline, dead)
+    delivery.take(dead.records())
+    delivery.finish_open()
     stats = pipeline.shutdown()
     if dead.torn_frames:
         logger.warning("otel-dask-prov: %s ended with %d torn record(s) (the process died "

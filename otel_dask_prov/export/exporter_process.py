@@ -1,0 +1,124 @@
+"""The exporter process: builds, encodes and exports a Dask process's spans beside it.
+
+A :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline` with the
+``export-process`` setting on (the default) starts one exporter process, a
+plain Python interpreter running this module, and from then on only journals
+its records (:mod:`otel_dask_prov.export.journal`): the exporter process follows
+the journal, turns the records into spans, encodes and exports them, and
+commits what it delivered. Building and encoding spans then never holds the GIL
+that Dask's event loop needs, however long the computation stays busy, and
+the records need no memory in the Dask process.
+
+The two processes share the journal's ``flock`` (the child inherits the open
+lock), so no other process recovers the journal while either lives. The Dask
+process writes the export settings as one JSON line on the child's standard
+input and keeps that pipe open; its end, whether the Dask process closed it or
+died, tells the exporter process to deliver the rest, finish the computations
+still open, remove the journal and exit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import select
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from ..settings import Settings, resolve_settings
+
+logger = logging.getLogger("otel_dask_prov")
+
+EXPORT_SETTINGS = (
+    "endpoint", "protocol", "headers", "certificate", "insecure", "compression", "timeout",
+    "otlp_exporter", "output_dir", "spill_dir", "spill_max_bytes", "export_interval",
+    "max_export_batch_size",
+)
+"""The settings the exporter process needs, passed on explicitly (the Dask config of
+the Dask process, set in code, is not visible to a new interpreter)."""
+
+
+def export_settings(settings: Settings) -> dict[str, Any]:
+    """The :data:`EXPORT_SETTINGS` of *settings* as JSON values."""
+    values: dict[str, Any] = {}
+    for name in EXPORT_SETTINGS:
+        value = getattr(settings, name)
+        if isinstance(value, Path):
+            value = str(value)
+        elif isinstance(value, Mapping):
+            value = dict(value)
+        values[name] = value
+    return values
+
+
+def start_exporter_process(journal_directory: Path, lock_fd: int,
+                           settings: Settings) -> subprocess.Popen[bytes]:
+    """Start the exporter process of the journal in *journal_directory*; raises ``OSError``.
+
+    *lock_fd* is the journal's locked descriptor, shared with the child.
+    """
+    process = subprocess.Popen(
+        [sys.executable, "-m", __name__, str(journal_directory), str(lock_fd)],
+        stdin=subprocess.PIPE, pass_fds=(lock_fd,), start_new_session=True,
+    )
+    assert process.stdin is not None
+    process.stdin.write(json.dumps(export_settings(settings)).encode() + b"\n")
+    process.stdin.flush()
+    return process
+
+
+def _owner_gone(control: IO[bytes], timeout: float, parent: int) -> bool:
+    """Wait up to *timeout* seconds; whether the Dask process closed the pipe or died."""
+    readable, _, _ = select.select([control], [], [], timeout)
+    if readable and not os.read(control.fileno(), 4096):
+        return True
+    return os.getppid() != parent  # died, with the pipe held open by a forked child
+
+
+def follow(journal_directory: Path, settings: Settings, control: IO[bytes]) -> int:
+    """Export the journal as it grows until the Dask process is gone; return the records."""
+    from opentelemetry.sdk.resources import Resource
+
+    from .journal import JournalReader
+    from .span_pipeline import JournalDelivery, SpanPipeline
+
+    reader = JournalReader(journal_directory)
+    pipeline = SpanPipeline(settings, Resource(reader.resource), journal=False)
+    delivery = JournalDelivery(pipeline, reader)
+    parent = os.getppid()
+    gone = False
+    while not gone:
+        gone = _owner_gone(control, settings.export_interval, parent)
+        delivery.take(reader.read(final=gone))
+        pipeline.drain()
+    delivery.finish_open()
+    stats = pipeline.shutdown()
+    reader.close()
+    if reader.torn_frames:
+        logger.warning("otel-dask-prov: %s ended with %d torn record(s) (the process died "
+                       "while writing them)", journal_directory, reader.torn_frames)
+    shutil.rmtree(journal_directory, ignore_errors=True)
+    return stats.records
+
+
+def main(argv: list[str]) -> int:
+    logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    journal_directory, _lock_fd = Path(argv[0]), int(argv[1])  # the lock is held by being open
+    line = sys.stdin.buffer.readline()
+    try:
+        settings = resolve_settings(_check_filesystem=False, **json.loads(line))
+    except (ValueError, TypeError) as error:
+        logger.warning("otel-dask-prov: the exporter process got no usable settings (%s); "
+                       "the journal %s is left for recovery", error, journal_directory)
+        return 2
+    follow(journal_directory, settings, sys.stdin.buffer)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
