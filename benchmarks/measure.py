@@ -19,10 +19,38 @@ EXPORT_THREAD_PREFIX = "otel-dask-prov"
 """Threads of the tracing pipeline are named ``otel-dask-prov-...``."""
 
 
+EXPORTER_PROCESS_MODULE = "otel_dask_prov.export.exporter_process"
+"""The exporter process of each traced Dask process runs this module (a child of it)."""
+
+
+def exporter_processes(pid: int) -> list[psutil.Process]:
+    """The tracing exporter processes that the Dask process *pid* started."""
+    found = []
+    for child in psutil.Process(pid).children():
+        try:
+            if EXPORTER_PROCESS_MODULE in child.cmdline():
+                found.append(child)
+        except psutil.NoSuchProcess:
+            continue
+    return found
+
+
+def _own_cpu(process: psutil.Process) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return float(times.user + times.system)
+
+
+def exporter_cpu_seconds(pid: int) -> float:
+    """CPU seconds so far of the exporter processes of *pid*."""
+    return sum(_own_cpu(child) for child in exporter_processes(pid))
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (its threads included)."""
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system
+    """User + system CPU seconds of a process so far: its threads and its exporter processes."""
+    return _own_cpu(psutil.Process(pid)) + exporter_cpu_seconds(pid)
 
 
 def thread_cpu_seconds(pid: int, thread_ids: Iterable[int]) -> float:
@@ -73,7 +101,11 @@ class ProcessSample:
 
 
 def sample(pid: int, export_threads: Iterable[int]) -> ProcessSample:
-    return ProcessSample(cpu_seconds(pid), thread_cpu_seconds(pid, export_threads))
+    """CPU so far of *pid* with its exporter processes, and of the tracing part (its
+    tracing threads and exporter processes)."""
+    exporters = exporter_cpu_seconds(pid)
+    return ProcessSample(_own_cpu(psutil.Process(pid)) + exporters,
+                         thread_cpu_seconds(pid, export_threads) + exporters)
 
 
 def wait_until_idle(pids: Iterable[int], window: float, timeout: float = 120.0,

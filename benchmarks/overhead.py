@@ -5,10 +5,10 @@ configurations alternates between rounds), a fresh cluster is started, warmed
 up, and every workload is run once. For each run it records:
 
 * ``wall``: seconds from submission to result, on the client;
-* ``sched_cpu``: CPU seconds of the scheduler process from submission until
-  every process is idle again (so the tracing pipeline's export after the result
-  counts); for ``local`` this process also runs the client;
-* ``sched_export_cpu``: the part of it spent on the tracing threads;
+* ``sched_cpu``: CPU seconds of the scheduler process and its tracing exporter
+  process from submission until every process is idle again (so the export
+  after the result counts); for ``local`` this process also runs the client;
+* ``sched_export_cpu``: the part of it spent on tracing threads and the exporter process;
 * ``worker_cpu`` / ``worker_export_cpu``: the same summed over the workers;
 * ``sched_peak_rss`` / ``worker_peak_rss``: the highest RSS during the run
   (the largest worker's).

@@ -33,6 +33,8 @@ def summarize_overhead(measurements: Sequence[Measurement]) -> list[dict[str, An
             "wall_min": min(walls), "wall_median": statistics.median(walls),
             "sched_cpu_min": min(run.sched_cpu for run in runs),
             "sched_cpu_median": statistics.median(run.sched_cpu for run in runs),
+            "total_cpu_min": min(run.sched_cpu + run.worker_cpu for run in runs),
+            "total_cpu_median": statistics.median(run.sched_cpu + run.worker_cpu for run in runs),
             "sched_export_cpu_median": statistics.median(run.sched_export_cpu for run in runs),
             "worker_cpu_median": statistics.median(run.worker_cpu for run in runs),
             "worker_export_cpu_median": statistics.median(run.worker_export_cpu for run in runs),
@@ -47,6 +49,8 @@ def summarize_overhead(measurements: Sequence[Measurement]) -> list[dict[str, An
         row["wall_ratio_min"] = row["wall_min"] / base["wall_min"]
         row["wall_ratio_median"] = row["wall_median"] / base["wall_median"]
         row["sched_cpu_ratio_min"] = row["sched_cpu_min"] / base["sched_cpu_min"]
+        row["total_cpu_ratio_min"] = row["total_cpu_min"] / base["total_cpu_min"]
+        row["total_cpu_ratio_median"] = row["total_cpu_median"] / base["total_cpu_median"]
         row["sched_cpu_us_per_task"] = (
             (row["sched_cpu_min"] - base["sched_cpu_min"]) / row["tasks"] * 1e6)
     return rows
@@ -68,13 +72,16 @@ def _ratio(row: dict[str, Any], key: str) -> str:
 def overhead_table(rows: Sequence[dict[str, Any]]) -> str:
     return _table(
         ["kind", "workload", "config", "tasks", "wall min s", "wall med s", "ratio min",
-         "ratio med", "sched CPU min s", "CPU ratio", "+µs/task", "sched export s",
+         "ratio med", "sched CPU min s", "CPU ratio", "+µs/task", "total CPU min s",
+         "total CPU ratio min", "total CPU ratio med", "sched export s",
          "workers export s", "sched peak MiB", "worker peak MiB"],
         [[row["kind"], row["workload"], row["config"], f"{row['tasks']:,}",
           f"{row['wall_min']:.2f}", f"{row['wall_median']:.2f}",
           _ratio(row, "wall_ratio_min"), _ratio(row, "wall_ratio_median"),
           f"{row['sched_cpu_min']:.2f}", _ratio(row, "sched_cpu_ratio_min"),
           f"{row['sched_cpu_us_per_task']:.0f}" if "sched_cpu_us_per_task" in row else "-",
+          f"{row['total_cpu_min']:.2f}", _ratio(row, "total_cpu_ratio_min"),
+          _ratio(row, "total_cpu_ratio_median"),
           f"{row['sched_export_cpu_median']:.2f}", f"{row['worker_export_cpu_median']:.2f}",
           f"{row['sched_peak_rss_median'] / MIB:.0f}",
           f"{row['worker_peak_rss_median'] / MIB:.0f}"] for row in rows],
