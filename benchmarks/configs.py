@@ -3,6 +3,8 @@
 * ``none``: no plugin at all (the baseline);
 * ``file``: the default, OTLP JSON lines to a local file per process;
 * ``otlp``: OTLP over gRPC to the real collector (``benchmarks/collector.yaml``);
+* ``file-thread``: the default exported by a thread of each Dask process, not an
+  exporter process; ``file-unjournaled``: without the journal either (before issue 13);
 * ``all``: the default plus every optional feature that is off by default,
   found in :data:`otel_dask_prov.settings.SETTINGS` (so features added later
   are benchmarked without editing this file), except Yappi and Darshan;
@@ -64,6 +66,11 @@ def configurations() -> dict[str, Configuration]:
     found = [Configuration("none", "no tracing", traced=False),
              Configuration("file", "default: OTLP JSON lines to a local file"),
              Configuration("otlp", "OTLP/gRPC to the real collector", otlp=True),
+             Configuration("file-thread", "default, exported by a thread of each Dask process "
+                           "instead of an exporter process", settings={"export_process": False}),
+             Configuration("file-unjournaled", "default without the journal (as before issue 13): "
+                           "a thread of each Dask process exports from memory",
+                           settings={"journal_max_bytes": 0}),
              Configuration("all", "local file + " + ", ".join(sorted(features)), settings=features)]
     if "yappi" in SETTINGS_BY_NAME:
         found.append(Configuration("yappi", "local file + yappi per-task profiles",

@@ -450,7 +450,8 @@ class Settings:
     )
     max_export_delay: float = _setting(
         30.0,
-        "While this process is busy (new task records keep coming), hold the export back "
+        "When the export runs in the Dask process (`export-process` off): while it is busy "
+        "(new task records keep coming), hold the export back "
         f"for up to this many seconds, or until {BUSY_BACKLOG:,} records wait, so that the work "
         "runs first; a quiet process exports every `export-interval`. 0 exports on schedule "
         "even when busy.",

@@ -1,13 +1,19 @@
-"""Where spans go: the exporter of a process and the background pipeline feeding it.
+"""Where spans go: the journal, the exporter process, and the pipeline that exports.
 
 The plugins never build OpenTelemetry spans on Dask's event loop. They hand
 cheap *records* (anything with a ``to_span_data()`` method) to a
-:class:`SpanPipeline`, whose background thread turns them into spans every
-``export_interval`` seconds and exports them in batches. Building and encoding
-spans holds the GIL that Dask's event loop needs, so while records keep
-arriving (the process is busy) the thread waits, up to ``max_export_delay``
-seconds or :data:`BUSY_BACKLOG` records, and exports in the first quiet
-interval instead:
+:class:`SpanPipeline`, which first copies each into the process's
+:class:`~otel_dask_prov.export.journal.Journal` (so a killed process loses
+nothing). By default an exporter process
+(:mod:`~otel_dask_prov.export.exporter_process`) follows the journal and turns
+the records into spans and exports them there, every ``export_interval``
+seconds, in batches: nothing of that runs in the Dask process. Without it
+(``export-process`` off, or a record the journal could not take) the
+pipeline's own background thread does the same; as building and encoding
+spans holds the GIL that Dask's event loop needs, while records keep arriving
+(the process is busy) that thread waits, up to ``max_export_delay`` seconds or
+:data:`BUSY_BACKLOG` records, and exports in the first quiet interval instead.
+Either way, delivered batches are committed in the journal, and:
 
 * with an endpoint: OTLP over gRPC, HTTP/protobuf or HTTP/JSON, the requests
   written by our own encoders (:mod:`~otel_dask_prov.export.exporters`); a batch
