@@ -32,7 +32,6 @@ import pytest
 from tests.support.collector import (
     JAEGER_IMAGE,
     OTELCOL_IMAGE,
-    QUICK_DELIVERY,
     Collector,
     CollectorShare,
     Runner,
@@ -58,9 +57,8 @@ def jaeger_runner() -> Runner:
 def session_collector(
     otelcol_runner: Runner, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Collector]:
-    """The collector the session shares: ``local.yaml`` (environment ``local``), quick to write its file."""
-    collector = Collector(otelcol_runner, "local.yaml", tmp_path_factory.mktemp("session-collector"),
-                          overrides=QUICK_DELIVERY)
+    """The collector the session shares: ``local.yaml`` (environment ``local``)."""
+    collector = Collector(otelcol_runner, "local.yaml", tmp_path_factory.mktemp("session-collector"))
     collector.start()
     yield collector
     collector.stop()

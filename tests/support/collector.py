@@ -54,13 +54,6 @@ START_TIMEOUT = 30.0
 """Seconds a service gets to answer its health check."""
 STOP_TIMEOUT = 15.0
 """Seconds a service gets to shut down cleanly before it is killed."""
-QUICK_DELIVERY = {"processors.batch.timeout": "100ms", "exporters.file.flush_interval": "100ms"}
-"""``--set`` overrides of ``local.yaml`` for the collector the session shares: its
-batch timeout and file flush interval (1 s each) shortened, so that it writes what
-it accepted within :data:`DELIVERY_DELAY`."""
-DELIVERY_DELAY = 1.0
-"""Seconds a collector running with :data:`QUICK_DELIVERY` may take to write a span
-it accepted into its trace file (the two intervals, with a margin)."""
 SERVICE_NAMESPACE = "service.namespace"
 """The resource attribute that tells the tests sharing a collector apart."""
 
@@ -435,8 +428,8 @@ class Collector(Service):
 class CollectorShare:
     """One test's part of the collector the session shares: the spans of its own namespace.
 
-    The session runs one collector with ``local.yaml`` (writing its file
-    quickly: :data:`QUICK_DELIVERY`).  Each test gives its Dask processes
+    The session runs one collector with ``local.yaml`` (which writes every span
+    before it acknowledges it).  Each test gives its Dask processes
     :attr:`resource_env`, which puts its own ``service.namespace`` on their
     spans; :meth:`spans` and :meth:`wait_for_spans` see only the spans carrying
     it, so the tests that share the collector stay independent of each other
@@ -477,12 +470,11 @@ class CollectorShare:
         """This test's spans, once ``done(spans)`` holds and the file holds all that was sent.
 
         Call it when the senders are done (the processes stopped, the replay
-        finished): it returns no sooner than :data:`DELIVERY_DELAY` after the
-        call, when every span the collector had accepted is in the file, so
-        the spans are what a collector of the test's own would hold once
-        stopped, a span delivered twice included.
+        finished): ``local.yaml`` writes every span before it acknowledges it,
+        so the file then holds all the collector accepted, a span delivered
+        twice included.
         """
-        return _poll_spans(self.collector, self.spans, done, timeout, not_before=DELIVERY_DELAY)
+        return _poll_spans(self.collector, self.spans, done, timeout)
 
 
 def _poll_spans(
@@ -490,9 +482,8 @@ def _poll_spans(
     read: Callable[[], list[Span]],
     done: Callable[[list[Span]], bool],
     timeout: float,
-    not_before: float = 0.0,
 ) -> list[Span]:
-    """``read()`` every quarter second until ``done(spans)``, at *not_before* seconds at the earliest."""
+    """``read()`` every quarter second until ``done(spans)``."""
     started = time.monotonic()
     spans: list[Span] = []
     while True:
@@ -502,7 +493,7 @@ def _poll_spans(
         except ValueError:  # the exporter is writing the last line
             pass
         else:
-            if now - started >= not_before and done(spans):
+            if done(spans):
                 return spans
         if now - started > timeout:
             raise AssertionError(
