@@ -221,3 +221,29 @@ def test_a_full_journal_keeps_records_in_memory_and_counts_them(tmp_path: Path) 
     assert "reached journal-max-bytes" in log.getvalue()
     spans = read_spans([tmp_path / "traces"])
     assert sum(s.kind == attr.RECORD_TASK_EXECUTION for s in spans) == 200
+
+
+def test_an_exporter_process_that_dies_is_started_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    from distributed import LocalCluster
+
+    from otel_dask_prov import install
+
+    with captured_logger("otel_dask_prov", logging.WARNING) as log, \
+            LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                         dashboard_address=":0") as local, Client(local) as client:
+        install(client, output_dir=str(tmp_path / "traces"), export_interval=0.2)
+        futures = submit_busy_tasks(client)
+        for done, _ in enumerate(as_completed(futures), start=1):
+            if done == TASKS // 4:
+                exporters = [child for child in psutil.Process().children()
+                             if "otel_dask_prov.export.exporter_process" in child.cmdline()]
+                assert len(exporters) == 3  # the scheduler's and the two workers'
+                for exporter in exporters:
+                    exporter.kill()
+                break
+        client.gather(futures)
+    assert log.getvalue().count("starting it again") == 3
+    spans = read_spans([tmp_path / "traces"])
+    assert_no_duplicates(spans)
+    assert len(executions_by_attempt(spans)) == TASKS
+    assert sum(s.kind == attr.RECORD_TASK_ATTEMPT for s in spans) == TASKS

@@ -53,6 +53,8 @@ from .otlp_json import resource_prefix
 from .span_data import SpanData
 
 logger = logging.getLogger("otel_dask_prov")
+EXPORTER_RESTARTS = 3
+"""How often a pipeline starts its exporter process again after it died."""
 _JOURNALS = itertools.count(1)
 """Numbers the journals of this process (in-process clusters run several pipelines)."""
 
@@ -112,6 +114,8 @@ class SpanPipeline:
         self._queue: collections.deque[tuple[SpanRecord, int]] = collections.deque()
         self._put_lock = threading.Lock()
         self._exporter_process: subprocess.Popen[bytes] | None = None
+        self._exporter_restarts = 0
+        self._exporter_failed = False
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -194,9 +198,11 @@ class SpanPipeline:
             finished = self._thread is None or not self._thread.is_alive()
             process = self._exporter_process
             self.journal.close(delivered_everything=(
-                process is None and finished and not self._queue))
+                process is None and not self._exporter_failed and finished and not self._queue))
             if process is not None:
                 self._finish_exporter_process(process)
+            elif self._exporter_failed:
+                self._recover_own_journal()
             if self.journal.unjournaled:
                 logger.warning("otel-dask-prov: %d records were not journaled (kept in memory "
                                "only)", self.journal.unjournaled)
@@ -227,6 +233,35 @@ class SpanPipeline:
         self._warn_once("process-failed", "the exporter process ended with status %s; "
                         "delivering its journal %s from this process", process.returncode,
                         self.journal.directory)
+        self._recover_own_journal()
+
+    def _watch_exporter_process(self) -> None:
+        """Start the exporter process again if it died; after :data:`EXPORTER_RESTARTS`
+        deaths, export from this process (the journal written meanwhile at close)."""
+        process = self._exporter_process
+        if process is None or self._stopping or process.poll() is None:
+            return
+        journal = self.journal
+        assert journal is not None
+        if self._exporter_restarts < EXPORTER_RESTARTS:
+            self._exporter_restarts += 1
+            logger.warning("otel-dask-prov: the exporter process of %s ended with status %s; "
+                           "starting it again", journal.directory, process.returncode)
+            try:
+                self._exporter_process = start_exporter_process(
+                    journal.directory, journal.lock_fd, self.settings)
+                return
+            except OSError as error:
+                logger.warning("otel-dask-prov: cannot start it again: %s", error)
+        logger.warning("otel-dask-prov: exporting from this process from now on; what the "
+                       "journal %s holds is delivered at close", journal.directory)
+        self._exporter_failed = True
+        with self._put_lock:
+            self._exporter_process = None
+
+    def _recover_own_journal(self) -> None:
+        """Deliver this process's closed journal from here (its exporter process failed)."""
+        assert self.journal is not None
         for dead in dead_journals(self.journal.directory.parent):
             if dead.directory == self.journal.directory:
                 self.stats.recovered += recover_journal(dead, self.settings).records
@@ -241,6 +276,7 @@ class SpanPipeline:
         while not self._stopping:
             self._wake.wait(self.settings.export_interval)
             self._wake.clear()
+            self._watch_exporter_process()
             queued = len(self._queue)
             now = time.monotonic()
             if queued and waiting_since is None:
