@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import marshal
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -163,3 +164,14 @@ def test_a_directory_without_a_readable_meta_is_skipped_with_one_line(
         assert list(dead_journals(tmp_path / "journal")) == []
     assert "not a journal" in log.getvalue()
     assert os.path.isdir(broken), "left for a person to look at"
+
+
+def test_a_segment_that_cannot_be_made_costs_one_warning_and_is_counted(tmp_path: Path) -> None:
+    journal = journal_in(tmp_path, max_bytes=16384)  # segments of 4096 bytes
+    shutil.rmtree(tmp_path / "journal" / "proc")  # no new segment can be made there
+    (tmp_path / "journal" / "proc").write_text("not a directory any more")
+    with captured_logger("otel_dask_prov", logging.WARNING) as log:
+        positions = [journal.append(attempt(number)) for number in range(1, 40)]
+    assert 0 in positions, "records past the first segment are kept in memory only"
+    assert journal.unjournaled == positions.count(0)
+    assert log.getvalue().count("cannot write the journal") == 1
