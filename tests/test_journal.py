@@ -175,3 +175,13 @@ def test_a_segment_that_cannot_be_made_costs_one_warning_and_is_counted(tmp_path
     assert 0 in positions, "records past the first segment are kept in memory only"
     assert journal.unjournaled == positions.count(0)
     assert log.getvalue().count("cannot write the journal") == 1
+
+
+def test_segments_start_small_and_double_so_a_quiet_process_reserves_little_disk(
+    tmp_path: Path,
+) -> None:
+    journal = journal_in(tmp_path, max_bytes=1 << 30)  # the default bound
+    for number in range(1, 6000):  # ~1.6 MB of attempt records
+        assert journal.append(attempt(number))
+    sizes = sorted(path.stat().st_size for path in (tmp_path / "journal" / "proc").glob("*.seg"))
+    assert sizes == [1 << 20, 2 << 20]

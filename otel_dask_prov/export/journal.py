@@ -20,9 +20,10 @@ A journal is a directory ``<journal-dir>/<service>-<host>-<pid>-<time>/``:
     the owner's OpenTelemetry resource attributes and host name.
 ``NNNNNN.seg``
     frames of ``4-byte length + marshal((class name, field values, provisional))``,
-    then zeros; segments have their blocks reserved when made (at most
-    :data:`SEGMENT_BYTES`, a quarter of ``journal_max_bytes``), a new one starts
-    when one is full, and segments wholly committed are deleted.
+    then zeros; segments have their blocks reserved when made (the first 1 MiB,
+    each next one twice the last, up to :data:`SEGMENT_BYTES` or a quarter of
+    ``journal_max_bytes``), a new one starts when one is full, and segments
+    wholly committed are deleted.
 ``commit``
     the position (segment, offset) up to which everything was delivered.
 
@@ -61,6 +62,10 @@ logger = logging.getLogger("otel_dask_prov")
 
 SEGMENT_BYTES = 16 << 20
 """Largest size of one segment file (its blocks are reserved when it is made)."""
+FIRST_SEGMENT_BYTES = 1 << 20
+"""Size of the first segment; each next one doubles, up to :data:`SEGMENT_BYTES`, so a
+process that records little reserves little disk (a cluster of many workers on a
+shared file system)."""
 _POSITION_BITS = 40
 """A position is ``segment << 40 | offset``: one integer, cheap to keep beside each record."""
 MARSHAL_VERSION = 2
@@ -142,12 +147,13 @@ class Journal:
         self.last_position = 0
         """Position of the last record appended (provisional ones aside)."""
         self._lock = threading.Lock()
-        self._segment_bytes = max(4096, min(SEGMENT_BYTES, max_bytes // 4))
+        self._largest_segment = max(4096, min(SEGMENT_BYTES, max_bytes // 4))
+        self._segment_bytes = 0  # the size of the current segment
         self._segment = 0
         self._offset = 0
         self._map: mmap.mmap | None = None
         self._provisional: dict[Any, bytes] = {}
-        self._segments: list[int] = []  # numbers of the segments on disk, oldest first
+        self._segments: dict[int, int] = {}  # size of each segment on disk, by number
         self._warned: set[str] = set()
         self._lock_fd = -1
         self._commit_fd = -1
@@ -190,10 +196,11 @@ class Journal:
         Raises ``OSError`` when the segment cannot be made (disk full, read-only).
         """
         path = self.directory / f"{number:06d}.seg"
+        size = _segment_size(number, self._largest_segment)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            os.posix_fallocate(fd, 0, self._segment_bytes)
-            new_map = mmap.mmap(fd, self._segment_bytes)
+            os.posix_fallocate(fd, 0, size)
+            new_map = mmap.mmap(fd, size)
         except OSError:
             path.unlink(missing_ok=True)
             raise
@@ -203,7 +210,8 @@ class Journal:
             self._map.close()
         self._map = new_map
         self._segment = number
-        self._segments.append(number)
+        self._segment_bytes = size
+        self._segments[number] = size
         self._offset = 0
         for frame in self._provisional.values():
             if self._offset + len(frame) <= self._segment_bytes:
@@ -250,14 +258,15 @@ class Journal:
 
     def _next_segment(self, size: int) -> bool:
         """Start a new segment for a frame of *size* bytes; whether it could be."""
-        if size > self._segment_bytes // 2:
+        next_size = _segment_size(self._segment + 1, self._largest_segment)
+        if size > next_size // 2:
             self._warn("large", "a record of %d bytes is too large for the journal's segments "
-                       "of %d bytes; such records are kept in memory only", size,
-                       self._segment_bytes)
+                       "of %d bytes; such records are kept in memory only", size, next_size)
             return False
         done = position_segment(self.committed())  # segments below it are deleted
-        self._segments = [number for number in self._segments if number >= done]
-        if (len(self._segments) + 1) * self._segment_bytes > self.max_bytes:
+        self._segments = {number: bytes_ for number, bytes_ in self._segments.items()
+                          if number >= done}
+        if sum(self._segments.values()) + next_size > self.max_bytes:
             self._warn("full", "the journal %s reached journal-max-bytes (%d bytes); new "
                        "records are kept in memory only until the export catches up",
                        self.directory, self.max_bytes)
@@ -284,7 +293,8 @@ class Journal:
         segment = position_segment(position)
         with self._lock:
             finished = [number for number in self._segments if number < segment]
-            self._segments = [number for number in self._segments if number >= segment]
+            for number in finished:
+                del self._segments[number]
         for number in finished:
             with contextlib.suppress(OSError):
                 (self.directory / f"{number:06d}.seg").unlink()
@@ -310,6 +320,11 @@ class Journal:
         if what not in self._warned:
             self._warned.add(what)
             logger.warning("otel-dask-prov: " + message, *args)
+
+
+def _segment_size(number: int, largest: int) -> int:
+    """The size of segment *number* (from 1): doubling from :data:`FIRST_SEGMENT_BYTES`."""
+    return min(largest, FIRST_SEGMENT_BYTES << min(number - 1, 16))
 
 
 def _plain(value: Any) -> Any:
