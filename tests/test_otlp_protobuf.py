@@ -28,6 +28,8 @@ from opentelemetry.sdk.resources import Resource
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture.records import AttemptRecord, ComputationRecord, ExecutionRecord
 from otel_dask_prov.export import otlp_protobuf
+from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
+from otel_dask_prov.export.otlp_json_decode import ATTRIBUTES, FULL, decode_key_values
 from otel_dask_prov.export.span_data import SCOPE, SpanData, to_readable_span
 from tests.support.span_batches import recorded_batches, synthetic_batches
 from tests.support.synthetic_traces import SyntheticTask, map_reduce
@@ -264,6 +266,16 @@ def test_what_the_sdk_drops_is_kept_as_text() -> None:
     values = {item.key: _value(item.value)
               for item in request.resource_spans[0].scope_spans[0].spans[0].attributes}
     assert values == {"above-int64": str(2**63), "below-int64": str(-(2**63) - 1), "object": "odd", "ok": 1}
+
+
+def test_the_json_encoder_keeps_integers_beyond_int64_as_text_too() -> None:
+    attributes = {"above-int64": 2**63, "below-int64": -(2**63) - 1, "ok": 1, "list": [2**64, 2]}
+    line = encode_line(resource_prefix(RESOURCE), [span(attributes)])
+    raw = FULL.decode(line).resource_spans[0].scopes()[0].spans[0]
+    values = decode_key_values(ATTRIBUTES.decode(raw.attributes))
+    assert values["above-int64"] == str(2**63) and values["below-int64"] == str(-(2**63) - 1)
+    assert values["ok"] == 1
+    assert list(values["list"]) == [str(2**64), 2]
 
 
 def test_lone_surrogates_become_replacement_characters() -> None:

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import attributes as attr
-from .span_data import SCOPE, SpanData
+from .span_data import MAX_INT64, MIN_INT64, SCOPE, SpanData
 
 _string = json.encoder.encode_basestring
 _KEYS: dict[str, str] = {}
@@ -51,7 +51,9 @@ def encode_value(value: Any) -> str:
     if kind is bool:
         return '{"boolValue":true}' if value else '{"boolValue":false}'
     if kind is int:
-        return '{"intValue":"' + str(value) + '"}'
+        if MIN_INT64 <= value <= MAX_INT64:
+            return '{"intValue":"' + str(value) + '"}'
+        return '{"stringValue":"' + str(value) + '"}'
     if kind is float:
         if math.isfinite(value):
             return '{"doubleValue":' + repr(value) + "}"
@@ -89,7 +91,7 @@ def encode_attributes(attributes: Mapping[str, Any]) -> str:
                 items.append(item)
             else:
                 items.append((keys.get(name) or _key(name)) + '{"stringValue":' + _string(value) + "}}")
-        elif kind is int:
+        elif kind is int and MIN_INT64 <= value <= MAX_INT64:
             items.append((keys.get(name) or _key(name)) + '{"intValue":"' + str(value) + '"}}')
         elif kind is float and value - value == 0.0:  # finite
             items.append((keys.get(name) or _key(name)) + '{"doubleValue":' + repr(value) + "}}")

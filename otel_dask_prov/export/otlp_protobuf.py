@@ -41,7 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import attributes as attr
-from .span_data import SCOPE, EventData, LinkData, SpanData
+from .span_data import MAX_INT64, MIN_INT64, SCOPE, EventData, LinkData, SpanData
 
 _SMALL = [bytes((n,)) for n in range(128)]
 """The varint of each number below 128: one byte, itself."""
@@ -63,9 +63,7 @@ _UNSET_STATUS_AND_FLAGS = b"\x7a\x00" + _FLAGS
 error ends."""
 _ERROR_CODE = b"\x18\x02"
 """Field 3 ``code`` of a ``Status`` = ``STATUS_CODE_ERROR``."""
-_MAX_INT64 = (1 << 63) - 1
 _UINT64 = (1 << 64) - 1
-_MIN_INT64 = -(1 << 63)
 
 # Tags (field number << 3 | wire type) of the repeated KeyValue fields of each message.
 _SPAN_ATTRIBUTES = 0x4A  # Span.attributes = 9
@@ -150,7 +148,7 @@ def encode_value(value: Any) -> bytes:
     if isinstance(value, str):
         return _length_delimited(0x0A, _utf8(value))
     if isinstance(value, int):
-        if _MIN_INT64 <= value <= _MAX_INT64:
+        if MIN_INT64 <= value <= MAX_INT64:
             return b"\x18" + _varint(value & _UINT64)
         return _length_delimited(0x0A, str(value).encode())
     if isinstance(value, float):
@@ -217,7 +215,7 @@ def _append_attributes(parts: list[bytes], attributes: Mapping[str, Any], tag: i
             head = _STRING_HEADS[size] if size < 0x7E else _string_head(size)
             size += len(key) + len(head)
             extend((tag_byte, small[size] if size < 0x80 else _varint(size), key, head, text))
-        elif kind is int and _MIN_INT64 <= value <= _MAX_INT64:
+        elif kind is int and MIN_INT64 <= value <= MAX_INT64:
             number = small[value] if 0 <= value < 0x80 else _varint(value & _UINT64)
             size = len(key) + 2 + len(number)
             extend((tag_byte, small[size] if size < 0x80 else _varint(size), key,

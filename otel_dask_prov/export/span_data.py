@@ -26,6 +26,9 @@ EventData = tuple[str, int, Mapping[str, Any]]
 """``(name, time in ns, attributes)``."""
 LinkData = tuple[int, int, Mapping[str, Any]]
 """``(trace id, span id, attributes)``."""
+MIN_INT64 = -(1 << 63)
+MAX_INT64 = (1 << 63) - 1
+"""The integers an OTLP ``intValue`` holds; the encoders write larger ones as strings."""
 
 
 class SpanData:
