@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -185,3 +186,34 @@ def test_segments_start_small_and_double_so_a_quiet_process_reserves_little_disk
         assert journal.append(attempt(number))
     sizes = sorted(path.stat().st_size for path in (tmp_path / "journal" / "proc").glob("*.seg"))
     assert sizes == [1 << 20, 2 << 20]
+
+
+def test_records_journaled_while_the_exporter_process_was_dead_are_exported_after_all(
+    tmp_path: Path,
+) -> None:
+    from opentelemetry.sdk.resources import Resource
+
+    from otel_dask_prov.export.span_pipeline import EXPORTER_RESTARTS, SpanPipeline
+
+    settings = resolve_settings(output_dir=tmp_path / "out", export_interval=0.1)
+    pipeline = SpanPipeline(settings, Resource(RESOURCE))
+    pipeline.start()
+    number = 0
+    for _ in range(EXPORTER_RESTARTS + 1):  # the last death makes this process export itself
+        process = pipeline._exporter_process
+        assert process is not None
+        process.kill()
+        process.wait()
+        for _ in range(5):  # journaled while no exporter process reads the journal
+            number += 1
+            pipeline.put(attempt(number, key=f"inc-{number}"))
+        deadline = time.monotonic() + 10
+        while pipeline._exporter_process is process:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    for _ in range(5):
+        number += 1
+        pipeline.put(attempt(number, key=f"inc-{number}"))
+    pipeline.shutdown()
+    keys = [span.key for span in read_spans([tmp_path / "out"])]
+    assert sorted(keys) == sorted(f"inc-{n}" for n in range(1, number + 1))

@@ -115,7 +115,6 @@ class SpanPipeline:
         self._put_lock = threading.Lock()
         self._exporter_process: subprocess.Popen[bytes] | None = None
         self._exporter_restarts = 0
-        self._exporter_failed = False
         self._wake = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -198,11 +197,9 @@ class SpanPipeline:
             finished = self._thread is None or not self._thread.is_alive()
             process = self._exporter_process
             self.journal.close(delivered_everything=(
-                process is None and not self._exporter_failed and finished and not self._queue))
+                process is None and finished and not self._queue))
             if process is not None:
                 self._finish_exporter_process(process)
-            elif self._exporter_failed:
-                self._recover_own_journal()
             if self.journal.unjournaled:
                 logger.warning("otel-dask-prov: %d records were not journaled (kept in memory "
                                "only)", self.journal.unjournaled)
@@ -237,7 +234,7 @@ class SpanPipeline:
 
     def _watch_exporter_process(self) -> None:
         """Start the exporter process again if it died; after :data:`EXPORTER_RESTARTS`
-        deaths, export from this process (the journal written meanwhile at close)."""
+        deaths, export from this process, beginning with what the journal holds."""
         process = self._exporter_process
         if process is None or self._stopping or process.poll() is None:
             return
@@ -253,10 +250,14 @@ class SpanPipeline:
                 return
             except OSError as error:
                 logger.warning("otel-dask-prov: cannot start it again: %s", error)
-        logger.warning("otel-dask-prov: exporting from this process from now on; what the "
-                       "journal %s holds is delivered at close", journal.directory)
-        self._exporter_failed = True
-        with self._put_lock:
+        logger.warning("otel-dask-prov: exporting the journal %s from this process from now on",
+                       journal.directory)
+        with self._put_lock:  # no record may be journaled between the read and the switch
+            reader = JournalReader(journal.directory)
+            self._queue.extend((record, position)
+                               for position, record, provisional in reader.read(final=False)
+                               if not provisional and position > reader.committed)
+            reader.close()
             self._exporter_process = None
 
     def _recover_own_journal(self) -> None:
