@@ -62,6 +62,12 @@ class UnsupportedFormatError(OtelDaskProvError):
         )
 
 
+class OptionError(OtelDaskProvError, ValueError):
+    """A command's option has a value it cannot take, or does not apply to the others."""
+
+    exit_code = 2
+
+
 class MissingProgramError(OtelDaskProvError):
     """An external program (Graphviz ``dot``, Go, ...) is needed but not installed."""
 

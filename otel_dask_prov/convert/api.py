@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import OutputError
+from ..errors import OptionError, OutputError
+from .atomic_output import replaced_atomically
 from .formats import (
     ALWAYS_FLAT,
     BINARY,
@@ -20,6 +20,7 @@ from .formats import (
     serialize,
     streaming_writer,
 )
+from .pictures import PICTURE_FORMATS, VIEWS, PictureWriter, render
 from .pipeline import NAMESPACES, ConversionReport, run
 from .progress import Progress
 
@@ -46,6 +47,7 @@ def convert(
     skip_invalid: bool = False,
     progress: bool = False,
     parallel: bool | None = None,
+    view: str = "auto",
 ) -> ConversionReport:
     """Convert the trace files (or directories) *paths* into one PROV document.
 
@@ -57,43 +59,42 @@ def convert(
     *parallel* decodes the spans in a second process while this one maps and
     writes them (:mod:`.readahead`); the default does so for inputs of 64 MiB
     or more on a machine with two cores or more. The document is the same.
+
+    *view* chooses the picture of the ``dot``, ``svg`` and ``png`` formats
+    (:mod:`.pictures`): ``tasks``, ``groups``, or ``auto`` (tasks up to
+    :data:`~.pictures.TASK_VIEW_LIMIT` attempts, groups above).
     """
     target = None if output is None or output == "-" else output
     shown = str(target) if isinstance(target, (str, os.PathLike)) else None
     format_name = resolve_format(format, shown)
     check_program(format_name)
+    if view not in VIEWS:
+        raise OptionError(f"unknown view {view!r}; one of {', '.join(VIEWS)}")
+    if view != "auto" and format_name not in PICTURE_FORMATS:
+        raise OptionError(f"--view {view} draws a picture: use it with dot, svg or png output, "
+                          f"not {format_name}")
     if format_name in ALWAYS_FLAT:
         flatten = True
     meter = Progress(enabled=progress)
     if isinstance(target, (str, os.PathLike)):
-        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter, parallel)
+        return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter, parallel,
+                        view)
     stream = target if target is not None else (
         sys.stdout.buffer if format_name in BINARY else sys.stdout)
     try:
-        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel)
+        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel,
+                          view)
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
         _quiet_stdout()
         raise OutputError("the standard output", "the reading end was closed") from None
 
 
 def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
-             skip_invalid: bool, meter: Progress, parallel: bool | None) -> ConversionReport:
-    directory = path.parent if str(path.parent) else Path(".")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
-    except OSError as error:
-        raise OutputError(str(path), error.strerror or str(error)) from None
-    try:
-        binary = format_name in BINARY
-        with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
-                       errors=None if binary else "backslashreplace") as stream:
-            report = _to_stream(stream, paths, format_name, flatten, skip_invalid, meter,
-                                parallel)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return report
+             skip_invalid: bool, meter: Progress, parallel: bool | None,
+             view: str) -> ConversionReport:
+    with replaced_atomically(path, binary=format_name in BINARY) as stream:
+        return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel,
+                          view)
 
 
 def _quiet_stdout() -> None:
@@ -104,7 +105,13 @@ def _quiet_stdout() -> None:
 
 
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
-               skip_invalid: bool, meter: Progress, parallel: bool | None) -> ConversionReport:
+               skip_invalid: bool, meter: Progress, parallel: bool | None,
+               view: str) -> ConversionReport:
+    if format_name in PICTURE_FORMATS:
+        picture = PictureWriter(view)
+        report = run(list(paths), lambda: picture, False, skip_invalid, meter, parallel)
+        stream.write(render(picture.dot(), format_name))
+        return report
     if format_name in STREAMING:
         return run(list(paths), lambda: streaming_writer(
             format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter, parallel)

@@ -6,6 +6,7 @@ import click
 
 from .api import convert
 from .formats import FORMATS
+from .pictures import TASK_VIEW_LIMIT, VIEWS
 
 
 @click.command("convert")
@@ -15,6 +16,9 @@ from .formats import FORMATS
 @click.option("-f", "--format", "format_name", metavar="FORMAT",
               help=f"One of {', '.join(FORMATS)}. Default: from the output's extension, "
                    "else json (PROV-JSON).")
+@click.option("--view", type=click.Choice(VIEWS), default="auto", show_default=True,
+              help=f"What a dot, svg or png picture draws: every task attempt, or one box "
+                   f"per task group; auto draws tasks up to {TASK_VIEW_LIMIT} attempts.")
 @click.option("--flatten", is_flag=True,
               help="Put every record in the document itself, for tools that cannot read "
                    "bundles (one bundle per trace otherwise).")
@@ -22,7 +26,7 @@ from .formats import FORMATS
               help="Skip malformed lines, and say how many, instead of stopping at the first.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
 def convert_command(paths: tuple[str, ...], output: str, format_name: str | None,
-                    flatten: bool, skip_invalid: bool, quiet: bool) -> None:
+                    view: str, flatten: bool, skip_invalid: bool, quiet: bool) -> None:
     """Turn trace files into a W3C PROV document.
 
     PATHS are files or directories (searched recursively for *.json, *.jsonl,
@@ -36,9 +40,10 @@ def convert_command(paths: tuple[str, ...], output: str, format_name: str | None
       otel-prov convert otel-dask-prov-traces/ -o run.json
       otel-prov convert traces.jsonl.gz -f provn
       otel-prov convert traces/ -o run.svg
+      otel-prov convert traces/ -o groups.png --view groups
     """
     report = convert(list(paths), output=output, format=format_name, flatten=flatten,
-                     skip_invalid=skip_invalid, progress=not quiet)
+                     skip_invalid=skip_invalid, progress=not quiet, view=view)
     for warning in report.warnings:
         click.echo(f"otel-prov: warning: {warning}", err=True)
     if not quiet:

@@ -10,11 +10,12 @@ jsonld     ``prov`` (PROV-JSONLD)
 trig       ``prov`` (PROV-O as RDF TriG)              bundles as named graphs
 turtle     ``prov`` (PROV-O as RDF Turtle)            always flattened: Turtle has
                                                       no named graphs
-dot        ``prov.dot``                               Graphviz source
-svg, png   ``prov.dot`` and Graphviz ``dot``          needs the ``dot`` program
+dot        :mod:`.pictures`                           Graphviz source of a picture
+svg, png   :mod:`.pictures` and Graphviz ``dot``      needs the ``dot`` program
 =========  =========================================  ==============================
 
-Every format other than PROV-JSON and PROV-N builds the whole document with the
+Pictures draw the run's tasks or its task groups, not every PROV record
+(:mod:`.pictures`). Every other format than PROV-JSON and PROV-N builds the whole document with the
 ``prov`` library first (much slower, in memory that grows with the document:
 see ``docs/performance.md``), so use them for small inputs, or convert the
 PROV-JSON afterwards.
@@ -23,7 +24,6 @@ PROV-JSON afterwards.
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterable
 from typing import IO, Any, Final
 
@@ -168,23 +168,7 @@ _PROV_SERIALIZERS: Final[dict[str, dict[str, str]]] = {
 """The arguments of ``prov``'s ``serialize`` for the formats it writes itself."""
 
 
-def serialize(document: Any, format_name: str) -> str | bytes:
+def serialize(document: Any, format_name: str) -> str:
     """*document* (a ``prov`` document) in one of the formats ``prov`` writes."""
-    arguments = _PROV_SERIALIZERS.get(format_name)
-    if arguments is not None:
-        text: str = document.serialize(**arguments)
-        return text
-    from prov.dot import prov_to_dot
-
-    with warnings.catch_warnings():
-        # a relation without its optional second element (wasStartedBy with no
-        # trigger) is valid PROV, which prov.dot draws with a blank node, and says so
-        warnings.filterwarnings("ignore", ".*drawing the relation to a blank node")
-        graph = prov_to_dot(document)
-    if format_name == "dot":
-        return graph.to_string()
-    check_program(format_name)
-    rendered: str | bytes = graph.create(prog="dot", format=format_name)
-    if format_name in BINARY or isinstance(rendered, str):
-        return rendered
-    return rendered.decode("utf-8")
+    text: str = document.serialize(**_PROV_SERIALIZERS[format_name])
+    return text
