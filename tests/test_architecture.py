@@ -1,12 +1,14 @@
 """The package's folders are its stages, and imports follow the data flow.
 
 capture ──records──▶ export ──OTLP JSON files──▶ convert ──PROV──▶ validate
+                                                       └──PROV records──▶ report
 
 Every stage may import the shared vocabulary at the top of the package
 (``attributes``, ``prov_vocabulary``, ``settings``, ``errors``, ``version``);
 the shared vocabulary imports no stage. Capture hands its records to export in
 the same process; convert reads what export writes, so it may use export's
-OTLP JSON format modules (the encoder and the typed decoder); no other arrow
+OTLP JSON format modules (the encoder and the typed decoder); report summarizes
+the records convert makes, so it may use convert; no other arrow
 between stages exists. The CLI, the façade ``__init__`` and the demo sit on
 top and may import anything.
 """
@@ -22,7 +24,7 @@ import otel_dask_prov
 
 PACKAGE = Path(otel_dask_prov.__file__).parent
 SHARED = {"attributes", "prov_vocabulary", "settings", "errors", "version"}
-STAGES = ("capture", "export", "convert", "validate")
+STAGES = ("capture", "export", "convert", "validate", "report")
 
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),
@@ -30,6 +32,7 @@ ALLOWED: dict[str, set[str]] = {
     "export": set(),
     "convert": {"export.otlp_json", "export.otlp_json_decode"},
     "validate": set(),
+    "report": {"convert"},
 }
 
 

@@ -1,0 +1,38 @@
+"""``otel-prov report``: the command line over :func:`~.report_file.write_report`."""
+
+from __future__ import annotations
+
+import click
+
+from .report_file import write_report
+
+
+@click.command("report")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("-o", "--output", default="report.html", show_default=True, metavar="FILE",
+              help="Where to write the HTML report.")
+@click.option("--title", metavar="TEXT", help="The report's title (default: from PATHS).")
+@click.option("--skip-invalid", is_flag=True,
+              help="Skip malformed lines, and say how many, instead of stopping at the first.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+def report_command(paths: tuple[str, ...], output: str, title: str | None,
+                   skip_invalid: bool, quiet: bool) -> None:
+    """Write one HTML file that shows what a Dask run did.
+
+    PATHS are trace files or directories, as for `otel-prov convert`. The page
+    shows failures first, then the computations and processes, a task stream
+    per worker thread, the graph of task groups (each expandable to its
+    tasks), every task's details and the files read and written. It needs no
+    network: open it from disk in any browser.
+
+    \b
+    Examples:
+      otel-prov report otel-dask-prov-traces/ -o report.html
+      otel-prov report scheduler.jsonl workers/ --title "nightly regrid"
+    """
+    result = write_report(list(paths), output, title=title, skip_invalid=skip_invalid,
+                          progress=not quiet)
+    for warning in result.conversion.warnings:
+        click.echo(f"otel-prov: warning: {warning}", err=True)
+    if not quiet:
+        click.echo(f"otel-prov: {result.summary()}", err=True)
