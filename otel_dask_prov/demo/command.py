@@ -3,7 +3,8 @@
 Starts ``dask scheduler`` and two ``dask worker`` processes with ``--preload
 otel_dask_prov``, runs a dask.array computation, a delayed pipeline and a task
 that fails once and succeeds on retry, stops the cluster (which flushes every
-span) and prints where the traces are with a summary. With no ``OTEL_*``
+span), prints where the traces are with a summary, and writes the HTML report
+of the run (``<workdir>/report.html``, :mod:`otel_dask_prov.report`). With no ``OTEL_*``
 endpoint set, the traces are OTLP JSON lines files in ``<workdir>/traces``;
 with ``OTEL_EXPORTER_OTLP_ENDPOINT`` set they go to that collector instead.
 """
@@ -17,6 +18,7 @@ from pathlib import Path
 import click
 
 from ..errors import OtelDaskProvError
+from ..report import write_report
 from .local_cluster import DaskProcesses
 from .trace_summary import summarize
 
@@ -99,4 +101,7 @@ def demo_command(workdir: Path, workers: int) -> None:
     for line in summarize([cluster.trace_dir]).lines():
         click.echo(f"  {line}")
     click.echo(f"logs: {cluster.log_dir}/")
+    report = write_report([cluster.trace_dir], workdir / "report.html",
+                          title="otel-prov demo: an array, a delayed pipeline and a retried task")
+    click.echo(f"report: {report.output.resolve()} (open it in a browser)")
     click.echo(f"next: otel-prov convert {cluster.trace_dir} -o {workdir / 'provenance.json'}")
