@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from array import array
 from collections import Counter
 from collections.abc import Iterable
@@ -75,6 +76,7 @@ _ARGUMENT = f"{ids.RUN_PREFIX}:argument."
 _WORKER = f"{ids.RUN_PREFIX}:worker."
 _SCHEDULER = f"{ids.RUN_PREFIX}:scheduler."
 _CLIENT = f"{ids.RUN_PREFIX}:client."
+_POOL_THREAD = re.compile(r"Dask-Default-Threads-\d+-(\d+)$")
 _HELD = (_PATH, _DATA, _ERROR, _VALUE, _ARGUMENT)
 """Entities held until the relation that places them arrives."""
 
@@ -95,6 +97,18 @@ def key_group(key: str) -> str:
     from dask.utils import key_split  # the rest is Dask's prefix rule
 
     return str(key_split(key))
+
+
+def thread_label(worker: str, thread: str) -> str:
+    """A short name for a worker thread: the worker's, and the thread's number in its pool.
+
+    >>> thread_label("worker-1", "Dask-Default-Threads-22631-0")
+    'worker-1 · thread 0'
+    >>> thread_label("tcp://10.0.0.2:4001", "MainThread")
+    'tcp://10.0.0.2:4001 · MainThread'
+    """
+    pool = _POOL_THREAD.search(thread)
+    return f"{worker} · thread {pool.group(1)}" if pool else f"{worker} · {thread}"
 
 
 def _seconds(moment: Any) -> float | None:
@@ -352,7 +366,8 @@ class RunSummaryWriter:
             process = self.processes.get(worker)
             name = process.details.get(vocabulary.WORKER_NAME) if process else None
             threads[index] = {"worker": process_index.get(worker), "thread": thread,
-                              "label": f"{name or worker.partition('.')[2]} · {thread}"}
+                              "label": thread_label(str(name or worker.partition(".")[2]),
+                                                    thread)}
         workers = sum(1 for process in self.processes.values() if process.role == "worker")
         return {
             "title": title,
@@ -384,7 +399,9 @@ class RunSummaryWriter:
             "processes": [self._process_data(process) for process in self.processes.values()],
             "computations": [{
                 "id": c.identifier, "start": relative(c.start), "end": relative(c.end),
-                "outcome": c.outcome, "tasks": c.tasks, "erred": c.erred,
+                "outcome": c.outcome or ("unfinished" if c.end is None else
+                                         "error" if c.erred else "success"),
+                "tasks": c.tasks, "erred": c.erred,
                 "code": c.code.get("code"), "file": c.code.get("file"),
                 "line": c.code.get("line"), "cell": c.code.get("cell"),
                 "client": process_index.get(c.client or ""),

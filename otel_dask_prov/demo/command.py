@@ -63,7 +63,9 @@ def run_workload(cluster: DaskProcesses) -> dict[str, object]:
     import dask
 
     results: dict[str, object] = {}
-    with cluster.client() as client:
+    # the client sends the code that submits each computation (the report shows it)
+    with dask.config.set({"distributed.diagnostics.computations.nframes": 1}), \
+            cluster.client() as client:
         x = da.random.default_rng(42).random((2000, 2000), chunks=(500, 500))
         results["array"] = float((x + x.T).mean(axis=0).sum().compute())
 
