@@ -50,12 +50,19 @@ def page_url(path_or_url: str | Path) -> str:
 
 @contextmanager
 def open_page(
-    path_or_url: str | Path, *, width: int = 1280, height: int = 900, wait_ready: bool = False
+    path_or_url: str | Path,
+    *,
+    fragment: str = "",
+    width: int = 1280,
+    height: int = 900,
+    wait_ready: bool = False,
 ) -> Iterator[tuple[Page, list[str]]]:
     """Open *path_or_url* in headless Chromium; yield ``(page, errors)``.
 
-    *errors* fills with console errors and uncaught page errors as they happen.
-    With *wait_ready*, return only once the report set ``window.reportReady``.
+    *fragment* is added as the URL's ``#fragment`` (``"task=3"`` opens that task's
+    view); a ``#`` in a path is part of the file name.  *errors* fills with console
+    errors and uncaught page errors as they happen.  With *wait_ready*, return only
+    once the report set ``window.reportReady``.
     """
     executable = chromium_path()
     try:
@@ -74,7 +81,7 @@ def open_page(
 
             page.on("console", on_console)
             page.on("pageerror", lambda error: errors.append(f"pageerror: {error}"))
-            page.goto(page_url(path_or_url))
+            page.goto(page_url(path_or_url) + (f"#{fragment}" if fragment else ""))
             if wait_ready:
                 page.wait_for_function("window.reportReady === true")
             yield page, errors

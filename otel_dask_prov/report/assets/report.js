@@ -166,14 +166,15 @@
 
   /* ---------- links ---------- */
 
+  function shortKey(key) { key = String(key); return key.length > 90 ? key.slice(0, 60) + "…" + key.slice(-20) : key; }
   function taskLink(i, text) {
     var a = ATTEMPTS[i];
     return el("a", { href: "#task=" + i, "data-attempt": i, class: "task-link", title: a ? a.key : null },
-      text !== undefined ? text : (a ? a.key : "attempt " + i));
+      text !== undefined ? text : (a ? shortKey(a.key) : "attempt " + i));
   }
   function keyLink(key) {
     var i = keyToAttempt[key];
-    return i === undefined ? el("code", { class: "key", text: key }) : taskLink(i, key);
+    return i === undefined ? el("code", { class: "key", title: key, text: shortKey(key) }) : taskLink(i, shortKey(key));
   }
   function groupLink(g) {
     return el("a", { href: "#group=" + g, "data-group-link": g, class: "group-link" },
@@ -436,15 +437,42 @@
       root.appendChild(el("div", { class: "failure-block" }, [el("h3", { text: title }), help ? el("p", { class: "help", text: help }) : null, content]));
     }
 
+    /* clusters of attempts sharing a label, largest first, each listing a few tasks */
+    function clustered(list, keyOf, head, item, cls, single) {
+      var clusters = new Map();
+      list.forEach(function (i) {
+        var k = keyOf(i);
+        if (!clusters.has(k)) clusters.set(k, []);
+        clusters.get(k).push(i);
+      });
+      var sorted = Array.from(clusters.values()).sort(function (x, y) { return y.length - x.length; });
+      return limitedList(sorted, function (members) {
+        if (members.length === 1 && single) return single(members[0]);
+        var groupsHit = new Set(members.map(function (i) { return ATTEMPTS[i].group; }));
+        return el("li", { class: "cluster " + cls }, [
+          el("div", { class: "cluster-head" }, [head(members[0]), " ", muted("— " + plural(members.length, "task") +
+            (groupsHit.size > 1 ? " in " + plural(groupsHit.size, "group") : ""))]),
+          limitedList(members, item, 5, "failure-list")
+        ]);
+      }, 10, "clusters");
+    }
+
     if (erred.length) {
-      sub("Failed tasks (" + fmtInt(erred.length) + ")", "These tasks raised an exception on their last attempt.",
-        limitedList(erred, function (i) {
+      sub("Failed tasks (" + fmtInt(erred.length) + ")", "These tasks raised an exception on their last attempt; the same errors are listed together.",
+        clustered(erred, function (i) {
+          var exc = ATTEMPTS[i].exception || {};
+          return (exc.type || "Exception") + "\u0000" + (exc.message || "").split("\n")[0];
+        }, function (i) {
+          return exceptionLine(ATTEMPTS[i].exception || { type: "Exception", message: "(no exception recorded)" });
+        }, function (i) {
+          var a = ATTEMPTS[i];
+          return el("li", { class: "failure failure-error" }, [taskLink(i), " ", muted("in "), groupLink(a.group), where(a)]);
+        }, "cluster-error", function (i) {
           var a = ATTEMPTS[i];
           return el("li", { class: "failure failure-error" }, [
             el("div", null, [taskLink(i), " ", muted("in "), groupLink(a.group), where(a)]),
-            el("div", null, exceptionLine(a.exception))
-          ]);
-        }, LIST_LIMIT, "failure-list"));
+            el("div", null, exceptionLine(a.exception || { type: "Exception", message: "(no exception recorded)" }))]);
+        }));
     }
 
     if (retriedKeys.length) {
@@ -474,19 +502,24 @@
             el("div", { class: "chain" }, items),
             exc ? el("div", null, exceptionLine(exc)) : null
           ]);
-        }, LIST_LIMIT, "failure-list"));
+        }, 10, "failure-list"));
     }
 
     if (depErr.length) {
       sub("Tasks that never ran (" + fmtInt(depErr.length) + ")",
-        "These tasks did not run because a task they needed failed.",
-        limitedList(depErr, function (i) {
+        "These tasks did not run because a task they needed failed; they are listed by the failed task.",
+        clustered(depErr, function (i) { return ATTEMPTS[i].blame || ""; }, function (i) {
+          var b = ATTEMPTS[i].blame;
+          return el("span", null, [muted("Because this failed: "), b ? keyLink(b) : muted("(not recorded)")]);
+        }, function (i) {
+          var a = ATTEMPTS[i];
+          return el("li", { class: "failure failure-dependency" }, [taskLink(i), " ", muted("in "), groupLink(a.group)]);
+        }, "cluster-dependency", function (i) {
           var a = ATTEMPTS[i];
           return el("li", { class: "failure failure-dependency" }, [
             el("div", null, [taskLink(i), " ", muted("in "), groupLink(a.group)]),
-            a.blame ? el("div", null, [muted("because this failed: "), keyLink(a.blame)]) : null
-          ]);
-        }, LIST_LIMIT, "failure-list"));
+            el("div", null, [muted("because this failed: "), a.blame ? keyLink(a.blame) : muted("(not recorded)")])]);
+        }));
     }
 
     if (lostByWorker.size) {
@@ -501,7 +534,7 @@
               var a = ATTEMPTS[i];
               return el("li", { class: "failure failure-lost" }, [taskLink(i), " ", muted("in "), groupLink(a.group),
                 where(a), nextAttempt[i] !== undefined ? [muted(" — re-ran as "), taskLink(nextAttempt[i], "attempt " + ATTEMPTS[nextAttempt[i]].attempt)] : null]);
-            }, 20, "failure-list")]
+            }, 10, "failure-list")]
           : el("p", { class: "help" }, "No task was recorded as running on it when it was lost.");
         blocks.appendChild(el("div", { class: "lost-worker", "data-worker": w }, [head, body]));
       });
@@ -685,7 +718,7 @@
 
     var GUTTER = 170, AXIS = 26, PAD_R = 12;
     var nrows = rows.length;
-    var rowH = nrows <= 30 ? 20 : Math.max(3, Math.min(20, Math.floor(640 / nrows)));
+    var rowH = nrows <= 30 ? 20 : Math.max(3, Math.min(20, Math.floor(720 / nrows)));
     var cssH = AXIS + nrows * rowH + 4;
     var view = { t0: tMin, t1: tMax + (tMax - tMin) * 0.01 };
     var full = { t0: view.t0, t1: view.t1 };
@@ -705,7 +738,8 @@
 
     function resize() {
       dpr = window.devicePixelRatio || 1;
-      cssW = Math.max(320, wrap.clientWidth);
+      cssW = Math.max(280, wrap.clientWidth);
+      GUTTER = Math.round(Math.min(170, Math.max(80, cssW * 0.25)));
       canvas.style.width = cssW + "px";
       canvas.style.height = cssH + "px";
       canvas.width = Math.round(cssW * dpr);
@@ -751,10 +785,11 @@
       ctx.fillStyle = "#495057"; ctx.font = "11px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
       ctx.textBaseline = "middle"; ctx.textAlign = "center";
       ctx.beginPath();
+      var ticks = [];
       for (var t = Math.ceil(view.t0 / step) * step; t <= view.t1; t += step) {
         var x = Math.round(xOf(t)) + 0.5;
         ctx.moveTo(x, AXIS - 4); ctx.lineTo(x, cssH);
-        ctx.fillText(tickLabel(t, step), x, AXIS / 2 - 1);
+        ticks.push([x, t]);
       }
       ctx.stroke();
       /* bars, clipped to the plot */
@@ -801,15 +836,28 @@
       /* gutter labels */
       ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, GUTTER - 2, cssH);
       ctx.textAlign = "right"; ctx.fillStyle = "#343a40";
-      var showEach = rowH >= 10;
-      ctx.font = (showEach ? Math.min(12, rowH - 4) : 11) + "px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
+      ctx.textAlign = "center"; ctx.fillStyle = "#495057";
+      ticks.forEach(function (tk) {
+        var label = Math.abs(tk[1]) < step / 1e6 ? "0 s" : tickLabel(tk[1], step);
+        var half = ctx.measureText(label).width / 2;
+        if (tk[0] - half < GUTTER) { if (tk[0] >= GUTTER - 0.5) { ctx.textAlign = "left"; ctx.fillText(label, tk[0] + 2, AXIS / 2 - 1); ctx.textAlign = "center"; } return; }
+        if (tk[0] + half > cssW) return;
+        ctx.fillText(label, tk[0], AXIS / 2 - 1);
+      });
+      ctx.textAlign = "right"; ctx.fillStyle = "#343a40";
+      var showEach = rowH >= 13;
+      ctx.font = (showEach ? Math.min(12, rowH - 3) : 11) + "px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
       var lastWorker = null;
       ctx.strokeStyle = "#ced4da"; ctx.lineWidth = 1;
       for (var rr = 0; rr < nrows; rr++) {
         var row = rows[rr], y = AXIS + rr * rowH;
         if (row.worker !== lastWorker) {
           if (rr) { ctx.beginPath(); ctx.moveTo(0, Math.round(y) + 0.5); ctx.lineTo(cssW, Math.round(y) + 0.5); ctx.stroke(); }
-          if (!showEach) ctx.fillText(fitText(row.worker < 0 ? "unknown" : processName(row.worker), GUTTER - 10), GUTTER - 8, y + 7);
+          if (!showEach) {
+            var span2 = 0;
+            while (rr + span2 < nrows && rows[rr + span2].worker === row.worker) span2++;
+            if (span2 * rowH >= 11) ctx.fillText(fitText(row.worker < 0 ? "unknown" : processName(row.worker), GUTTER - 10), GUTTER - 8, y + span2 * rowH / 2);
+          }
           lastWorker = row.worker;
         }
         if (showEach) ctx.fillText(fitText(row.label, GUTTER - 10), GUTTER - 8, y + rowH / 2);
@@ -818,7 +866,7 @@
     }
     var fitCache = new Map();
     function fitText(s, w) {
-      var k = s + "|" + ctx.font;
+      var k = s + "|" + ctx.font + "|" + w;
       if (fitCache.has(k)) return fitCache.get(k);
       var out = s;
       if (ctx.measureText(s).width > w) {
@@ -1061,7 +1109,7 @@
       "Scroll to zoom, drag to pan."));
     if (!GROUPS.length) { root.appendChild(el("p", { class: "muted", text: "No task groups recorded." })); return; }
 
-    var NODE_W = 190, NODE_H = 46, COL_GAP = 90, ROW_GAP = 16;
+    var NODE_W = 200, NODE_H = 46, COL_GAP = 90, ROW_GAP = 16;
     var L = layoutGroups();
     var maxRows = 0;
     L.layers.forEach(function (layerList) { if (layerList.length > maxRows) maxRows = layerList.length; });
@@ -1130,7 +1178,7 @@
       node.appendChild(svg("rect", { width: 8, height: NODE_H, rx: 3, fill: groupColor(g), class: "node-colour" }));
       var name = svg("text", { x: 16, y: 19, class: "node-name" });
       var label = grp.name || "";
-      name.textContent = label.length > 24 ? label.slice(0, 23) + "…" : label;
+      name.textContent = label.length > 22 ? label.slice(0, 21) + "…" : label;
       node.appendChild(name);
       var stat = svg("text", { x: 16, y: 36, class: "node-stat" });
       stat.textContent = plural(grp.tasks || 0, "task") + " · " + fmtDur(grp.time);
@@ -1155,8 +1203,13 @@
     var home = { x: -PAD, y: -PAD, w: width + 2 * PAD, h: height + 2 * PAD };
     var vb = { x: home.x, y: home.y, w: home.w, h: home.h };
     function applyVB() { svgEl.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); }
+    /* a small graph gets a shorter box; fitting never enlarges past 1:1 */
+    svgEl.style.height = Math.round(Math.max(180, Math.min(560, window.innerHeight * 0.7, home.h))) + "px";
     function fit() {
-      vb = { x: home.x, y: home.y, w: home.w, h: home.h };
+      var cw = svgEl.clientWidth || home.w, ch = svgEl.clientHeight || home.h;
+      var s = Math.max(home.w / cw, home.h / ch, 1);
+      var w = cw * s, h = ch * s;
+      vb = { x: home.x + (home.w - w) / 2, y: home.y + (home.h - h) / 2, w: w, h: h };
       applyVB();
     }
     /* a graph too big to read when fitted opens on its first layers at a readable scale */
@@ -1358,8 +1411,8 @@
         { title: "Path", value: function (i) { return FILES[i].path; }, cell: function (i) { return el("code", { class: "path", text: FILES[i].path }); } },
         { title: "Reads", value: function (i) { return FILES[i].reads; }, cell: function (i) { return fmtInt(FILES[i].reads || 0); }, numeric: true },
         { title: "Writes", value: function (i) { return FILES[i].writes; }, cell: function (i) { return fmtInt(FILES[i].writes || 0); }, numeric: true },
-        { title: "Read by", cell: function (i) { return linkList(FILES[i].read_by, 5); } },
-        { title: "Written by", cell: function (i) { return linkList(FILES[i].written_by, 5); } },
+        { title: "Read by", cell: function (i) { return linkList(FILES[i].read_by, 3); } },
+        { title: "Written by", cell: function (i) { return linkList(FILES[i].written_by, 3); } },
         { title: "Darshan", cell: function (i) {
           var d = FILES[i].darshan;
           if (!d) return muted("—");
@@ -1598,5 +1651,6 @@
   setupLinks();
   setupSearch();
   route(true);
+  if (window.performance) window.reportReadyAt = performance.now();
   window.reportReady = true;
 })();
