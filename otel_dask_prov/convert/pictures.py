@@ -44,7 +44,8 @@ _FAILED_FILL: Final = "#f4a3a3"
 _FAILED_LINE: Final = "#b00020"
 _TASK = f"{ids.RUN_PREFIX}:task."
 _VALUE = f"{ids.RUN_PREFIX}:value."
-_TOKEN = re.compile(r"-[0-9a-f]{8,}$")
+_TOKEN = re.compile(r"-[0-9a-f]{8,}(?=-|$)")
+"""A token Dask put in a key or group name (a hex digest)."""
 
 
 class _TaskNode:
@@ -175,18 +176,20 @@ def _seconds(value: float) -> str:
 
 
 def short_label(key: str, group: str) -> str:
-    """A few words for a task's box: its group without the token, and the key's indexes.
+    """A few words for a task's box: the key without its tokens (hex digests), shortened.
 
     >>> short_label("('rechunk-merge-8a7fb1c2d3e4', 0, 1)", "rechunk-merge-8a7fb1c2d3e4")
     'rechunk-merge (0, 1)'
     >>> short_label("inc-8a7fb1c2d3e4f5a6b7c8d9e0f1a2b3c4", "inc")
     'inc'
+    >>> short_label("load-0", "load")
+    'load-0'
     """
-    name = _TOKEN.sub("", group)[:24]
     if key.startswith("(") and "," in key:
         indexes = key.split(",", 1)[1].rstrip(")").strip()
-        return f"{name} ({indexes[:16]})"
-    return name
+        return f"{_TOKEN.sub('', group)[:24]} ({indexes[:16]})"
+    name = _TOKEN.sub("", key)
+    return name if len(name) <= 24 else _TOKEN.sub("", group)[:24]
 
 
 def _header(name: str) -> list[str]:
