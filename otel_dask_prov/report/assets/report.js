@@ -1141,11 +1141,24 @@
     var edgeLayer = svg("g", { class: "edges" }), nodeLayer = svg("g", { class: "nodes" });
     viewport.appendChild(edgeLayer); viewport.appendChild(nodeLayer);
 
+    /* edges are made and attached only while they cross the view: 10,000 curves cost
+     * more layout time than everything else on the page */
     var edgesOf = [];
     for (var g0 = 0; g0 < GROUPS.length; g0++) edgesOf.push([]);
-    var edgeFrag = document.createDocumentFragment();
-    L.edges.forEach(function (e) {
-      var a = e[0], b = e[1], count = e[2] || 1;
+    var edgeBoxes = new Float64Array(L.edges.length * 4);
+    var edgeEls = new Array(L.edges.length), edgeShown = new Uint8Array(L.edges.length);
+    L.edges.forEach(function (e, k) {
+      var a = e[0], b = e[1];
+      var x1 = xs[a] + NODE_W, y1 = ys[a] + NODE_H / 2, x2 = xs[b], y2 = ys[b] + NODE_H / 2;
+      edgeBoxes[4 * k] = Math.min(x1, x2) - 60;
+      edgeBoxes[4 * k + 1] = Math.min(y1, y2);
+      edgeBoxes[4 * k + 2] = Math.max(x1, x2) + 60;
+      edgeBoxes[4 * k + 3] = Math.max(y1, y2) + (x2 > x1 ? 0 : NODE_H);
+      edgesOf[a].push(k); edgesOf[b].push(k);
+    });
+    function edgeEl(k) {
+      if (edgeEls[k]) return edgeEls[k];
+      var e = L.edges[k], a = e[0], b = e[1], count = e[2] || 1;
       var x1 = xs[a] + NODE_W, y1 = ys[a] + NODE_H / 2, x2 = xs[b], y2 = ys[b] + NODE_H / 2;
       var d;
       if (x2 > x1) {
@@ -1156,14 +1169,27 @@
         var yb = Math.max(y1, y2) + NODE_H;
         d = "M" + x1 + "," + y1 + " C" + (x1 + 60) + "," + yb + " " + (x2 - 60) + "," + yb + " " + x2 + "," + y2;
       }
-      var p = svg("path", { d: d, class: "edge", "stroke-width": (1 + Math.min(6, Math.log2(count))).toFixed(2), "marker-end": "url(#arrow)" });
+      return (edgeEls[k] = svg("path", { d: d, class: "edge", "data-edge": k, "stroke-width": (1 + Math.min(6, Math.log2(count))).toFixed(2), "marker-end": "url(#arrow)" }));
+    }
+    function showEdges(v) {
+      var m = 20, x0 = v.x - m, x1 = v.x + v.w + m, y0 = v.y - m, y1 = v.y + v.h + m;
+      var frag = document.createDocumentFragment();
+      for (var k = 0; k < L.edges.length; k++) {
+        var vis = !(edgeBoxes[4 * k + 2] < x0 || edgeBoxes[4 * k] > x1 || edgeBoxes[4 * k + 3] < y0 || edgeBoxes[4 * k + 1] > y1);
+        if (vis && !edgeShown[k]) { frag.appendChild(edgeEl(k)); edgeShown[k] = 1; }
+        else if (!vis && edgeShown[k] && !edgeEls[k].classList.contains("hi")) { edgeEls[k].remove(); edgeShown[k] = 0; }
+      }
+      edgeLayer.appendChild(frag);
+    }
+    /* an edge's title is made when the pointer first reaches it */
+    edgeLayer.addEventListener("mouseover", function (e) {
+      var p = e.target;
+      if (!p.getAttribute || p.getAttribute("data-edge") === null || p.firstChild) return;
+      var ed = L.edges[+p.getAttribute("data-edge")];
       var t = svg("title");
-      t.textContent = groupName(a) + " → " + groupName(b) + ": " + fmtInt(count) + " task dependencies";
+      t.textContent = groupName(ed[0]) + " → " + groupName(ed[1]) + ": " + plural(ed[2] || 1, "task dependency", "task dependencies");
       p.appendChild(t);
-      edgeFrag.appendChild(p);
-      edgesOf[a].push(p); edgesOf[b].push(p);
     });
-    edgeLayer.appendChild(edgeFrag);
 
     var nodeFrag = document.createDocumentFragment();
     var nodeEls = [];
@@ -1202,7 +1228,12 @@
     var PAD = 20;
     var home = { x: -PAD, y: -PAD, w: width + 2 * PAD, h: height + 2 * PAD };
     var vb = { x: home.x, y: home.y, w: home.w, h: home.h };
-    function applyVB() { svgEl.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); }
+    var edgeFrame = 0;
+    function applyVB(now) {
+      svgEl.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h);
+      if (now === true) { showEdges(vb); return; }
+      if (!edgeFrame) edgeFrame = requestAnimationFrame(function () { edgeFrame = 0; showEdges(vb); });
+    }
     /* a small graph gets a shorter box; fitting never enlarges past 1:1 */
     svgEl.style.height = Math.round(Math.max(180, Math.min(560, window.innerHeight * 0.7, home.h))) + "px";
     function fit() {
@@ -1272,20 +1303,21 @@
       if (node && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); expandGroup(+node.getAttribute("data-group"), false); }
     });
     fitBtn.addEventListener("click", fit);
-    applyVB();
     initialView();
+    showEdges(vb);
 
     var selectedNode = -1;
     graph = {
       select: function (g) {
         if (selectedNode >= 0) {
           nodeEls[selectedNode].classList.remove("selected");
-          edgesOf[selectedNode].forEach(function (p) { p.classList.remove("hi"); p.setAttribute("marker-end", "url(#arrow)"); });
+          edgesOf[selectedNode].forEach(function (k) { var p = edgeEls[k]; if (p) { p.classList.remove("hi"); p.setAttribute("marker-end", "url(#arrow)"); } });
+          applyVB();
         }
         selectedNode = g;
         if (g >= 0 && nodeEls[g]) {
           nodeEls[g].classList.add("selected");
-          edgesOf[g].forEach(function (p) { p.classList.add("hi"); p.setAttribute("marker-end", "url(#arrow-hi)"); edgeLayer.appendChild(p); });
+          edgesOf[g].forEach(function (k) { var p = edgeEl(k); p.classList.add("hi"); p.setAttribute("marker-end", "url(#arrow-hi)"); edgeShown[k] = 1; edgeLayer.appendChild(p); });
         }
       },
       center: function (g) {
