@@ -126,14 +126,36 @@
     for (var i = 0; i < s.length; i++) { h ^= s.charCodeAt(i); h = Math.imul(h, 0x01000193); }
     return h >>> 0;
   }
-  var colorCache = {};
+  /* each prefix takes the palette slot its hash names, or the next free one, so a run
+   * with up to 24 prefixes has distinct colours and a prefix keeps its colour from run
+   * to run unless it collides; beyond that, a colour from the hash alone */
+  var PALETTE = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#ff9da7",
+    "#1f77b4", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#c5b0d5", "#c49c94", "#f7b6d2", "#dbdb8d", "#9edae5"];
+  var colorCache = Object.create(null);
+  (function assignPalette() {
+    var seen = Object.create(null), prefixes = [];
+    for (var g = 0; g < GROUPS.length; g++) {
+      var p = GROUPS[g].prefix || GROUPS[g].name || "";
+      if (!seen[p]) { seen[p] = true; prefixes.push(p); }
+    }
+    if (prefixes.length > PALETTE.length) return;
+    prefixes.sort(function (x, y) { return hash32(x) - hash32(y) || (x < y ? -1 : 1); });
+    var used = new Array(PALETTE.length);
+    prefixes.forEach(function (p) {
+      var slot = hash32(p) % PALETTE.length;
+      while (used[slot]) slot = (slot + 1) % PALETTE.length;
+      used[slot] = true;
+      colorCache[p] = PALETTE[slot];
+    });
+  })();
   function prefixColor(prefix) {
     var key = prefix || "";
     if (colorCache[key]) return colorCache[key];
     var h = hash32(key);
-    var hue = 20 + (h % 320);             /* keeps clear of the red used for failures */
-    var sat = 45 + ((h >>> 9) % 30);
-    var light = 52 + ((h >>> 17) % 16);
+    var hue = 15 + (h % 330);             /* keeps clear of the red used for failures */
+    var sat = [52, 68, 84][(h >>> 12) % 3];
+    var light = [44, 56, 68][(h >>> 20) % 3];
     return (colorCache[key] = "hsl(" + hue + "," + sat + "%," + light + "%)");
   }
   function groupColor(g) { var grp = GROUPS[g]; return grp ? prefixColor(grp.prefix || grp.name) : "#999"; }
