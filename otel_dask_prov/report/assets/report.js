@@ -344,6 +344,7 @@
     var status;
     if (failed > 0) status = el("span", { class: "status status-bad" }, plural(failed, "task") + " failed");
     else if (retried > 0 || lost > 0) status = el("span", { class: "status status-warn" }, "All tasks succeeded, " + plural(retried, "task") + " retried");
+    else if (!RUN.tasks && !ATTEMPTS.length) status = el("span", { class: "status" }, "No tasks recorded");
     else status = el("span", { class: "status status-ok" }, "All tasks succeeded");
 
     root.appendChild(el("div", { class: "title-row" }, [el("h1", { text: DATA.title || "Dask run report" }), status]));
@@ -446,7 +447,8 @@
     var any = erred.length || retriedKeys.length || depErr.length || unfinished.length || lostByWorker.size ||
       (RUN.failed_tasks || 0) > 0 || (RUN.retried_tasks || 0) > 0 || (RUN.lost_workers || 0) > 0;
     if (!any) {
-      root.appendChild(el("p", { class: "no-failures" }, "No failures: every task succeeded on its first attempt and no worker was lost."));
+      root.appendChild(el("p", { class: "no-failures" }, !RUN.tasks && !ATTEMPTS.length ? "No failures (no task was recorded)." :
+        "No failures: every task succeeded on its first attempt and no worker was lost."));
       return;
     }
     var intro = [];
@@ -784,7 +786,15 @@
     }
 
     var frame = 0;
-    function schedule() { if (!frame) frame = requestAnimationFrame(function () { frame = 0; draw(); }); }
+    function schedule() {
+      /* keep some of the run in view: at most a quarter of the view beyond either end */
+      var span = view.t1 - view.t0, fs = full.t1 - full.t0;
+      if (span > fs * 4) { span = fs * 4; view.t1 = view.t0 + span; }
+      var lo = full.t0 - span * 0.25, hi = full.t1 + span * 0.25;
+      if (view.t0 < lo && view.t1 < hi) { view.t0 = lo; view.t1 = lo + span; }
+      if (view.t1 > hi && view.t0 > lo) { view.t1 = hi; view.t0 = hi - span; }
+      if (!frame) frame = requestAnimationFrame(function () { frame = 0; draw(); });
+    }
 
     function barRect(i) {
       var a = ATTEMPTS[i], r = attemptRow[i];
