@@ -199,6 +199,7 @@
     return i === undefined ? el("code", { class: "key", title: key, text: shortKey(key) }) : taskLink(i, shortKey(key));
   }
   function groupLink(g) {
+    if (!GROUPS[g]) return muted("no group");
     return el("a", { href: "#group=" + g, "data-group-link": g, class: "group-link" },
       [el("span", { class: "swatch", style: "background:" + groupColor(g) }), groupName(g)]);
   }
@@ -415,9 +416,9 @@
     if (msg.length > 300) msg = msg.slice(0, 300) + "…";
     return el("span", { class: "exception" }, [el("strong", { text: exc.type || "Exception" }), msg ? ": " + msg : ""]);
   }
-  function where(a) {
+  function where(a, skipWorker) {
     var parts = [];
-    if (a.worker !== null && a.worker !== undefined) parts.push("on " + processName(a.worker));
+    if (!skipWorker && a.worker !== null && a.worker !== undefined) parts.push("on " + processName(a.worker));
     if (a.start !== null && a.start !== undefined) parts.push("at " + fmtOffset(a.start));
     return parts.length ? muted(" " + parts.join(" ")) : null;
   }
@@ -557,7 +558,7 @@
             limitedList(list, function (i) {
               var a = ATTEMPTS[i];
               return el("li", { class: "failure failure-lost" }, [taskLink(i), " ", muted("in "), groupLink(a.group),
-                where(a), nextAttempt[i] !== undefined ? [muted(" — re-ran as "), taskLink(nextAttempt[i], "attempt " + ATTEMPTS[nextAttempt[i]].attempt)] : null]);
+                where(a, true), nextAttempt[i] !== undefined ? [muted(" — re-ran as "), taskLink(nextAttempt[i], "attempt " + ATTEMPTS[nextAttempt[i]].attempt)] : null]);
             }, 10, "failure-list")]
           : el("p", { class: "help" }, "No task was recorded as running on it when it was lost.");
         blocks.appendChild(el("div", { class: "lost-worker", "data-worker": w }, [head, body]));
@@ -594,7 +595,9 @@
         { title: "Code", cell: function (i) {
           var c = COMPUTATIONS[i];
           if (!c.code) return muted("—");
-          var first = c.code.split("\n")[0];
+          var lines = c.code.split("\n").filter(function (l) { return l.trim(); });
+          var first = (lines[lines.length - 1] || "").trim();
+          if (lines.length > 1) first = "… " + first;
           if (first.length > 60) first = first.slice(0, 60) + "…";
           return details(el("code", { text: first }), pre(c.code, "code"));
         } },
@@ -646,7 +649,8 @@
     root.appendChild(el("p", { class: "help" },
       "One row per worker thread; each bar is one task attempt, coloured by task group. " +
       "Failed attempts are outlined red and hatched, attempts on a lost worker are outlined purple. " +
-      "Scroll to zoom, drag to pan, click a bar for details."));
+      "Scroll to zoom, drag to pan, click a bar for details." +
+      (LIMITS.sampled ? " It shows the sample of " + fmtInt(ATTEMPTS.length) + " of " + fmtInt(RUN.attempts) + " attempts (with every failure)." : "")));
     var resetBtn = el("button", { type: "button", class: "reset" }, "Reset zoom");
     var range = el("span", { class: "muted range" });
     var toolbar = el("div", { class: "toolbar" }, [resetBtn, range]);
