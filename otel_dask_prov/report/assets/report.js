@@ -1,6 +1,17 @@
 /* otel-dask-prov run report: renders the JSON in #report-data.
  * Hand-written, no libraries, no network; every string from the data reaches the
- * DOM through textContent or attributes, never as markup. */
+ * DOM through textContent or attributes, never as markup.
+ *
+ * Hooks the tests rely on (keep them):
+ *   sections #summary #failures #run #timeline #groups #files, and #task-view;
+ *   the task stream is "#timeline canvas";
+ *   a group-graph node is <g class="group-node" data-group="i">, a groups-table row
+ *   tr[data-group="i"]; an expanded group's tasks are #group-tasks tr[data-attempt="i"];
+ *   every failure entry is .failure with a link a[data-attempt="i"];
+ *   an open task view is #task-view[data-attempt="i"] (hidden otherwise), its key in
+ *   .task-key, and location.hash is #task=i (loading with that hash opens it);
+ *   window.reportReady === true once everything is drawn (window.reportReadyAt holds
+ *   performance.now() at that moment). Render errors are not caught. */
 (function () {
   "use strict";
 
