@@ -6,7 +6,9 @@ Benchmarks (``--benchmarks``, all by default):
 * ``memory``: scheduler RSS growth on the 200,000-task run, with and without tracing;
 * ``delivery``: spans expected vs received by the real collector, 100,000 tasks;
 * ``hotpath``: per-task cost of each tracing stage (``--yappi`` adds a profile);
-* ``converter``: ``benchmarks/convert_bench.py`` (owned by the converter).
+* ``converter``: ``benchmarks/convert_bench.py`` (owned by the converter);
+* ``report``: ``benchmarks/report_bench.py``: the size of ``otel-prov report``'s page,
+  the time and memory to write it, and the time Chromium takes to open it.
 
 ``--quick`` shrinks every size, runs one round and only the real-processes
 cluster kind (under two minutes; checks that the benchmarks work, its figures
@@ -39,8 +41,9 @@ from .memory import run_memory
 from .overhead import run_overhead
 from .workloads import Workload, overhead_workloads, tree_workload
 
-BENCHMARKS = ("overhead", "memory", "delivery", "hotpath", "converter")
+BENCHMARKS = ("overhead", "memory", "delivery", "hotpath", "converter", "report")
 CONVERTER_TASKS = {"full": ["10000", "100000", "1000000"], "quick": ["1000"], "smoke": ["200"]}
+"""Task counts of the converter and report benchmarks, by mode."""
 
 
 def _list(text: str) -> list[str]:
@@ -122,13 +125,12 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
-def run_converter(mode: str) -> dict[str, Any]:
-    script = REPO_ROOT / "benchmarks" / "convert_bench.py"
-    if not script.exists():
-        return {"skipped": "benchmarks/convert_bench.py does not exist yet"}
+def run_script(name: str, mode: str) -> dict[str, Any]:
+    """Run ``benchmarks/<name>`` at the task counts of *mode*; its printed table."""
+    script = REPO_ROOT / "benchmarks" / name
     tasks = CONVERTER_TASKS[mode]
     command = [sys.executable, str(script), *tasks]
-    if mode != "full":
+    if name == "convert_bench.py" and mode != "full":
         command += ["--prov-limit", tasks[-1]]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     _say(done.stdout.rstrip())
@@ -198,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
                 _say(report.hotpath_text(profiled))
         if "converter" in arguments.benchmarks:
             _say("\n== converter (benchmarks/convert_bench.py)")
-            results["converter"] = run_converter(mode)
+            results["converter"] = run_script("convert_bench.py", mode)
+        if "report" in arguments.benchmarks:
+            _say("\n== report (benchmarks/report_bench.py)")
+            results["report"] = run_script("report_bench.py", mode)
     results["seconds"] = time.monotonic() - started
     results["load_average_after"] = os.getloadavg()
     _say(f"\nsuite took {results['seconds']:.0f} s; load average before "

@@ -51,3 +51,6 @@ def test_smoke_run_of_every_benchmark(tmp_path: Path) -> None:
     assert results["hotpath"]["replay"]["encode OTLP JSON"] > 0
 
     assert "== overhead" in done.stdout and "== hot path" in done.stdout
+    assert results["converter"]["returncode"] == 0
+    assert results["report"]["returncode"] == 0, results["report"]
+    assert results["report"]["output"].splitlines()[-1].split()[:2] == ["200", "201"]  # tasks, attempts
