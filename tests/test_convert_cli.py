@@ -42,6 +42,14 @@ def test_the_output_file_name_chooses_the_format(tmp_path: Path) -> None:
     assert prov.read(str(tmp_path / "run.provn"), format="provn").has_bundles()
 
 
+def test_the_output_file_gets_the_permissions_the_umask_gives(tmp_path: Path) -> None:
+    done = subprocess.run(["sh", "-c", 'umask 022 && exec "$@"', "sh", *COMMAND, "convert",
+                           str(RUN), "-o", str(tmp_path / "run.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "run.json").stat().st_mode & 0o777 == 0o644  # not the temporary's 0600
+
+
 def test_flatten_and_quiet(tmp_path: Path) -> None:
     done = otel_prov("convert", str(RUN), "--flatten", "-f", "provn", "--quiet")
     assert done.returncode == 0

@@ -27,6 +27,7 @@ def replaced_atomically(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
     except OSError as error:
         raise OutputError(str(path), error.strerror or str(error)) from None
     try:
+        os.fchmod(handle, 0o666 & ~_umask())  # a temporary file is private; the output is not
         with os.fdopen(handle, "wb" if binary else "w", encoding=None if binary else "utf-8",
                        errors=None if binary else "backslashreplace") as stream:
             yield stream
@@ -34,3 +35,10 @@ def replaced_atomically(path: Path, binary: bool = False) -> Iterator[IO[Any]]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, then back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
