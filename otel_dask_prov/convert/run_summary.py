@@ -469,7 +469,7 @@ class RunSummaryWriter:
         """``[producer group, consumer group, edges]``, every producer found by its span."""
         edges = Counter(self.known_edges)
         if len(self.edge_producers):
-            import numpy  # a dependency of Dask's array and dataframe; only for this join
+            import numpy  # only here: the converter does not need it otherwise
 
             spans = numpy.frombuffer(self.task_spans, dtype=numpy.uint64)
             groups = numpy.frombuffer(self.task_groups, dtype=numpy.uint32)
