@@ -36,7 +36,9 @@ from otel_dask_prov.capture.records import AttemptRecord, ComputationRecord, Exe
 from otel_dask_prov.capture.resource import build_resource
 from otel_dask_prov.capture.span_ids import attempt_span_id, execution_span_id
 from otel_dask_prov.convert import convert, to_document
+from otel_dask_prov.convert.pipeline import run
 from otel_dask_prov.convert.prov_records import utc
+from otel_dask_prov.convert.run_summary import RunSummaryWriter
 from otel_dask_prov.convert.taskdata import path_id
 from otel_dask_prov.export.otlp_json import encode_line, resource_prefix
 from otel_dask_prov.settings import Settings
@@ -308,3 +310,16 @@ def test_streamed_output_reads_back_as_the_prov_document(
 def _time(seconds: float) -> str:
     """A time as the converter writes it: UTC, microseconds truncated."""
     return utc(int(seconds * 1e9)).isoformat()
+
+
+def test_the_report_shows_each_files_darshan_counters_and_its_readers(traces: Path) -> None:
+    summary = RunSummaryWriter()
+    run([traces], lambda: summary, False)
+    data = summary.data("darshan")
+    files = {use["path"]: use for use in data["files"]}
+    assert len(files) == 215
+    classlib = files[CLASSLIB]
+    assert classlib["darshan"]["POSIX_READS"] == 18
+    assert classlib["darshan"]["POSIX_BYTES_READ"] == 838
+    readers = {data["attempts"][index]["key"] for index in classlib["read_by"]}
+    assert readers == {"read-config"}
