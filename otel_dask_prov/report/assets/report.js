@@ -354,7 +354,7 @@
     var root = document.getElementById("summary");
     var failed = RUN.failed_tasks || 0, retried = RUN.retried_tasks || 0, lost = RUN.lost_workers || 0;
     var status;
-    if (failed > 0) status = el("span", { class: "status status-bad" }, plural(failed, "task") + " failed");
+    if (failed > 0) status = el("span", { class: "status status-bad" }, plural(failed, "task") + " failed" + (retried ? ", " + plural(retried, "task") + " retried" : ""));
     else if (retried > 0 || lost > 0) status = el("span", { class: "status status-warn" }, "All tasks succeeded, " + plural(retried, "task") + " retried");
     else if (!RUN.tasks && !ATTEMPTS.length) status = el("span", { class: "status" }, "No tasks recorded");
     else status = el("span", { class: "status status-ok" }, "All tasks succeeded");
@@ -502,7 +502,9 @@
           return exceptionLine(ATTEMPTS[i].exception || { type: "Exception", message: "(no exception recorded)" });
         }, function (i) {
           var a = ATTEMPTS[i];
-          return el("li", { class: "failure failure-error" }, [taskLink(i), " ", muted("in "), groupLink(a.group), where(a)]);
+          var exc = a.exception || {};
+          return el("li", { class: "failure failure-error" }, [taskLink(i), " ", muted("in "), groupLink(a.group), " ",
+            el("span", { class: "exc-type", text: exc.type || "Exception" }), where(a)]);
         }, "cluster-error", function (i) {
           var a = ATTEMPTS[i];
           return el("li", { class: "failure failure-error" }, [
@@ -1239,8 +1241,13 @@
     });
 
     var nodeFrag = document.createDocumentFragment();
-    var nodeEls = [];
-    GROUPS.forEach(function (grp, g) {
+    var nodeEls = new Array(GROUPS.length);
+    /* nodes go into the document in reading order, layer by layer from the top, so
+     * Tab walks the graph as drawn and the first node is in the opening view */
+    var readingOrder = [];
+    L.layers.forEach(function (layerList) { layerList.forEach(function (g) { readingOrder.push(g); }); });
+    readingOrder.forEach(function (g) {
+      var grp = GROUPS[g];
       var fails = groupFailures(g);
       var node = svg("g", { class: "group-node" + (fails ? " has-failures" : ""), "data-group": g, transform: "translate(" + xs[g] + "," + ys[g] + ")", tabindex: "0", role: "button" });
       var title = svg("title");
@@ -1261,7 +1268,7 @@
         stat.appendChild(ts);
       }
       node.appendChild(stat);
-      nodeEls.push(node);
+      nodeEls[g] = node;
       nodeFrag.appendChild(node);
     });
     nodeLayer.appendChild(nodeFrag);
