@@ -104,8 +104,11 @@
     if (s < 1e-3) return fmtNum(s * 1e6, 2) + " µs";
     if (s < 1) return fmtNum(s * 1e3, 2) + " ms";
     if (s < 60) return fmtNum(s, 3) + " s";
-    if (s < 3600) return Math.floor(s / 60) + " min " + Math.round(s % 60) + " s";
-    return Math.floor(s / 3600) + " h " + Math.round((s % 3600) / 60) + " min";
+    var r;
+    if (s < 3600) { r = Math.round(s); return Math.floor(r / 60) + " min" + (r % 60 ? " " + (r % 60) + " s" : ""); }
+    if (s < 86400) { r = Math.round(s / 60); return Math.floor(r / 60) + " h" + (r % 60 ? " " + (r % 60) + " min" : ""); }
+    r = Math.round(s / 3600);
+    return Math.floor(r / 24) + " d" + (r % 24 ? " " + (r % 24) + " h" : "");
   }
 
   function fmtBytes(b) {
@@ -189,12 +192,35 @@
     for (var i = 0; i < FAILURE_OUTCOMES.length; i++) n += o[FAILURE_OUTCOMES[i]] || 0;
     return n;
   }
-  function processName(p) {
+  /* names that several processes (or threads) share, e.g. worker-0 of two runs in one
+   * report, get their process's host:port added */
+  function counts(list, fn) {
+    var c = Object.create(null);
+    list.forEach(function (x, i) { var k = fn(x, i); c[k] = (c[k] || 0) + 1; });
+    return c;
+  }
+  function baseName(p) {
     var proc = PROCESSES[p];
     if (!proc) return p === null || p === undefined ? "—" : "process " + p;
     return proc.name || proc.address || proc.id || "process " + p;
   }
-  function threadLabel(t) { var th = THREADS[t]; return th ? (th.label || th.thread) : "—"; }
+  function shortAddress(p) {
+    var proc = PROCESSES[p];
+    var a = proc && proc.address ? String(proc.address).replace(/^[a-z]+:\/\//, "") : null;
+    return a || (proc && proc.pid ? "pid " + proc.pid : "#" + p);
+  }
+  var nameCount = counts(PROCESSES, function (x, i) { return baseName(i); });
+  var labelCount = counts(THREADS, function (t) { return t.label || t.thread; });
+  function processName(p) {
+    var n = baseName(p);
+    return PROCESSES[p] && nameCount[n] > 1 && n !== PROCESSES[p].address ? n + " (" + shortAddress(p) + ")" : n;
+  }
+  function threadLabel(t) {
+    var th = THREADS[t];
+    if (!th) return "—";
+    var l = th.label || th.thread;
+    return labelCount[l] > 1 && th.worker !== null && th.worker !== undefined ? l + " (" + shortAddress(th.worker) + ")" : l;
+  }
   function groupName(g) { var grp = GROUPS[g]; return grp ? grp.name : "—"; }
 
   /* ---------- links ---------- */
@@ -694,7 +720,7 @@
       var w = a.worker === null || a.worker === undefined ? -1 : a.worker;
       if (!rowOfWorker.has(w)) {
         rowOfWorker.set(w, rows.length);
-        rows.push({ label: (w < 0 ? "unknown worker" : processName(w)) + " · thread ?", worker: w });
+        rows.push({ label: w < 0 ? "no worker recorded" : processName(w) + " · no thread", worker: w });
         rowLists.push([]);
       }
       return rowOfWorker.get(w);
@@ -758,6 +784,7 @@
     }
 
     var GUTTER = 170, AXIS = 26, PAD_R = 12;
+    var LABEL_FONT = "12px system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
     var nrows = rows.length;
     var rowH = nrows <= 30 ? 20 : Math.max(3, Math.min(20, Math.floor(720 / nrows)));
     var cssH = AXIS + nrows * rowH + 4;
@@ -780,7 +807,15 @@
     function resize() {
       dpr = window.devicePixelRatio || 1;
       cssW = Math.max(280, wrap.clientWidth);
-      GUTTER = Math.round(Math.min(170, Math.max(80, cssW * 0.25)));
+      /* wide enough for the longest label, within a third of the width */
+      ctx.font = LABEL_FONT;
+      var widest = 0;
+      rows.forEach(function (row) {
+        var label = rowH >= 13 ? row.label : row.worker < 0 ? "unknown" : processName(row.worker);
+        var w = ctx.measureText(label).width;
+        if (w > widest) widest = w;
+      });
+      GUTTER = Math.round(Math.min(Math.max(90, widest + 18), 300, Math.max(80, cssW * 0.33)));
       canvas.style.width = cssW + "px";
       canvas.style.height = cssH + "px";
       canvas.width = Math.round(cssW * dpr);
@@ -792,11 +827,18 @@
     function xOf(t) { return GUTTER + (t - view.t0) / (view.t1 - view.t0) * plotW(); }
     function tOf(x) { return view.t0 + (x - GUTTER) / plotW() * (view.t1 - view.t0); }
 
+    var CLOCK_STEPS = [60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800];
     function niceStep(span, target) {
-      var raw = span / target, p = Math.pow(10, Math.floor(Math.log10(raw))), n = raw / p;
+      var raw = span / target;
+      if (raw > 45) {
+        for (var c = 0; c < CLOCK_STEPS.length; c++) if (CLOCK_STEPS[c] >= raw) return CLOCK_STEPS[c];
+        return Math.ceil(raw / 604800) * 604800;
+      }
+      var p = Math.pow(10, Math.floor(Math.log10(raw))), n = raw / p;
       return (n < 1.5 ? 1 : n < 3.5 ? 2 : n < 7.5 ? 5 : 10) * p;
     }
     function tickLabel(t, step) {
+      if (step >= 60) return (t < 0 ? "−" : "") + fmtDur(Math.abs(t));
       if (step >= 1) return t.toFixed(0) + " s";
       if (step >= 0.001) { var d = Math.min(3, Math.max(0, -Math.floor(Math.log10(step)))); return t.toFixed(d) + " s"; }
       return (t * 1e3).toFixed(Math.min(6, Math.max(0, -Math.floor(Math.log10(step * 1e3))))) + " ms";
@@ -919,9 +961,11 @@
       if (fitCache.has(k)) return fitCache.get(k);
       var out = s;
       if (ctx.measureText(s).width > w) {
+        /* keep both ends: the worker's name and the thread number */
         var lo = 0, hi = s.length;
-        while (lo < hi) { var mid = (lo + hi + 1) >> 1; if (ctx.measureText("…" + s.slice(s.length - mid)).width <= w) lo = mid; else hi = mid - 1; }
-        out = "…" + s.slice(s.length - lo);
+        var cut = function (n) { var head = Math.ceil(n / 2); return s.slice(0, head) + "…" + s.slice(s.length - (n - head)); };
+        while (lo < hi) { var mid = (lo + hi + 1) >> 1; if (ctx.measureText(cut(mid)).width <= w) lo = mid; else hi = mid - 1; }
+        out = cut(lo);
       }
       fitCache.set(k, out);
       return out;
