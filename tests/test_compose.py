@@ -26,7 +26,7 @@ tomllib = pytest.importorskip("tomllib", reason="reads pyproject.toml with tomll
 
 COMPOSE_FILE = REPO_ROOT / "docker-compose.yml"
 DASK_SERVICES = ("scheduler", "worker-1", "worker-2")
-PROVIDED_BY_THE_DASK_IMAGE = {"dask", "distributed", "click", "psutil"}
+PROVIDED_BY_THE_DASK_IMAGE = {"dask", "distributed", "click", "psutil", "numpy"}
 """Runtime dependencies of otel-dask-prov that the Dask image already has."""
 
 
