@@ -493,7 +493,7 @@
     if (RUN.failed_tasks) intro.push(plural(RUN.failed_tasks, "task") + " failed");
     if (RUN.retried_tasks) intro.push(plural(RUN.retried_tasks, "task") + " ran more than once");
     if (RUN.lost_workers) intro.push(plural(RUN.lost_workers, "worker") + " lost");
-    if (intro.length) root.appendChild(el("p", { class: "lead" }, intro.join(" · ") + "."));
+    if (intro.length) root.appendChild(el("p", { class: "lead" + (RUN.failed_tasks || RUN.lost_workers ? "" : " lead-warn") }, intro.join(" · ") + "."));
 
     function sub(title, help, content) {
       root.appendChild(el("div", { class: "failure-block" }, [el("h3", { text: title }), help ? el("p", { class: "help", text: help }) : null, content]));
@@ -616,6 +616,34 @@
 
   /* ---------- run: computations and processes ---------- */
 
+  /* the line of a computation's code that submitted it: code_line (1-based, when the
+   * writer knows it), else a line calling compute/persist/submit, else the function */
+  var SUBMIT_RE = /\.(compute|persist|submit|map|gather|result)\(|\b(compute|persist)\(/;
+  function submitLine(c) {
+    var lines = String(c.code).split("\n");
+    if (c.code_line && lines[c.code_line - 1] !== undefined) return c.code_line - 1;
+    var hits = [];
+    lines.forEach(function (l, n) { if (SUBMIT_RE.test(l)) hits.push(n); });
+    return hits.length === 1 ? hits[0] : -1;
+  }
+  function codeSummary(c) {
+    var lines = String(c.code).split("\n"), n = submitLine(c), text;
+    if (n >= 0) text = lines[n].trim();
+    else {
+      var first = "";
+      for (var k = 0; k < lines.length && !first; k++) first = lines[k].trim();
+      var def = /^(?:async\s+)?def\s+([A-Za-z_][\w]*)/.exec(first);
+      text = def ? "in " + def[1] + "()" : first;
+    }
+    return text.length > 64 ? text.slice(0, 63) + "…" : text;
+  }
+  function codePre(c) {
+    var lines = String(c.code).split("\n"), n = submitLine(c);
+    if (n < 0) return pre(c.code, "code");
+    return el("pre", { class: "code" }, [lines.slice(0, n).join("\n") + (n ? "\n" : ""), el("mark", { text: lines[n] }),
+      n + 1 < lines.length ? "\n" + lines.slice(n + 1).join("\n") : ""]);
+  }
+
   function renderRun() {
     var root = document.getElementById("run");
     root.appendChild(el("h3", { text: "Computations" }));
@@ -634,11 +662,7 @@
         { title: "Code", cell: function (i) {
           var c = COMPUTATIONS[i];
           if (!c.code) return muted("—");
-          var lines = c.code.split("\n").filter(function (l) { return l.trim(); });
-          var first = (lines[lines.length - 1] || "").trim();
-          if (lines.length > 1) first = "… " + first;
-          if (first.length > 60) first = first.slice(0, 60) + "…";
-          return details(el("code", { text: first }), pre(c.code, "code"));
+          return details(el("code", { text: codeSummary(c) }), codePre(c));
         } },
         { title: "Where", value: function (i) { var c = COMPUTATIONS[i]; return c.cell || c.file || null; }, cell: function (i) {
           var c = COMPUTATIONS[i];
@@ -1202,7 +1226,7 @@
       "Scroll to zoom, drag to pan."));
     if (!GROUPS.length) { root.appendChild(el("p", { class: "muted", text: "No task groups recorded." })); return; }
 
-    var NODE_W = 200, NODE_H = 46, COL_GAP = 90, ROW_GAP = 16;
+    var NODE_W = 200, NODE_H = 46, COL_GAP = 70, ROW_GAP = 16;
     var L = layoutGroups();
     var maxRows = 0;
     L.layers.forEach(function (layerList) { if (layerList.length > maxRows) maxRows = layerList.length; });
@@ -1581,6 +1605,10 @@
       bar.appendChild(el("span", { style: "width:" + (100 * phases[k] / scaleTo).toFixed(2) + "%;background:" + c, title: k + ": " + fmtDur(phases[k]) }));
       legend.appendChild(el("li", null, [el("span", { class: "swatch", style: "background:" + c }), k + " " + fmtDur(phases[k])]));
     });
+    if (total && sum < total * 0.95) {
+      legend.appendChild(el("li", { class: "muted" }, [el("span", { class: "swatch", style: "background:#f1f3f5;border:1px solid #dee2e6" }),
+        "rest of the attempt " + fmtDur(total - sum)]));
+    }
     return el("div", { class: "phases" }, [bar, legend]);
   }
 
@@ -1614,7 +1642,8 @@
     append(dl, row("Worker", a.worker !== null && a.worker !== undefined ? [processName(a.worker), proc && proc.address && proc.address !== processName(a.worker) ? muted(" " + proc.address) : null, proc && proc.lost ? [" ", el("span", { class: "badge outcome-worker-lost", text: "lost" })] : null] : null));
     append(dl, row("Thread", a.thread !== null && a.thread !== undefined ? threadLabel(a.thread) : null));
     var comp = COMPUTATIONS[a.computation];
-    append(dl, row("Computation", comp ? [String(a.computation + 1), comp.code ? [" ", el("code", { text: comp.code.split("\n").slice(-1)[0].slice(0, 80) })] : null] : null));
+    append(dl, row("Computation", comp ? ["#" + (a.computation + 1), comp.code ? [" ", el("code", { text: codeSummary(comp) })] : null,
+      comp.file ? muted(" " + comp.file.split("/").pop() + (comp.line ? ":" + comp.line : "")) : comp.cell ? muted(" " + comp.cell) : null] : null));
     append(dl, row("Started", fmtOffset(a.start)));
     append(dl, row("Ended", fmtOffset(a.end)));
     append(dl, row("Duration", a.start !== null && a.start !== undefined && (a.end === null || a.end === undefined) ? "did not finish" : fmtDur(duration(a))));
