@@ -110,3 +110,15 @@ class OutputError(OtelDaskProvError):
 
 class JournalError(InputFileError):
     """A record journal cannot be read: not a journal, or a frame that does not decode."""
+
+
+class MissingPackageError(OtelDaskProvError):
+    """An optional package a command needs is not installed; the message says how to install it."""
+
+    exit_code = 2
+
+
+class QueryError(OtelDaskProvError):
+    """A query cannot run: no dataset where one was named, or SQL DuckDB refuses."""
+
+    exit_code = 2

@@ -1,14 +1,16 @@
 """The package's folders are its stages, and imports follow the data flow.
 
 capture ──records──▶ export ──OTLP JSON files──▶ convert ──PROV──▶ validate
-                                                       └──PROV records──▶ report
+                                                       ├──PROV records──▶ report
+                                                       └──PROV records──▶ query (Parquet, SQL)
 
 Every stage may import the shared vocabulary at the top of the package
 (``attributes``, ``prov_vocabulary``, ``settings``, ``errors``, ``version``);
 the shared vocabulary imports no stage. Capture hands its records to export in
 the same process; convert reads what export writes, so it may use export's
 OTLP JSON format modules (the encoder and the typed decoder); report summarizes
-the records convert makes, so it may use convert; no other arrow
+the records convert makes, so it may use convert, and so may query, which
+writes them as tables; no other arrow
 between stages exists. The CLI, the façade ``__init__`` and the demo sit on
 top and may import anything.
 """
@@ -24,7 +26,7 @@ import otel_dask_prov
 
 PACKAGE = Path(otel_dask_prov.__file__).parent
 SHARED = {"attributes", "prov_vocabulary", "settings", "errors", "version"}
-STAGES = ("capture", "export", "convert", "validate", "report")
+STAGES = ("capture", "export", "convert", "validate", "report", "query")
 
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),
@@ -33,6 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "convert": {"export.otlp_json", "export.otlp_json_decode"},
     "validate": set(),
     "report": {"convert"},
+    "query": {"convert"},
 }
 
 
