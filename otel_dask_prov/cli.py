@@ -22,6 +22,8 @@ SUBCOMMANDS: dict[str, str] = {
     "convert": "otel_dask_prov.convert.command:convert_command",
     "validate": "otel_dask_prov.validate.command:validate_command",
     "report": "otel_dask_prov.report.command:report_command",
+    "export": "otel_dask_prov.query.command:export_command",
+    "sql": "otel_dask_prov.query.command:sql_command",
     "replay": "otel_dask_prov.export.replay:replay_command",
     "demo": "otel_dask_prov.demo.command:demo_command",
     "settings": "otel_dask_prov.settings_command:settings_command",
