@@ -1230,6 +1230,7 @@
     var L = layoutGroups();
     var maxRows = 0;
     L.layers.forEach(function (layerList) { if (layerList.length > maxRows) maxRows = layerList.length; });
+    if (maxRows <= 2) COL_GAP = 44;     /* a chain: its arrows are straight and need little room */
     var totalH = maxRows * (NODE_H + ROW_GAP);
     var xs = new Float64Array(GROUPS.length), ys = new Float64Array(GROUPS.length);
     L.layers.forEach(function (layerList, li) {
@@ -1357,7 +1358,7 @@
       if (!edgeFrame) edgeFrame = requestAnimationFrame(function () { edgeFrame = 0; showEdges(vb); });
     }
     /* a small graph gets a shorter box; fitting never enlarges past 1:1 */
-    svgEl.style.height = Math.round(Math.max(180, Math.min(560, window.innerHeight * 0.7, home.h))) + "px";
+    svgEl.style.height = Math.round(Math.max(150, Math.min(560, window.innerHeight * 0.7, home.h))) + "px";
     function fit() {
       var cw = svgEl.clientWidth || home.w, ch = svgEl.clientHeight || home.h;
       var s = Math.max(home.w / cw, home.h / ch, 1);
@@ -1368,7 +1369,7 @@
     /* a graph too big to read when fitted opens on its first layers at a readable scale */
     function initialView() {
       var cw = svgEl.clientWidth || 800, ch = svgEl.clientHeight || 500;
-      var s = Math.max(home.w / cw, home.h / ch), READABLE = 1.6;
+      var s = Math.max(home.w / cw, home.h / ch), READABLE = 1.3;
       if (s <= READABLE) { fit(); return; }
       var w = cw * READABLE, h = ch * READABLE;
       var first = L.layers[0] && L.layers[0].length ? L.layers[0][0] : 0;
@@ -1478,11 +1479,15 @@
     }));
   }
 
-  function codeLocation(grp) {
+  function codeLocation(grp, full) {
     if (!grp || (!grp.function && !grp.file)) return muted("—");
     var parts = [];
     if (grp.function) parts.push(el("code", { text: grp.function }));
-    if (grp.file) parts.push(muted(" " + grp.file + (grp.line !== null && grp.line !== undefined ? ":" + grp.line : "")));
+    if (grp.file) {
+      var where = grp.file + (grp.line !== null && grp.line !== undefined ? ":" + grp.line : "");
+      var shown = full ? where : String(grp.file).split("/").pop() + (grp.line !== null && grp.line !== undefined ? ":" + grp.line : "");
+      parts.push(el("span", { class: "muted", title: where, text: " " + shown }));
+    }
     return el("span", { class: "code-location" }, parts);
   }
 
@@ -1652,7 +1657,7 @@
     if (io.read_bytes || io.write_bytes || io.read_calls || io.write_calls) {
       append(dl, row("I/O", "read " + fmtBytes(io.read_bytes || 0) + " in " + plural(io.read_calls || 0, "call") + ", wrote " + fmtBytes(io.write_bytes || 0) + " in " + plural(io.write_calls || 0, "call")));
     }
-    append(dl, row("Code", grp ? codeLocation(grp) : null));
+    append(dl, row("Code", grp ? codeLocation(grp, true) : null));
     if (a.result) {
       append(dl, row("Result", [el("code", { text: a.result.type || "?" }), a.result.nbytes !== null && a.result.nbytes !== undefined ? " · " + fmtBytes(a.result.nbytes) : "",
         a.result.hash ? [" · ", el("code", { class: "hash", title: "hash of the result", text: a.result.hash })] : null]));
