@@ -1699,7 +1699,9 @@
     if (timeline) timeline.reveal(i);
     if (!fromHash && location.hash !== "#task=" + i) location.hash = "task=" + i;
     taskView.scrollTop = 0;
-    close.focus({ preventScroll: true });
+    /* the panel takes the focus, not its close button: an Enter that opened the task
+     * would otherwise go on to press that button */
+    taskView.focus({ preventScroll: true });
   }
 
   function closeTask() {
@@ -1720,7 +1722,7 @@
     var m = /^#task=(\d+)$/.exec(location.hash);
     if (m) { openTask(+m[1], true); return; }
     var g = /^#group=(\d+)$/.exec(location.hash);
-    if (g && GROUPS[+g[1]]) { expandGroup(+g[1]); return; }
+    if (g && GROUPS[+g[1]]) { closeTask(); expandGroup(+g[1]); return; }
     if (!fromLoad) closeTask();
   }
 
@@ -1760,6 +1762,7 @@
         active = (active + (e.key === "ArrowDown" ? 1 : -1) + links.length) % links.length;
         links.forEach(function (l, k) { l.classList.toggle("active", k === active); });
       } else if (e.key === "Enter") {
+        e.preventDefault();
         clearTimeout(timer); run();
         links = results.querySelectorAll("a[data-attempt]");
         if (links.length) { openTask(+links[Math.max(0, active)].getAttribute("data-attempt")); results.hidden = true; }
