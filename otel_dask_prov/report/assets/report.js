@@ -177,6 +177,7 @@
   /* ---------- derived indexes ---------- */
 
   var keyToAttempt = Object.create(null);   /* key -> latest kept attempt */
+  var attemptsOfKey = Object.create(null);  /* key -> its kept attempts, only for keys run more than once */
   var nextAttempt = Object.create(null);    /* attempt -> attempt that re-ran it */
   var groupAttempts = [];
   for (var gi = 0; gi < GROUPS.length; gi++) groupAttempts.push([]);
@@ -184,6 +185,10 @@
     var at = ATTEMPTS[ai];
     var prev = keyToAttempt[at.key];
     if (prev === undefined || (ATTEMPTS[prev].attempt || 0) <= (at.attempt || 0)) keyToAttempt[at.key] = ai;
+    if (prev !== undefined) {
+      if (!attemptsOfKey[at.key]) attemptsOfKey[at.key] = [prev];
+      attemptsOfKey[at.key].push(ai);
+    }
     if (at.previous !== null && at.previous !== undefined) nextAttempt[at.previous] = ai;
     if (at.group !== null && at.group !== undefined && groupAttempts[at.group]) groupAttempts[at.group].push(ai);
   }
@@ -544,11 +549,11 @@
         "These tasks ran more than once: after an error (Dask retries), or because their worker or result was lost.",
         limitedList(retriedKeys, function (key) {
           /* the chain, oldest first: follow previous links back from the latest attempt */
-          var chain = [], cur = keyToAttempt[key], guard = 0;
-          while (cur !== null && cur !== undefined && ATTEMPTS[cur] && guard++ < 1000) {
-            chain.unshift(cur);
-            cur = ATTEMPTS[cur].previous;
-          }
+          /* every kept attempt of the key, in order (previous links can point outside a sample) */
+          var chain = (attemptsOfKey[key] || [keyToAttempt[key]]).slice().sort(function (x, y) {
+            var ax = ATTEMPTS[x], ay = ATTEMPTS[y];
+            return (ax.attempt || 0) - (ay.attempt || 0) || (ax.start || 0) - (ay.start || 0) || x - y;
+          });
           var items = [];
           chain.forEach(function (i, n) {
             var a = ATTEMPTS[i];
