@@ -1028,7 +1028,8 @@
         el("div", { class: "tt-key", text: a.key }),
         el("div", null, [el("span", { class: "swatch", style: "background:" + groupColor(a.group) }), groupName(a.group)]),
         el("div", null, [fmtDur(duration(a)), " · ", outcomeBadge(a.outcome), a.attempt > 1 ? " · attempt " + a.attempt : ""]),
-        el("div", { class: "muted", text: "from " + fmtOffset(a.start) + " on " + threadLabel(a.thread) })
+        el("div", { class: "muted", text: "from " + fmtOffset(a.start) + " on " + threadLabel(a.thread) +
+          (COMPUTATIONS[a.computation] ? " · computation #" + (a.computation + 1) : "") })
       ]);
       tooltip.hidden = false;
       var tw = tooltip.offsetWidth, th = tooltip.offsetHeight;
