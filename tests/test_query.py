@@ -411,3 +411,6 @@ def test_a_fresh_run_with_an_array_and_a_retry(tmp_path: Path) -> None:
     assert types.to_dict("records") == [{"t": "TIMESTAMP WITH TIME ZONE", "a": "BIGINT"}]
     for title, check in CHECKS.items():
         check(query.sql(directory, queries[title]), spans)
+    clients = query.sql(directory, "SELECT c.client, w.role FROM computations AS c "
+                                   "JOIN workers AS w ON w.process = c.client")
+    assert list(clients["role"]) == ["client", "client"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Sequence
@@ -23,12 +24,15 @@ _RUN_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 def require() -> None:
     """Raise :class:`~otel_dask_prov.errors.MissingPackageError` unless pyarrow and duckdb
-    can be imported."""
+    are installed (DuckDB is found, not imported: an export does not need it)."""
     try:
-        import duckdb  # noqa: F401
         import pyarrow  # noqa: F401
-    except ImportError:
-        raise MissingPackageError(MISSING) from None
+
+        found = importlib.util.find_spec("duckdb") is not None
+    except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+        found = False
+    if not found:
+        raise MissingPackageError(MISSING)
 
 
 def check_run_name(name: str) -> str:

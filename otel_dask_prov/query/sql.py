@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import QueryError
-from .dataset import require
+from ..errors import MissingPackageError, QueryError
+from .dataset import MISSING, require
 
 if TYPE_CHECKING:
     import duckdb
@@ -42,7 +42,10 @@ def _literal(text: str) -> str:
 def connect(directory: PathLike) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with one view per table of the dataset *directory*."""
     require()
-    import duckdb
+    try:
+        import duckdb
+    except ImportError:
+        raise MissingPackageError(MISSING) from None
 
     from .tables import TABLES, VIEWS
 
