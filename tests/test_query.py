@@ -31,7 +31,7 @@ from otel_dask_prov import query
 from otel_dask_prov.cli import main
 from otel_dask_prov.convert.pipeline import run as convert_run
 from otel_dask_prov.query.dataset_writer import DatasetWriter, run_id
-from otel_dask_prov.query.tables import TABLES
+from otel_dask_prov.query.schemas import TABLES
 from tests.support.cluster import REPO_ROOT, DaskProcesses
 from tests.support.traces import Span, read_spans
 from tests.support.workloads import fail_once
@@ -207,6 +207,20 @@ def test_files_are_read_and_written_by_their_tasks(dataset: Path) -> None:
     assert copy == [("source.bin", "r", "read"), ("copied.bin", "w", "write")]
     written = files[files["path"].str.endswith("shared.bin")]
     assert sorted(written["key"]) == ["fails", "write-1", "write-2"]
+
+
+def test_the_python_api_gives_tables_and_a_connection(dataset: Path) -> None:
+    tables = query.tables(dataset)
+    assert set(tables) == set(TABLES)
+    for name, table in tables.items():
+        assert table.schema.names == TABLES[name].names
+    assert tables["attempts"].num_rows == sum(count(dataset, "attempts", name) for name in RUNS)
+    connection = query.connect(dataset)
+    try:
+        assert connection.execute("SELECT count(*) FROM dependency_edges "
+                                  "WHERE producer_key IS NULL").fetchall() == [(0,)]
+    finally:
+        connection.close()
 
 
 def test_the_default_run_is_a_digest_of_the_input_files(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ From Python::
     >>> query.tables("dataset")["workers"]                               # doctest: +SKIP
     >>> query.connect("dataset").sql("SELECT count(*) FROM files")       # doctest: +SKIP
 
-The tables (:mod:`.tables`) are written from the PROV records of the
+The tables (:mod:`.schemas`) are written from the PROV records of the
 conversion by :class:`~.dataset_writer.DatasetWriter`, in bounded memory, one
 partition per run: ``<table>/run=<run>/part-0.parquet``. :mod:`.sql` runs DuckDB
 over them. Both need the ``query`` extra (pyarrow and duckdb);

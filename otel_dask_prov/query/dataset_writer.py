@@ -42,7 +42,7 @@ from ..convert import identifiers as ids
 from ..convert.prov_records import Record
 from ..errors import OutputError
 from ..prov_vocabulary import PROV_LOCATION, PROV_TYPE
-from .tables import (
+from .schemas import (
     ATTEMPTS,
     ATTEMPTS_STAGED,
     COMPUTATIONS,
@@ -175,7 +175,7 @@ class TableFile:
 # The writer
 # --------------------------------------------------------------------------
 class DatasetWriter:
-    """A document writer that writes the tables of :mod:`.tables` for one run."""
+    """A document writer that writes the tables of :mod:`.schemas` for one run."""
 
     def __init__(self, directory: Path, run: str | None = None,
                  rows_per_flush: int = ROWS_PER_FLUSH) -> None:

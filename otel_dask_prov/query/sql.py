@@ -2,7 +2,7 @@
 
 :func:`connect` opens an in-memory DuckDB database whose views read the Parquet
 files of the dataset (every run in it), plus the views of
-:data:`~.tables.VIEWS`; :func:`sql` runs one query and gives a pandas
+:data:`~.schemas.VIEWS`; :func:`sql` runs one query and gives a pandas
 DataFrame, :func:`tables` the tables as pyarrow Tables.
 """
 
@@ -28,7 +28,7 @@ def _parts(directory: Path, table: str) -> list[Path]:
 
 
 def _check(directory: Path) -> None:
-    from .tables import TABLES
+    from .schemas import TABLES
 
     if not directory.is_dir() or not any(_parts(directory, table) for table in TABLES):
         raise QueryError(f"no exported dataset in {directory}: make one with "
@@ -47,7 +47,7 @@ def connect(directory: PathLike) -> duckdb.DuckDBPyConnection:
     except ImportError:
         raise MissingPackageError(MISSING) from None
 
-    from .tables import TABLES, VIEWS
+    from .schemas import TABLES, VIEWS
 
     root = Path(directory)
     _check(root)
@@ -93,16 +93,16 @@ def sql(directory: PathLike, query: str) -> pandas.DataFrame:
 
 def tables(directory: PathLike) -> dict[str, pyarrow.Table]:
     """Every table of the dataset *directory* as a pyarrow Table (all runs; read into memory)."""
-    from .tables import TABLES
+    from .schemas import TABLES
 
     connection = connect(directory)
     try:
         found = {}
         for name in TABLES:
-            result: Any = connection.execute(f"SELECT * FROM {name}")  # noqa: S608 - our names
-            # to_arrow_table since duckdb 1.4; fetch_arrow_table before
-            found[name] = (result.to_arrow_table() if hasattr(result, "to_arrow_table")
-                           else result.fetch_arrow_table())
+            relation: Any = connection.table(name)
+            # to_arrow_table since duckdb 1.4; arrow() before
+            found[name] = (relation.to_arrow_table() if hasattr(relation, "to_arrow_table")
+                           else relation.arrow())
         return found
     finally:
         connection.close()
@@ -117,7 +117,7 @@ def _duckdb_error() -> type[Exception]:
 
 def _problem(error: Exception) -> str:
     """DuckDB's message on one line, with what to do."""
-    from .tables import TABLES, VIEWS
+    from .schemas import TABLES, VIEWS
 
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     message = " ".join(line for line in lines if not line.startswith("LINE ") and
