@@ -223,6 +223,27 @@ def test_the_python_api_gives_tables_and_a_connection(dataset: Path) -> None:
         connection.close()
 
 
+def test_darshan_segments_are_file_rows_with_their_bytes(tmp_path: Path) -> None:
+    from tests.test_convert_darshan import example_log, read_log, record_traces
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    record_traces(traces, read_log(example_log()))
+    query.export([traces], tmp_path / "dataset", run="darshan")
+    rows = query.sql(tmp_path / "dataset", "SELECT a.key, f.operation, f.source, f.length "
+                                           "FROM files AS f JOIN attempts AS a USING (run, span_id)")
+    assert set(rows["source"]) == {"darshan"} and rows["length"].notna().all()
+    assert set(zip(rows["key"], rows["operation"], strict=True)) == {
+        ("read-config", "read"), ("write-output", "write")}
+    spans = Expected.of(traces)
+    segments = [event for span in spans.spans for event in span.events
+                if event.get("name") == attr.DARSHAN_SEGMENT_EVENT]
+    assert len(rows) == len(segments)
+    by_operation = Counter(str(event["attributes"].get(attr.DARSHAN_OPERATION)) for event in segments)
+    assert dict(Counter(rows["operation"])) == {
+        "write" if name == "write" else "read": n for name, n in by_operation.items()}
+
+
 def test_the_default_run_is_a_digest_of_the_input_files(tmp_path: Path) -> None:
     sha256s = [hashlib.sha256(path.read_bytes()).hexdigest()
                for path in sorted((FIXTURES / "plain").glob("*.jsonl"))]

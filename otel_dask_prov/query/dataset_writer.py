@@ -455,9 +455,7 @@ class TraceRows:
         elif used.startswith(_PATH):
             path = self._path(used)
             if path is not None:
-                mode = dict(record.attributes).get(vocabulary.FILE_MODE)
-                self._files.append((self.run, self.trace_id, _span_of(task),
-                                    self._attempt_key(task), path, mode, "read"))
+                self._file(task, path, "read", record)
 
     def _path(self, identifier: str) -> Any:
         general = identifier if identifier.count(".") == 1 else ".".join(
@@ -485,9 +483,17 @@ class TraceRows:
             pairs = self.entities.pop(entity, {}) if entity.count(".") > 1 else {}
             path = pairs.get(PROV_LOCATION) or self._path(entity)
             if path is not None:
-                mode = dict(record.attributes).get(vocabulary.FILE_MODE)
-                self._files.append((self.run, self.trace_id, _span_of(task),
-                                    self._attempt_key(task), path, mode, "write"))
+                self._file(task, path, "write", record)
+
+    def _file(self, task: str, path: Any, operation: str, record: Record) -> None:
+        """A row of ``files``: a path the task opened (the opt-in recording), or one
+        read or write of a Darshan DXT segment attributed to it (with its offset and length)."""
+        pairs = dict(record.attributes)
+        darshan = vocabulary.DARSHAN_MODULE in pairs
+        self._files.append((self.run, self.trace_id, _span_of(task), self._attempt_key(task),
+                            path, pairs.get(vocabulary.FILE_MODE), operation,
+                            "darshan" if darshan else "recorded",
+                            pairs.get(vocabulary.OFFSET), pairs.get(vocabulary.LENGTH)))
 
     def _associated(self, record: Record) -> None:
         activity, agent, plan = (str(record.formal[0]), str(record.formal[1]),

@@ -71,7 +71,8 @@ DEPENDENCIES: Final = _schema(
 
 FILES: Final = _schema(
     ("run", TEXT), ("trace_id", TEXT), ("span_id", TEXT), ("key", TEXT),
-    ("path", TEXT), ("mode", TEXT), ("operation", TEXT))
+    ("path", TEXT), ("mode", TEXT), ("operation", TEXT), ("source", TEXT),
+    ("offset", INT), ("length", INT))
 
 WORKERS: Final = _schema(
     ("run", TEXT), ("process", TEXT), ("role", TEXT), ("name", TEXT), ("address", TEXT),
