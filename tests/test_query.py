@@ -385,12 +385,15 @@ def test_the_export_command_says_what_it_wrote(tmp_path: Path,
     (["export", "{tmp}/missing.jsonl", "-o", "{tmp}/out"], "missing.jsonl"),
     (["export", str(FIXTURES / "plain"), "-o", "{tmp}/out", "--run", "../up"],
      "invalid run name"),
+    (["export", str(FIXTURES / "plain"), "-o", "{tmp}/a-file/dataset"], "cannot write"),
 ])
 def test_bad_input_is_one_line_and_exit_2(dataset: Path, tmp_path: Path, argv: list[str],
                                           message: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
     argv = [arg.format(tmp=tmp_path, dataset=dataset) for arg in argv]
     assert main(argv) == 2
+    assert not (tmp_path / "out").exists()  # nothing is left of an export that failed
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("otel-prov: ") and message in err, err
     if "query failed" in message:

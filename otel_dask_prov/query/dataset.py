@@ -13,7 +13,7 @@ from typing import Final
 from ..convert.pipeline import ConversionReport
 from ..convert.pipeline import run as convert_run
 from ..convert.progress import Progress
-from ..errors import MissingPackageError, OptionError, OutputError
+from ..errors import MissingPackageError, OptionError
 
 PathLike = str | os.PathLike[str]
 
@@ -79,11 +79,7 @@ def export(paths: Sequence[PathLike] | PathLike, directory: PathLike, run: str |
     if run is not None:
         check_run_name(run)
     inputs = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    target = Path(directory)
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(str(target), error.strerror or str(error)) from None
+    target = Path(directory)  # made once the inputs are known to be readable
     writer = DatasetWriter(target, run)
     try:
         conversion = convert_run(inputs, lambda: writer, False, skip_invalid,
