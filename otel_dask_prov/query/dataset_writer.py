@@ -57,6 +57,9 @@ from .schemas import (
 ROWS_PER_FLUSH: Final = 65_536
 """Rows of one table kept in memory before they are written (one Parquet row group)."""
 
+ROWS_PER_BATCH: Final = 8_192
+"""Rows of one table kept as Python tuples before they become an Arrow record batch."""
+
 PART: Final = "part-0.parquet"
 
 _TASK = f"{ids.RUN_PREFIX}:task."
@@ -134,34 +137,54 @@ def _number(value: Any) -> float | None:
 
 
 class TableFile:
-    """Rows of one table, buffered and appended to one Parquet file every *rows_per_flush*."""
+    """Rows of one table, buffered and appended to one Parquet file every *rows_per_flush*.
+
+    Rows arrive as Python tuples, which take several times the memory of the same
+    values in Arrow; every :data:`ROWS_PER_BATCH` of them become an Arrow record
+    batch, and the batches are written as one row group every *rows_per_flush* rows.
+    """
 
     def __init__(self, path: Path, schema: pa.Schema, rows_per_flush: int = ROWS_PER_FLUSH) -> None:
         self.path = path
         self.schema = schema
         self.rows_per_flush = rows_per_flush
+        self.rows_per_batch = min(ROWS_PER_BATCH, rows_per_flush)
         self.rows: list[tuple[Any, ...] | list[Any]] = []
+        self.batches: list[pa.RecordBatch] = []
+        self.batched = 0
         self.count = 0
         self._writer: pq.ParquetWriter | None = None
 
     def append(self, row: tuple[Any, ...] | list[Any]) -> None:
         self.rows.append(row)
-        if len(self.rows) >= self.rows_per_flush:
-            self.flush()
+        if len(self.rows) >= self.rows_per_batch:
+            self._batch()
+            if self.batched >= self.rows_per_flush:
+                self.flush()
+
+    def _batch(self) -> None:
+        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.schema)
+        self.batches.append(pa.RecordBatch.from_arrays(
+            [_column(values, field.type) for values, field in zip(columns, self.schema, strict=True)],
+            schema=self.schema))
+        self.batched += len(self.rows)
+        self.rows.clear()
 
     def flush(self) -> None:
-        if not self.rows and self._writer is not None:
+        """Write what is buffered as one row group."""
+        if self.rows or not self.batches:
+            self._batch()
+        if not self.batched and self._writer is not None:
+            self.batches.clear()
             return
-        columns = list(zip(*self.rows, strict=True)) if self.rows else [()] * len(self.schema)
-        table = pa.Table.from_arrays(
-            [_column(values, field.type) for values, field in zip(columns, self.schema, strict=True)],
-            schema=self.schema)
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self.path, self.schema, compression="zstd")
-        self._writer.write_table(table)
-        self.count += len(self.rows)
-        self.rows.clear()
+        self._writer.write_table(pa.Table.from_batches(self.batches, schema=self.schema),
+                                 row_group_size=max(self.batched, 1))
+        self.count += self.batched
+        self.batched = 0
+        self.batches.clear()
 
     def close(self) -> int:
         """Write what is buffered (an empty file for an empty table); the number of rows."""
