@@ -19,6 +19,7 @@ import pytest
 from otel_dask_prov.report import write_report
 from tests.support.browser import open_page
 from tests.support.cluster import DaskProcesses
+from tests.support.synthetic_traces import SyntheticTask, write
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 
@@ -117,6 +118,7 @@ def test_a_link_to_a_task_opens_it(failures_report: Path) -> None:
         assert errors == []
 
 
+@pytest.mark.timeout(900)  # the run itself takes 2-5 minutes on two loaded cores
 def test_a_run_of_100k_tasks_opens_with_a_sample_and_exact_groups(large_report: Path) -> None:
     with open_page(large_report, wait_ready=True) as (page, errors):
         assert "Showing a sample of" in page.locator("#summary").inner_text()
@@ -129,6 +131,17 @@ def test_a_run_of_100k_tasks_opens_with_a_sample_and_exact_groups(large_report: 
         assert page.locator("#task-view").is_visible()
         assert errors == []
     assert large_report.stat().st_size < 32 * 2**20
+
+
+def test_text_from_the_run_is_shown_as_text_never_run_as_html(tmp_path: Path) -> None:
+    key = "<!--<script>document.title='owned'</script>-1"
+    write(tmp_path / "traces", [SyntheticTask(key, failures=1), SyntheticTask("ok-1", (key,))],
+          workers=1, seed=1)
+    write_report([tmp_path / "traces"], tmp_path / "report.html", title="</title><b>bold")
+    with open_page(tmp_path / "report.html", wait_ready=True) as (page, errors):
+        assert page.title() == "</title><b>bold"
+        assert key in page.locator("#failures").inner_text()
+        assert errors == []
 
 
 def test_bad_input_is_one_line_and_no_report(tmp_path: Path) -> None:

@@ -20,17 +20,20 @@ def _asset(name: str) -> str:
 
 
 def data_json(data: dict[str, Any]) -> str:
-    """*data* as JSON that is safe inside a ``<script>`` element.
+    """*data* as JSON that is safe inside a ``<script>`` element, whatever text it holds.
 
-    ``</`` could end the element and U+2028/U+2029 are line ends to older
-    JavaScript parsers; both are escaped, which JSON allows.
+    Every ``<`` is written ``\\u003c`` (JSON allows it), so no ``</script>`` and no
+    ``<!--`` in a task key or an exception message can end the element early or
+    switch the HTML parser into its script-comment states; U+2028 and U+2029,
+    line ends to older JavaScript parsers, are escaped too.
 
-    >>> data_json({"key": "</script>"})
-    '{"key":"<\\\\/script>"}'
+    >>> data_json({"key": "<!--<script></script>"})
+    '{"key":"\\\\u003c!--\\\\u003cscript>\\\\u003c/script>"}'
     """
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
                       default=str)
-    return text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return (text.replace("<", "\\u003c").replace("\u2028", "\\u2028")
+            .replace("\u2029", "\\u2029"))
 
 
 def render(data: dict[str, Any], title: str) -> str:
