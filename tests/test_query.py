@@ -137,6 +137,11 @@ def test_rows_are_the_spans_of_the_traces(dataset: Path, expected: dict[str, Exp
     assert count(dataset, "dependencies", name) == len(spans.dependencies())
     assert count(dataset, "files", name) == spans.files
     assert count(dataset, "workers", name) == spans.processes()
+    compute = query.sql(dataset, f"SELECT coalesce(sum(compute_s), 0) AS s FROM executions "
+                                 f"WHERE run = '{name}'")["s"][0]
+    assert compute == pytest.approx(sum(
+        float(spans.attempts[span_id].get(attr.TASK_DURATION_PREFIX + "compute") or 0)
+        for span_id in spans.executions))
     keys = query.sql(dataset, f"SELECT span_id, key, outcome, attempt FROM attempts "
                               f"WHERE run = '{name}'")
     assert {row.span_id: (row.key, row.outcome, row.attempt) for row in keys.itertuples()} == {

@@ -78,15 +78,14 @@ _HELD = (_VALUE, _ERROR, _PATH, _DATA)
 for the rest of the trace)."""
 _ROLES: Final = {vocabulary.WORKER: "worker", vocabulary.SCHEDULER: "scheduler",
                  vocabulary.CLIENT: "client"}
-_PHASES: Final = {vocabulary.DURATION_PREFIX + "".join(word.title() for word in action.split("-")):
-                  column for action, column in PHASE_COLUMNS.items()}
-"""``dask:durationDiskRead`` -> ``disk_read_s``."""
+_EXECUTION_DURATIONS: Final = tuple(
+    vocabulary.DURATION_PREFIX + "".join(word.title() for word in action.split("-"))
+    for action in PHASE_COLUMNS)
+"""``dask:durationTransfer``, ``dask:durationCompute``, ... in the order of the phase columns
+of ``executions`` (the names :mod:`otel_dask_prov.convert.attribute_pairs` gives)."""
 _IO: Final = (vocabulary.IO_READ_BYTES, vocabulary.IO_WRITE_BYTES, vocabulary.IO_READ_CALLS,
               vocabulary.IO_WRITE_CALLS, vocabulary.IO_STORAGE_READ_BYTES,
               vocabulary.IO_STORAGE_WRITE_BYTES)
-_EXECUTION_DURATIONS: Final = tuple(
-    name for name, column in sorted(_PHASES.items(), key=lambda item: list(
-        PHASE_COLUMNS.values()).index(item[1])))
 _A: Final = {name: position for position, name in enumerate(ATTEMPTS_STAGED.names)}
 """Column positions of a staged attempt row."""
 
