@@ -249,6 +249,7 @@ class DatasetWriter:
             self.rows[name] = table.close()
         self.rows["attempts"] = self._finish_attempts()
         self.rows["workers"] = self._write_workers()
+        self.rows = {name: self.rows[name] for name in TABLES}
         self._publish()
 
     def abort(self) -> None:
