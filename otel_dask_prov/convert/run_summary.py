@@ -43,6 +43,7 @@ from ..prov_vocabulary import PROV_LOCATION, PROV_ROLE, PROV_TYPE
 from ..version import __version__
 from . import identifiers as ids
 from .prov_records import Record
+from .streaming import RecordRouter
 
 ATTEMPTS_KEPT: Final = 20_000
 """Attempts whose details a report keeps, beyond the failed ones (a uniform sample above)."""
@@ -495,13 +496,13 @@ def _iso(moment: float) -> str | None:
     return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="milliseconds")
 
 
-class TraceSummary:
+class TraceSummary(RecordRouter):
     """The records of one trace (or the document's top container)."""
 
     def __init__(self, summary: RunSummaryWriter, bundle: str | None) -> None:
+        super().__init__()
         self.summary = summary
         self.bundle = bundle
-        self.records = 0
         self.current: Attempt | None = None
         self.current_id: str | None = None
         self.current_group = 0
@@ -512,18 +513,12 @@ class TraceSummary:
         arguments, written versions), and the paths and data of this container."""
         self.computation: Computation | None = None
         self.plans: dict[str, int] = {}
-        self._handlers = {
+        self.handlers = {
             "activity": self._activity, "entity": self._entity, "agent": self._agent,
             "used": self._used, "wasGeneratedBy": self._generated,
             "wasAssociatedWith": self._associated, "wasInfluencedBy": self._influenced,
             "specializationOf": self._specialization,
         }
-
-    def add(self, record: Record) -> None:
-        self.records += 1
-        handler = self._handlers.get(record.kind)
-        if handler is not None:
-            handler(record)
 
     # -- elements -------------------------------------------------------------------
     def _activity(self, record: Record) -> None:

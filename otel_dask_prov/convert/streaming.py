@@ -59,6 +59,24 @@ class RecordSink(Protocol):
     def add(self, record: Record) -> None: ...
 
 
+class RecordRouter:
+    """A :class:`RecordSink` that hands each record to the method its :attr:`handlers`
+    names for the record's kind, and counts them; records of other kinds are counted
+    and left out. For writers that read the records back (the report's summary, the
+    query stage's tables) rather than serialize them."""
+
+    handlers: dict[str, Callable[[Record], None]]
+
+    def __init__(self) -> None:
+        self.records = 0
+
+    def add(self, record: Record) -> None:
+        self.records += 1
+        handler = self.handlers.get(record.kind)
+        if handler is not None:
+            handler(record)
+
+
 class DocumentWriter(Protocol):
     """What the conversion drives: the streaming writers here, or ``prov`` (:mod:`.formats`).
 

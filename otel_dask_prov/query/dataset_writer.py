@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from .. import prov_vocabulary as vocabulary
 from ..convert import identifiers as ids
 from ..convert.prov_records import Record
+from ..convert.streaming import RecordRouter
 from ..errors import OutputError
 from ..prov_vocabulary import PROV_LOCATION, PROV_TYPE
 from .schemas import (
@@ -357,14 +358,14 @@ def _text(value: Any) -> str | None:
 # --------------------------------------------------------------------------
 # The records of one trace
 # --------------------------------------------------------------------------
-class TraceRows:
+class TraceRows(RecordRouter):
     """The record sink of one trace (or the document's top container): rows out."""
 
     def __init__(self, writer: DatasetWriter, trace_id: str | None) -> None:
+        super().__init__()
         self.writer = writer
         self.trace_id = trace_id
         self.run = writer.run
-        self.records = 0
         self.current: list[Any] | None = None
         self.current_id: str | None = None
         self.entities: dict[str, dict[str, Any]] = {}
@@ -374,18 +375,12 @@ class TraceRows:
         self._executions = tables["executions"]
         self._dependencies = tables["dependencies"]
         self._files = tables["files"]
-        self._handlers = {
+        self.handlers = {
             "activity": self._activity, "entity": self._entity, "agent": writer.process,
             "used": self._used, "wasGeneratedBy": self._generated,
             "wasAssociatedWith": self._associated, "wasStartedBy": self._started,
             "wasInfluencedBy": self._influenced,
         }
-
-    def add(self, record: Record) -> None:
-        self.records += 1
-        handler = self._handlers.get(record.kind)
-        if handler is not None:
-            handler(record)
 
     # -- elements -------------------------------------------------------------------
     def _activity(self, record: Record) -> None:
