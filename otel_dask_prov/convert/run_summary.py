@@ -34,7 +34,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Final
 
 from .. import attributes as attr
@@ -493,7 +493,7 @@ class RunSummaryWriter:
 def _iso(moment: float) -> str | None:
     if not math.isfinite(moment):
         return None
-    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(moment, tz=timezone.utc).isoformat(timespec="milliseconds")
 
 
 class TraceSummary(RecordRouter):
