@@ -26,6 +26,7 @@ complete (replacing an earlier export of the same run).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Iterable
@@ -74,7 +75,8 @@ _SCHEDULER = f"{ids.RUN_PREFIX}:scheduler."
 _COMPUTATION = f"{ids.RUN_PREFIX}:computation."
 _GRAPH = f"{ids.RUN_PREFIX}:graph."
 _TRACE = f"{ids.RUN_PREFIX}:trace."
-_HELD = (_VALUE, _ERROR, _PATH, _DATA)
+_ARGUMENT = f"{ids.RUN_PREFIX}:argument."
+_HELD = (_VALUE, _ERROR, _PATH, _DATA, _ARGUMENT)
 """Entities held until the relation that says whose they are (or, for paths and data,
 for the rest of the trace)."""
 _ROLES: Final = {vocabulary.WORKER: "worker", vocabulary.SCHEDULER: "scheduler",
@@ -277,7 +279,8 @@ class DatasetWriter:
     def plan(self, identifier: str, attributes: Iterable[tuple[str, Any]]) -> None:
         code = self.plans.setdefault(identifier, {})
         for name, value in attributes:
-            if name in (vocabulary.FUNCTION, vocabulary.CODE_FILENAME, vocabulary.CODE_LINENO):
+            if name in (vocabulary.FUNCTION, vocabulary.FUNCTION_DIGEST, vocabulary.CODE_FILENAME,
+                        vocabulary.CODE_LINENO):
                 code.setdefault(name, value)
 
     # -- the end -----------------------------------------------------------------
@@ -294,6 +297,8 @@ class DatasetWriter:
         plans = pa.array(list(self.plans), pa.string())
         functions = pa.array([_text(code.get(vocabulary.FUNCTION))
                               for code in self.plans.values()], pa.string())
+        digests = pa.array([_text(code.get(vocabulary.FUNCTION_DIGEST))
+                            for code in self.plans.values()], pa.string())
         files = pa.array([_text(code.get(vocabulary.CODE_FILENAME))
                           for code in self.plans.values()], pa.string())
         lines = pa.array([_integer(code.get(vocabulary.CODE_LINENO))
@@ -307,7 +312,8 @@ class DatasetWriter:
                 microseconds = pc.cast(pc.subtract(end, start), pa.int64())
                 computed = {
                     "worker": addresses.take(worker), "worker_name": names.take(worker),
-                    "function": functions.take(plan), "code_file": files.take(plan),
+                    "function": functions.take(plan), "function_digest": digests.take(plan),
+                    "code_file": files.take(plan),
                     "code_line": lines.take(plan),
                     "duration_s": pc.divide(pc.cast(microseconds, pa.float64()), 1e6),
                 }
@@ -333,7 +339,8 @@ class DatasetWriter:
                 _text(details.get(vocabulary.RUNTIME_VERSION)),
                 _text(details.get(vocabulary.DASK_VERSION)),
                 _text(details.get(vocabulary.DISTRIBUTED_VERSION)), os_text,
-                sorted(self.packages.get(identifier, ()))))
+                sorted(self.packages.get(identifier, ())),
+                _text(details.get(vocabulary.PACKAGES_DIGEST))))
         return table.close()
 
     def _publish(self) -> None:
@@ -433,6 +440,10 @@ class TraceRows(RecordRouter):
 
     def _end_attempt(self) -> None:
         if self.current is not None:
+            arguments = self.current[_A["arguments"]]
+            if arguments:
+                self.current[_A["arguments"]] = json.dumps(arguments, ensure_ascii=False,
+                                                            default=str)
             self._attempts.append(self.current)
             self.current = None
             self.current_id = None
@@ -474,6 +485,21 @@ class TraceRows(RecordRouter):
             path = self._path(used)
             if path is not None:
                 self._file(task, path, "read", record)
+        elif used.startswith(_ARGUMENT):
+            self._argument(task, self.entities.pop(used, {}))
+
+    def _argument(self, task: str, pairs: dict[str, Any]) -> None:
+        """One literal argument of the current attempt, as ``otel-prov`` recorded it
+        (``dask.task.arguments``): its position or name, type and ``repr``."""
+        if task != self.current_id or self.current is None:
+            return
+        item = {field: pairs[name] for field, name in (
+            ("position", vocabulary.POSITION), ("name", vocabulary.NAME),
+            ("type", vocabulary.TYPE), ("value", vocabulary.VALUE), ("keys", vocabulary.KEYS))
+            if pairs.get(name) is not None}
+        if self.current[_A["arguments"]] is None:
+            self.current[_A["arguments"]] = []
+        self.current[_A["arguments"]].append(item)
 
     def _path(self, identifier: str) -> Any:
         general = identifier if identifier.count(".") == 1 else ".".join(

@@ -46,13 +46,14 @@ ATTEMPTS: Final = _schema(
     ("start_time", TIME), ("end_time", TIME), ("duration_s", SECONDS),
     ("rerun_reason", TEXT), ("previous_span_id", TEXT),
     ("exception_type", TEXT), ("exception_message", TEXT), ("blame", TEXT),
+    ("arguments", TEXT),
     ("result_type", TEXT), ("result_nbytes", INT), ("result_hash", TEXT),
-    ("function", TEXT), ("code_file", TEXT), ("code_line", INT))
+    ("function", TEXT), ("function_digest", TEXT), ("code_file", TEXT), ("code_line", INT))
 
 ATTEMPTS_STAGED: Final = _schema(
     *((field.name, field.type) for field in ATTEMPTS
-      if field.name not in ("worker", "worker_name", "function", "code_file", "code_line",
-                            "duration_s")),
+      if field.name not in ("worker", "worker_name", "function", "function_digest",
+                            "code_file", "code_line", "duration_s")),
     ("plan", TEXT))
 """What the export writes of ``attempts`` while converting: the worker and the plan as
 their PROV ids, which the agents and plans at the end of each trace describe; the
@@ -77,7 +78,7 @@ FILES: Final = _schema(
 WORKERS: Final = _schema(
     ("run", TEXT), ("process", TEXT), ("role", TEXT), ("name", TEXT), ("address", TEXT),
     ("host", TEXT), ("pid", INT), ("python", TEXT), ("dask", TEXT), ("distributed", TEXT),
-    ("os", TEXT), ("packages", pa.list_(TEXT)))
+    ("os", TEXT), ("packages", pa.list_(TEXT)), ("packages_digest", TEXT))
 
 TABLES: Final[dict[str, pa.Schema]] = {
     "computations": COMPUTATIONS,
