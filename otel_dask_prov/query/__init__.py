@@ -14,15 +14,18 @@ From Python::
     >>> query.sql("dataset", "SELECT * FROM attempts LIMIT 5")           # doctest: +SKIP
     >>> query.tables("dataset")["workers"]                               # doctest: +SKIP
     >>> query.connect("dataset").sql("SELECT count(*) FROM files")       # doctest: +SKIP
+    >>> query.lineage("dataset", "total-b4b8c3").keys()                  # doctest: +SKIP
 
 The tables (:mod:`.schemas`) are written from the PROV records of the
 conversion by :class:`~.dataset_writer.DatasetWriter`, in bounded memory, one
 partition per run: ``<table>/run=<run>/part-0.parquet``. :mod:`.sql` runs DuckDB
-over them. Both need the ``query`` extra (pyarrow and duckdb);
+over them; :mod:`.lineage` walks a run's dependencies and files with a recursive
+query (``otel-prov lineage``). Both need the ``query`` extra (pyarrow and duckdb);
 ``docs/queries.md`` describes every column and ready queries.
 """
 
 from .dataset import ExportResult, export
+from .lineage import Lineage, lineage
 from .sql import connect, sql, tables
 
-__all__ = ["ExportResult", "connect", "export", "sql", "tables"]
+__all__ = ["ExportResult", "Lineage", "connect", "export", "lineage", "sql", "tables"]

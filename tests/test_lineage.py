@@ -1,0 +1,257 @@
+"""``otel-prov lineage`` on recorded real runs and on a fresh one that persists data.
+
+On the fresh run the expected closures come from the dask graphs the test
+submitted (each task's dependencies as Dask gives them), not from the traces:
+the lineage must be the scheduler's graph, across the two computations.
+"""
+
+# ruff: noqa: S608 - the SQL here is built from the tests' own run names
+
+from __future__ import annotations
+
+import json
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from otel_dask_prov import query
+from otel_dask_prov.cli import main
+from otel_dask_prov.query.lineage import Lineage
+from tests.support.cluster import DaskProcesses
+from tests.support.workloads import add, inc, total
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("lineage-dataset")
+    for name in ("plain", "provenance"):
+        query.export([FIXTURES / name], directory, run=name)
+    return directory
+
+
+def key_of(dataset: Path, run: str, prefix: str) -> list[str]:
+    rows = query.sql(dataset, f"SELECT key FROM attempts WHERE run = '{run}' "
+                              f"AND prefix = '{prefix}' ORDER BY key")
+    return list(rows["key"])
+
+
+# --------------------------------------------------------------------------
+# Recorded runs
+# --------------------------------------------------------------------------
+def test_total_was_computed_from_the_four_incs_of_an_earlier_computation(dataset: Path) -> None:
+    (total_key,) = key_of(dataset, "plain", "total")
+    incs = key_of(dataset, "plain", "inc")
+    found = query.lineage(dataset, total_key)
+    assert isinstance(found, Lineage) and found.run == "plain" and found.matched == "task key"
+    assert found.keys() == set(incs) and len(incs) == 4
+    assert set(found.nodes["depth"]) == {0, 1}
+    assert found.nodes["computation_span_id"].nunique() == 2  # across computations
+    assert set(found.edges["relation"]) == {"used"}
+    downstream = query.lineage(dataset, incs[0], downstream=True)
+    assert downstream.keys() == {total_key}
+    assert query.lineage(dataset, total_key, downstream=True).keys() == set()
+    assert query.lineage(dataset, incs[0]).keys() == set()
+
+
+def test_a_computation_names_its_output(dataset: Path) -> None:
+    computations = query.sql(dataset, "SELECT span_id, trace_id FROM computations "
+                                      "WHERE run = 'plain' ORDER BY start_time")
+    first, second = computations.itertuples()
+    (total_key,) = key_of(dataset, "plain", "total")
+    incs = set(key_of(dataset, "plain", "inc"))
+    output = query.lineage(dataset, first.span_id, downstream=True)
+    assert output.matched == "computation's output"
+    assert output.keys(include_target=True) - output.keys() == incs
+    assert output.keys() == {total_key}
+    assert query.lineage(dataset, second.trace_id.upper()).keys() == incs
+
+
+def test_a_file_links_its_writers_to_its_readers(dataset: Path) -> None:
+    writers = query.lineage(dataset, "shared.bin")
+    assert writers.matched == "file" and writers.run == "provenance"
+    assert writers.keys() == {"fails", "write-1", "write-2"}
+    assert set(writers.edges["relation"]) == {"wrote"}
+    assert query.lineage(dataset, "shared.bin", downstream=True).keys() == set()
+    copied = query.lineage(dataset, "copied.bin")
+    assert copied.keys() == {"copy"}
+    assert {Path(path).name for path in copied.paths()} == {"copied.bin", "source.bin"}
+    assert list(copied.nodes["depth"]) == [0, 1, 2]
+    source = query.lineage(dataset, "source.bin", downstream=True)
+    assert source.keys() == {"copy"}
+    assert {Path(path).name for path in source.paths()} == {"copied.bin", "source.bin"}
+    (path,) = {path for path in source.paths() if path.endswith("source.bin")}
+    assert query.lineage(dataset, path, downstream=True).keys() == {"copy"}  # the whole path
+    assert query.lineage(dataset, "copy", downstream=True).paths() == {
+        path.replace("source.bin", "copied.bin")}
+
+
+def test_the_command_prints_a_tree_json_and_dot(
+        dataset: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lineage", str(dataset), "source.bin", "--downstream"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("downstream of file 'source.bin' in run provenance: 1 task, 1 file")
+    assert lines[1].startswith("file /") and lines[1].endswith("source.bin")
+    assert lines[2].startswith("└─ read by copy  (computation ")
+    assert lines[3].startswith("   └─ wrote file /") and lines[3].endswith("copied.bin")
+    assert main(["lineage", str(dataset), "copied.bin", "--format", "json"]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert graph["direction"] == "upstream" and graph["matched"] == "file"
+    by_id = {node["node"]: node for node in graph["nodes"]}
+    assert {(by_id[edge["source"]]["kind"], edge["relation"], by_id[edge["target"]]["kind"])
+            for edge in graph["edges"]} == {("file", "read", "task"), ("task", "wrote", "file")}
+    assert main(["lineage", str(dataset), "copied.bin", "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    assert dot.startswith("digraph lineage {") and dot.rstrip().endswith("}")
+    assert dot.count("shape=note") == 2 and dot.count("shape=box") == 1
+    assert dot.count(" -> ") == 2
+
+
+def test_trace_files_are_exported_first(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["lineage", str(FIXTURES / "plain"), "--format", "json",
+                 *(["--run", "plain"]), _total_key()]) == 0
+    graph = json.loads(capsys.readouterr().out)
+    assert graph["run"] == "plain"
+    assert sorted(node["key"].split("-")[0] for node in graph["nodes"]) == ["inc"] * 4 + ["total"]
+
+
+def _total_key() -> str:
+    text = (FIXTURES / "plain" / "dask-scheduler.jsonl").read_text()
+    return re.findall(r"total-[0-9a-f]{32}", text)[0]
+
+
+def test_a_target_in_several_runs_needs_run(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    for run in ("one", "two"):
+        query.export([FIXTURES / "plain"], tmp_path, run=run)
+    assert main(["lineage", str(tmp_path), _total_key()]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "in the runs one, two" in err and "--run" in err
+    assert main(["lineage", str(tmp_path), _total_key(), "--run", "two"]) == 0
+    assert "in run two: 4 tasks" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("where", ["dataset", "traces"])
+def test_a_target_matching_nothing_is_one_line_and_exit_2(
+        dataset: Path, where: str, capsys: pytest.CaptureFixture[str]) -> None:
+    source = str(dataset if where == "dataset" else FIXTURES / "plain")
+    assert main(["lineage", source, "no-such-key"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("otel-prov: no task key, file or output matches 'no-such-key' in ")
+    assert source in err and "otel-prov sql " in err and "FROM attempts" in err
+
+
+# --------------------------------------------------------------------------
+# A fresh real run: one computation persists, a second one uses it
+# --------------------------------------------------------------------------
+def dependencies(collections: Iterable[Any]) -> dict[str, set[str]]:
+    """Each key of the collections' graphs -> the keys it depends on, as Dask gives them."""
+    from dask.core import get_dependencies
+
+    found: dict[str, set[str]] = {}
+    for collection in collections:
+        graph = dict(collection.__dask_graph__())
+        for key, task in graph.items():
+            keys = getattr(task, "dependencies", None)
+            if keys is None:  # dask before the task spec
+                keys = get_dependencies(graph, key)
+            found.setdefault(str(key), set()).update(str(k) for k in keys)
+    return found
+
+
+def closure(graph: Mapping[str, set[str]], start: str) -> dict[str, int]:
+    """Every key reachable from *start* through *graph*, with its fewest steps."""
+    depth = {start: 0}
+    queue = deque([start])
+    while queue:
+        key = queue.popleft()
+        for near in sorted(graph.get(key, ())):
+            if near not in depth:
+                depth[near] = depth[key] + 1
+                queue.append(near)
+    return depth
+
+
+def reverse(graph: Mapping[str, set[str]]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {key: set() for key in graph}
+    for key, used in graph.items():
+        for dependency in used:
+            found.setdefault(dependency, set()).add(key)
+    return found
+
+
+def test_a_fresh_run_crosses_computations_as_the_scheduler_saw_them(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import dask
+
+    delayed = dask.delayed
+    first = [delayed(inc)(i, dask_key_name=f"a-{i}") for i in range(4)]
+    second = [delayed(add)(first[i], first[(i + 1) % 4], dask_key_name=f"b-{i}")
+              for i in range(4)]
+    side = delayed(inc)(100, dask_key_name="side")
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=2)
+    with cluster:
+        with cluster.client() as client:
+            persisted = client.persist([*second, side])  # computation 1
+            graph = dependencies([*second, side])
+            used = [delayed(inc)(persisted[i], dask_key_name=f"d-{i}") for i in range(2)]
+            result = delayed(total)([used[0], used[1], persisted[2]], dask_key_name="t")
+            for key, keys in dependencies([result]).items():
+                graph.setdefault(key, set()).update(keys)
+            assert result.compute() == (1 + 2 + 1) + (2 + 3 + 1) + (3 + 4)  # computation 2
+        cluster.stop()
+    assert graph["t"] == {"d-0", "d-1", "b-2"} and graph["d-0"] == {"b-0"}
+    directory = tmp_path / "dataset"
+    query.export([cluster.trace_dir], directory, run="fresh")
+    consumers = reverse(graph)
+
+    for target in ("t", "d-1", "b-2", "a-1", "side"):
+        for downstream in (False, True):
+            expected = closure(consumers if downstream else graph, target)
+            found = query.lineage(directory, target, downstream=downstream)
+            depths = {row.key: row.depth for row in found.nodes.itertuples()}
+            assert depths == expected, (target, downstream)
+            assert found.keys() == set(expected) - {target}
+            assert set(found.nodes["kind"]) == {"task"}
+            edges = {(found.nodes.set_index("node").loc[s, "key"],
+                      found.nodes.set_index("node").loc[t, "key"])
+                     for s, t in zip(found.edges["source"], found.edges["target"], strict=True)}
+            assert edges == {(dependency, key) for key in expected
+                             for dependency in graph.get(key, ())
+                             if dependency in expected and key in expected}
+
+    upstream = query.lineage(directory, "t")
+    computations = upstream.nodes.groupby("computation_span_id")["key"].agg(set)
+    assert sorted(map(sorted, computations)) == [
+        ["a-0", "a-1", "a-2", "a-3", "b-0", "b-1", "b-2"], ["d-0", "d-1", "t"]]
+    order = query.sql(directory, "SELECT span_id FROM computations ORDER BY start_time")
+    persisted_by, computed_by = order["span_id"]
+    assert query.lineage(directory, persisted_by).keys(include_target=True) == {
+        "a-0", "a-1", "a-2", "a-3", "b-0", "b-1", "b-2", "b-3", "side"}
+    assert query.lineage(directory, persisted_by, downstream=True).nodes.query(
+        "depth == 0")["key"].tolist() == ["b-0", "b-1", "b-2", "b-3", "side"]
+    assert query.lineage(directory, computed_by).keys() == set(closure(graph, "t")) - {"t"}
+
+    # the three formats, from the trace files themselves
+    expected = closure(graph, "t")
+    assert main(["lineage", str(cluster.trace_dir), "t"]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0].startswith("upstream of task key 't' in run ") and f"{len(expected) - 1} tasks" in text[0]
+    named = [re.sub(r"^[│├└─ ]*(used )?", "", line).split("  ")[0] for line in text[1:]]
+    assert set(named) == set(expected)
+    assert len(text) - 1 == 1 + sum(len(graph.get(key, ())) for key in expected)
+    assert sum("(see above)" in line for line in text) == len(text) - 1 - len(expected)
+    assert main(["lineage", str(directory), "a-1", "--downstream", "--format", "json"]) == 0
+    graph_json = json.loads(capsys.readouterr().out)
+    assert {node["key"]: node["depth"] for node in graph_json["nodes"]} == closure(consumers, "a-1")
+    assert main(["lineage", str(directory), "b-2", "--format", "dot"]) == 0
+    dot = capsys.readouterr().out
+    labels = re.findall(r'\[shape=box, label="([^"]+)"', dot)
+    assert sorted(labels) == sorted(closure(graph, "b-2"))
+    assert dot.count(" -> ") == sum(len(graph[key]) for key in closure(graph, "b-2"))
