@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "otel_dask_prov.report.command:report_command",
     "export": "otel_dask_prov.query.command:export_command",
     "sql": "otel_dask_prov.query.command:sql_command",
+    "diff": "otel_dask_prov.query.diff_command:diff_command",
     "lineage": "otel_dask_prov.query.lineage:lineage_command",
     "replay": "otel_dask_prov.export.replay:replay_command",
     "demo": "otel_dask_prov.demo.command:demo_command",
