@@ -255,3 +255,30 @@ def test_a_fresh_run_crosses_computations_as_the_scheduler_saw_them(
     labels = re.findall(r'\[shape=box, label="([^"]+)"', dot)
     assert sorted(labels) == sorted(closure(graph, "b-2"))
     assert dot.count(" -> ") == sum(len(graph[key]) for key in closure(graph, "b-2"))
+
+
+def test_a_file_read_and_written_by_tasks_ends_the_walk(tmp_path: Path) -> None:
+    """A cycle (a task reads and rewrites the file another wrote) is walked once."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from otel_dask_prov.query.schemas import TABLES
+
+    rows = {
+        "attempts": [{"run": "r", "span_id": "a1", "key": "write", "computation_span_id": "c1"},
+                     {"run": "r", "span_id": "b1", "key": "update", "computation_span_id": "c2"}],
+        "files": [{"run": "r", "span_id": "a1", "key": "write", "path": "/d/f", "operation": "write"},
+                  {"run": "r", "span_id": "b1", "key": "update", "path": "/d/f", "operation": "read"},
+                  {"run": "r", "span_id": "b1", "key": "update", "path": "/d/f",
+                   "operation": "write"}],
+    }
+    for table, found in rows.items():
+        (tmp_path / table / "run=r").mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(found, schema=TABLES[table]),
+                       tmp_path / table / "run=r" / "part-0.parquet")
+    up = query.lineage(tmp_path, "update")
+    assert up.keys() == {"write"} and len(up.edges) == 3  # update wrote the file it read
+    down = query.lineage(tmp_path, "write", downstream=True)
+    assert down.keys() == {"update"} and down.paths() == {"/d/f"}
+    assert list(down.nodes["depth"]) == [0, 1, 2]
+    assert "(see above)" in down.to_text()

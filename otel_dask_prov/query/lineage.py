@@ -184,13 +184,20 @@ class Lineage:
         return {
             "run": self.run, "target": self.target, "matched": self.matched,
             "direction": self.direction,
-            "nodes": [{name: _plain(value) for name, value in row.items()}
-                      for row in self.nodes.to_dict("records")],
-            "edges": self.edges.to_dict("records"),
+            "nodes": _records(self.nodes), "edges": _records(self.edges),
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=1, ensure_ascii=False) + "\n"
+        """The graph as JSON: one line per node and per edge."""
+        graph = self.to_dict()
+        lines = [json.dumps({name: graph[name] for name in ("run", "target", "matched",
+                                                            "direction")},
+                            ensure_ascii=False)[:-1] + ","]
+        for name in ("nodes", "edges"):
+            items = [" " + json.dumps(item, ensure_ascii=False) for item in graph[name]]
+            lines.append(f' "{name}": [' + ("\n" + ",\n".join(items) + "\n ]" if items else "]")
+                         + ("," if name == "nodes" else ""))
+        return "\n".join(lines) + "\n}\n"
 
     def to_text(self) -> str:
         """An indented tree from the target, each node expanded once (later: ``(see above)``)."""
@@ -282,22 +289,16 @@ def _quote(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _plain(value: Any) -> Any:
-    """A cell as JSON holds it: missing values are null, numpy numbers Python's."""
-    if value is None:
-        return None
-    if isinstance(value, float) and value != value:
-        return None
-    if hasattr(value, "item"):
-        return value.item()
-    try:
-        import pandas as pd
-
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return value
+def _records(frame: pandas.DataFrame) -> list[dict[str, Any]]:
+    """The rows of *frame* as dicts of Python values, missing values None."""
+    columns = {}
+    for name in frame.columns:
+        column = frame[name]
+        values = column.astype(object).where(column.notna(), None).tolist()
+        columns[str(name)] = [value.item() if hasattr(value, "item") else value
+                              for value in values]
+    names = list(columns)
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
 
 
 def is_dataset(path: PathLike) -> bool:
