@@ -14,6 +14,7 @@ From Python::
     >>> query.sql("dataset", "SELECT * FROM attempts LIMIT 5")           # doctest: +SKIP
     >>> query.tables("dataset")["workers"]                               # doctest: +SKIP
     >>> query.connect("dataset").sql("SELECT count(*) FROM files")       # doctest: +SKIP
+    >>> query.diff("traces-monday", "traces-tuesday").changed            # doctest: +SKIP
     >>> query.lineage("dataset", "total-b4b8c3").keys()                  # doctest: +SKIP
 
 The tables (:mod:`.schemas`) are written from the PROV records of the
@@ -25,7 +26,9 @@ query (``otel-prov lineage``). Both need the ``query`` extra (pyarrow and duckdb
 """
 
 from .dataset import ExportResult, export
+from .diff import RunDiff, diff
 from .lineage import Lineage, lineage
 from .sql import connect, sql, tables
 
-__all__ = ["ExportResult", "Lineage", "connect", "export", "lineage", "sql", "tables"]
+__all__ = ["ExportResult", "Lineage", "RunDiff", "connect", "diff", "export", "lineage", "sql",
+           "tables"]
