@@ -153,6 +153,15 @@ def test_bad_input_is_one_line_and_no_report(tmp_path: Path) -> None:
     assert not (tmp_path / "report.html").exists()
 
 
+def test_skip_invalid_reports_the_rest_and_says_what_it_skipped(tmp_path: Path) -> None:
+    done = otel_prov("report", str(FIXTURES / "broken"), "--skip-invalid", "-o",
+                     str(tmp_path / "report.html"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = done.stderr.splitlines()[-1]
+    assert summary.startswith(f"otel-prov: wrote {tmp_path / 'report.html'} (")
+    assert summary.endswith("; skipped 2 invalid line(s)")  # as convert says
+
+
 def test_nothing_to_report_says_so(tmp_path: Path) -> None:
     done = otel_prov("report", str(FIXTURES / "broken" / "metrics-only.jsonl"), "-o",
                      str(tmp_path / "report.html"), cwd=tmp_path)

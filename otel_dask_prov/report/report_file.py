@@ -40,6 +40,8 @@ class ReportResult:
             text += f", {self.failed_attempts} failed"
         if self.sampled:
             text += f"; the timeline and task lists show {self.attempts_shown} of them"
+        if self.conversion.skipped_lines:
+            text += f"; skipped {self.conversion.skipped_lines} invalid line(s)"
         return text
 
 
