@@ -288,7 +288,7 @@ def _reasons(change: TaskChange) -> str:
 # --------------------------------------------------------------------------
 # One run, read from its dataset
 # --------------------------------------------------------------------------
-@dataclass
+@dataclass(slots=True)
 class _Task:
     key: str
     group: str
