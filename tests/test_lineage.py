@@ -259,26 +259,48 @@ def test_a_fresh_run_crosses_computations_as_the_scheduler_saw_them(
 
 def test_a_file_read_and_written_by_tasks_ends_the_walk(tmp_path: Path) -> None:
     """A cycle (a task reads and rewrites the file another wrote) is walked once."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from otel_dask_prov.query.schemas import TABLES
-
-    rows = {
+    write_dataset(tmp_path, {
         "attempts": [{"run": "r", "span_id": "a1", "key": "write", "computation_span_id": "c1"},
                      {"run": "r", "span_id": "b1", "key": "update", "computation_span_id": "c2"}],
         "files": [{"run": "r", "span_id": "a1", "key": "write", "path": "/d/f", "operation": "write"},
                   {"run": "r", "span_id": "b1", "key": "update", "path": "/d/f", "operation": "read"},
                   {"run": "r", "span_id": "b1", "key": "update", "path": "/d/f",
-                   "operation": "write"}],
-    }
-    for table, found in rows.items():
-        (tmp_path / table / "run=r").mkdir(parents=True)
-        pq.write_table(pa.Table.from_pylist(found, schema=TABLES[table]),
-                       tmp_path / table / "run=r" / "part-0.parquet")
+                   "operation": "write"}]})
     up = query.lineage(tmp_path, "update")
     assert up.keys() == {"write"} and len(up.edges) == 3  # update wrote the file it read
     down = query.lineage(tmp_path, "write", downstream=True)
     assert down.keys() == {"update"} and down.paths() == {"/d/f"}
     assert list(down.nodes["depth"]) == [0, 1, 2]
     assert "(see above)" in down.to_text()
+
+
+def write_dataset(directory: Path, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+    """A one-run dataset (run ``r``) of the given rows, written by hand."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from otel_dask_prov.query.schemas import TABLES
+
+    for table, found in rows.items():
+        (directory / table / "run=r").mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(found, schema=TABLES[table]),
+                       directory / table / "run=r" / "part-0.parquet")
+
+
+def test_a_deep_chain_is_a_list_by_depth(tmp_path: Path) -> None:
+    from otel_dask_prov.query.lineage import MAX_TREE_DEPTH
+
+    length = MAX_TREE_DEPTH + 8
+    write_dataset(tmp_path, {
+        "attempts": [{"run": "r", "span_id": f"s{i}", "key": f"step-{i}",
+                      "computation_span_id": "c"} for i in range(length)],
+        "dependencies": [{"run": "r", "span_id": f"s{i}", "key": f"step-{i}",
+                          "dependency_span_id": f"s{i - 1}"} for i in range(1, length)]})
+    found = query.lineage(tmp_path, f"step-{length - 1}")
+    assert found.keys() == {f"step-{i}" for i in range(length - 1)}
+    lines = found.to_text().splitlines()
+    assert len(lines) == 1 + 2 * length
+    assert lines[1:3] == ["depth 0:", f"  step-{length - 1}  (computation c)"]
+    assert lines[-2:] == [f"depth {length - 1}:", "  step-0  (computation c); used by step-1"]
+    short = query.lineage(tmp_path, f"step-{MAX_TREE_DEPTH}").to_text().splitlines()
+    assert short[-1] == " " * 3 * (MAX_TREE_DEPTH - 1) + "└─ used step-0  (computation c)"

@@ -52,6 +52,9 @@ NODE_COLUMNS: Final = ("node", "depth", "kind", "key", "path", "span_id", "trace
                        "computation_span_id", "attempt", "outcome", "prefix")
 """The columns of :attr:`Lineage.nodes`."""
 
+MAX_TREE_DEPTH: Final = 32
+"""The text output is a list by depth where its tree would be deeper than this."""
+
 EDGE_COLUMNS: Final = ("source", "target", "relation")
 """The columns of :attr:`Lineage.edges`: *source* is the input, *target* what was made of it."""
 
@@ -200,8 +203,11 @@ class Lineage:
         return "\n".join(lines) + "\n}\n"
 
     def to_text(self) -> str:
-        """An indented tree from the target, each node expanded once (later: ``(see above)``)."""
-        return "\n".join([self.summary(), *self._tree()]) + "\n"
+        """An indented tree from the target, each node expanded once (later: ``(see above)``);
+        a list by depth instead where the tree would be more than
+        :data:`MAX_TREE_DEPTH` levels deep."""
+        lines = self._tree()
+        return "\n".join([self.summary(), *(lines if lines is not None else self._levels())]) + "\n"
 
     def to_dot(self) -> str:
         """Graphviz source: boxes for tasks, notes for files, the target's nodes bold;
@@ -248,7 +254,8 @@ class Lineage:
             details.append(row.outcome)
         return f"{self._label(row)}  ({', '.join(details)})"
 
-    def _tree(self) -> Iterator[str]:
+    def _tree(self) -> list[str] | None:
+        """The tree's lines, or None if it is deeper than :data:`MAX_TREE_DEPTH`."""
         by_id = {row.node: row for row in self.nodes.itertuples(index=False)}
         children: dict[str, list[tuple[str, str]]] = {}
         for source, target, relation in self.edges.itertuples(index=False):
@@ -259,23 +266,44 @@ class Lineage:
                                           self._label(by_id[child[0]])))
         roots = sorted((row for row in by_id.values() if row.depth == 0), key=self._label)
         shown: set[str] = set()
+        lines = []
         # (node, verb, indent of its own line, indent of its children)
         stack: list[tuple[str, str, str, str]] = [
             (row.node, "", "", "") for row in reversed(roots)]
         while stack:
             node, verb, lead, inner = stack.pop()
             row = by_id[node]
+            if len(inner) > 3 * MAX_TREE_DEPTH:
+                return None
             if node in shown:
-                yield f"{lead}{verb}{self._label(row)}  (see above)"
+                lines.append(f"{lead}{verb}{self._label(row)}  (see above)")
                 continue
             shown.add(node)
-            yield f"{lead}{verb}{self._describe(row)}"
+            lines.append(f"{lead}{verb}{self._describe(row)}")
             below = children.get(node, [])
             for index in reversed(range(len(below))):
                 child, child_verb = below[index]
                 last = index == len(below) - 1
                 stack.append((child, child_verb + " ", inner + ("└─ " if last else "├─ "),
                               inner + ("   " if last else "│  ")))
+        return lines
+
+    def _levels(self) -> Iterator[str]:
+        """The nodes by depth, each with one neighbour a step nearer the target."""
+        by_id = {row.node: row for row in self.nodes.itertuples(index=False)}
+        nearer: dict[str, tuple[str, str]] = {}
+        for source, target, relation in self.edges.itertuples(index=False):
+            node, other = (target, source) if self.downstream else (source, target)
+            if by_id[other].depth == by_id[node].depth - 1:
+                candidate = (self._label(by_id[other]), _verb(relation, not self.downstream))
+                nearer[node] = min(nearer.get(node, candidate), candidate)
+        depth = -1
+        for row in by_id.values():  # sorted by depth
+            if row.depth != depth:
+                depth = row.depth
+                yield f"depth {depth}:"
+            link = nearer.get(row.node)
+            yield f"  {self._describe(row)}" + (f"; {link[1]} {link[0]}" if link else "")
 
 
 def _verb(relation: str, downstream: bool) -> str:
@@ -310,7 +338,7 @@ def is_dataset(path: PathLike) -> bool:
 
 
 def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool = False,
-            run: str | None = None) -> Lineage:
+            run: str | None = None, skip_invalid: bool = False) -> Lineage:
     """The upstream closure of *target* (or, with *downstream*, what was computed from it).
 
     *source* is a dataset of ``otel-prov export`` or trace files and folders
@@ -318,7 +346,8 @@ def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool
     tried as a task key, then a file's path (or its end, after a ``/``), then
     a computation's span id or trace id, which names the computation's output:
     its final tasks, those no other task of it used. *run* chooses the run of a
-    dataset holding several, if the target is in more than one.
+    dataset holding several, if the target is in more than one; *skip_invalid*
+    skips malformed lines of trace files, as ``otel-prov export --skip-invalid``.
     """
     sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if len(sources) == 1 and is_dataset(sources[0]):
@@ -328,7 +357,7 @@ def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool
         raise QueryError(f"{datasets[0]} is an exported dataset: give it alone, "
                          "not with trace files")
     with tempfile.TemporaryDirectory(prefix="otel-prov-lineage-") as directory:
-        export(sources, directory, run=run)
+        export(sources, directory, run=run, skip_invalid=skip_invalid)
         named = " ".join(str(path) for path in sources)
         return _lineage(Path(directory), target, downstream, None, named, traces=True)
 
@@ -415,8 +444,10 @@ def _depths(roots: list[str], edges: pandas.DataFrame, downstream: bool) -> dict
 @click.option("--run", "run_name", metavar="NAME",
               help="The run, if the dataset holds TARGET in several (for trace files: "
                    "the name of the run they are exported as).")
+@click.option("--skip-invalid", is_flag=True,
+              help="For trace files: skip malformed lines instead of stopping at the first.")
 def lineage_command(paths: tuple[str, ...], target: str, downstream: bool, output_format: str,
-                    run_name: str | None) -> None:
+                    run_name: str | None, skip_invalid: bool) -> None:
     """Print what TARGET was computed from, across the computations of a run.
 
     PATHS are a dataset of `otel-prov export`, or trace files and directories
@@ -433,5 +464,6 @@ def lineage_command(paths: tuple[str, ...], target: str, downstream: bool, outpu
       otel-prov lineage otel-dask-prov-traces/ results/out.csv --format dot > lineage.dot
       otel-prov lineage dataset/ raw.csv --downstream --format json
     """
-    found = lineage(list(paths), target, downstream=downstream, run=run_name)
+    found = lineage(list(paths), target, downstream=downstream, run=run_name,
+                    skip_invalid=skip_invalid)
     click.echo(found.render(output_format), nl=False)
