@@ -274,6 +274,9 @@ def _reasons(change: TaskChange) -> str:
             shown = ", ".join(change.changed_inputs[:3])
             more = len(change.changed_inputs) - 3
             parts.append(f"inputs ({shown}{f', +{more}' if more > 0 else ''})")
+        elif reason == "inputs" and "inputs" in change.details:
+            before, after = change.details["inputs"]
+            parts.append(f"inputs (other tasks: {before} in A, {after} in B)")
         elif reason == "duration" and "seconds" in change.details:
             before, after = change.details["seconds"]
             parts.append(f"duration ({before:.3g} s -> {after:.3g} s)")
