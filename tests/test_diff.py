@@ -161,6 +161,14 @@ def test_exported_datasets_are_compared_by_run_name(runs: Runs, tmp_path: Path,
     dataset = tmp_path / "dataset"
     query.export(runs.a, dataset, run="monday")
     query.export(runs.b, dataset, run="tuesday")
+    loads = query.sql(dataset, "SELECT arguments, function_digest FROM attempts "
+                               "WHERE run = 'monday' AND prefix = 'load' ORDER BY arguments")
+    assert [json.loads(text) for text in loads["arguments"]] == [
+        [{"position": 0, "type": "int", "value": str(i)}] for i in range(3)]
+    assert loads["function_digest"].str.startswith("source-sha256:").all()
+    digests = query.sql(dataset, "SELECT DISTINCT packages_digest FROM workers "
+                                 "WHERE role = 'worker'")
+    assert len(digests) == 1 and digests["packages_digest"][0].startswith("sha256:")
     result = query.diff(dataset, dataset, name_a="monday", name_b="tuesday", time_absolute=5)
     assert sorted(change.group for change in result.changed) == \
         ["clean", "clean", "clean", "summarize"]
