@@ -30,13 +30,13 @@ FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("lineage-dataset")
-    for name in ("plain", "provenance"):
+    for name in ("plain", "provenance", "retry"):
         query.export([FIXTURES / name], directory, run=name)
     return directory
 
 
 def key_of(dataset: Path, run: str, prefix: str) -> list[str]:
-    rows = query.sql(dataset, f"SELECT key FROM attempts WHERE run = '{run}' "
+    rows = query.sql(dataset, f"SELECT DISTINCT key FROM attempts WHERE run = '{run}' "
                               f"AND prefix = '{prefix}' ORDER BY key")
     return list(rows["key"])
 
@@ -89,6 +89,15 @@ def test_a_file_links_its_writers_to_its_readers(dataset: Path) -> None:
     assert query.lineage(dataset, path, downstream=True).keys() == {"copy"}  # the whole path
     assert query.lineage(dataset, "copy", downstream=True).paths() == {
         path.replace("source.bin", "copied.bin")}
+
+
+def test_every_attempt_of_a_retried_key_is_a_root(dataset: Path) -> None:
+    (key,) = key_of(dataset, "retry", "fail_once")
+    found = query.lineage(dataset, key)
+    assert list(found.nodes["attempt"]) == [1, 2] and set(found.nodes["depth"]) == {0}
+    assert found.to_text().splitlines()[1:] == [
+        f"{key}  (computation {found.nodes['computation_span_id'][0]}, error-retried)",
+        f"{key} (attempt 2)  (computation {found.nodes['computation_span_id'][0]}, success)"]
 
 
 def test_the_command_prints_a_tree_json_and_dot(

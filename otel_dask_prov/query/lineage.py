@@ -239,8 +239,9 @@ class Lineage:
         if row.kind == "value":
             return f"{row.key} (no traced task)"
         name = row.key if isinstance(row.key, str) else f"span {row.span_id}"
-        if isinstance(row.attempt, (int, float)) and row.attempt == row.attempt and row.attempt > 1:
-            name += f" (attempt {int(row.attempt)})"
+        attempt = _integer(row.attempt)
+        if attempt is not None and attempt > 1:
+            name += f" (attempt {attempt})"
         return name
 
     def _describe(self, row: Any) -> str:
@@ -313,6 +314,14 @@ def _verb(relation: str, downstream: bool) -> str:
     return {"used": "used", "read": "read", "wrote": "written by"}[relation]
 
 
+def _integer(value: Any) -> int | None:
+    """A cell's integer, or None where it is missing (pandas' NA, NaN, None)."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
 def _quote(text: str) -> str:
     return '"' + str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
@@ -382,7 +391,7 @@ def _lineage(directory: Path, target: str, downstream: bool, run: str | None, na
         connection.close()
     nodes["depth"] = nodes["node"].map(_depths(
         [f"{kind}:{identifier}" for kind, identifier in roots], edges, downstream))
-    nodes = nodes[list(NODE_COLUMNS)].sort_values(["depth", "kind", "key", "path", "node"],
+    nodes = nodes[list(NODE_COLUMNS)].sort_values(["depth", "kind", "key", "attempt", "path", "node"],
                                                   ignore_index=True)
     nodes["attempt"] = nodes["attempt"].astype("Int64")
     edges = edges[list(EDGE_COLUMNS)].sort_values(list(EDGE_COLUMNS), ignore_index=True)
