@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distributed import wait
 
 from otel_dask_prov import query
 from otel_dask_prov.cli import main
 from otel_dask_prov.query.lineage import Lineage
 from tests.support.cluster import DaskProcesses
-from tests.support.workloads import add, inc, total
+from tests.support.workloads import add, inc, load, save, total
 
 FIXTURES = Path(__file__).parent / "fixtures" / "traces"
 
@@ -170,7 +171,8 @@ def dependencies(collections: Iterable[Any]) -> dict[str, set[str]]:
             keys = getattr(task, "dependencies", None)
             if keys is None:  # dask before the task spec
                 keys = get_dependencies(graph, key)
-            found.setdefault(str(key), set()).update(str(k) for k in keys)
+            # a persisted value appears in a later graph as its own future: no edge
+            found.setdefault(str(key), set()).update(str(k) for k in keys if k != key)
     return found
 
 
@@ -197,43 +199,62 @@ def reverse(graph: Mapping[str, set[str]]) -> dict[str, set[str]]:
 
 def test_a_fresh_run_crosses_computations_as_the_scheduler_saw_them(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Computation 1 persists b-0..b-3 and writes b-3 to a file; computation 2 uses
+    b-0..b-2 and reads the file. The expected graph is Dask's, plus the file's two
+    edges (the test wrote and read it)."""
     import dask
 
     delayed = dask.delayed
+    saved = str((tmp_path / "b-3.txt").resolve())
+    file = f"file:{saved}"
     first = [delayed(inc)(i, dask_key_name=f"a-{i}") for i in range(4)]
     second = [delayed(add)(first[i], first[(i + 1) % 4], dask_key_name=f"b-{i}")
               for i in range(4)]
     side = delayed(inc)(100, dask_key_name="side")
-    cluster = DaskProcesses(tmp_path / "dask", n_workers=2)
+    written = delayed(save)(saved, second[3], dask_key_name="save")
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=2,
+                            env={"DASK_OTEL_DASK_PROV__RECORD_FILES": "True"})
     with cluster:
         with cluster.client() as client:
-            persisted = client.persist([*second, side])  # computation 1
-            graph = dependencies([*second, side])
+            persisted = client.persist([*second, side, written])  # computation 1
+            wait(persisted)
+            graph = dependencies([*second, side, written])
             used = [delayed(inc)(persisted[i], dask_key_name=f"d-{i}") for i in range(2)]
             result = delayed(total)([used[0], used[1], persisted[2]], dask_key_name="t")
-            for key, keys in dependencies([result]).items():
+            loaded = delayed(load)(saved, dask_key_name="load")
+            other = delayed(add)(loaded, used[0], dask_key_name="u")
+            for key, keys in dependencies([result, other]).items():
                 graph.setdefault(key, set()).update(keys)
-            assert result.compute() == (1 + 2 + 1) + (2 + 3 + 1) + (3 + 4)  # computation 2
+            assert dask.compute(result, other) == (  # computation 2
+                (1 + 2 + 1) + (2 + 3 + 1) + (3 + 4), (4 + 1) + (1 + 2 + 1))
         cluster.stop()
     assert graph["t"] == {"d-0", "d-1", "b-2"} and graph["d-0"] == {"b-0"}
+    assert graph["load"] == set()  # the file is not in Dask's graph: the traces add it
+    graph["load"] = {file}
+    graph[file] = {"save"}
     directory = tmp_path / "dataset"
     query.export([cluster.trace_dir], directory, run="fresh")
     consumers = reverse(graph)
 
-    for target in ("t", "d-1", "b-2", "a-1", "side"):
+    def name(row: Any) -> str:
+        return str(row.key) if row.kind == "task" else f"file:{row.path}"
+
+    for target in ("t", "u", "d-1", "b-2", "a-1", "a-3", "side", "save", saved):
         for downstream in (False, True):
-            expected = closure(consumers if downstream else graph, target)
+            start = file if target == saved else target
+            expected = closure(consumers if downstream else graph, start)
             found = query.lineage(directory, target, downstream=downstream)
-            depths = {row.key: row.depth for row in found.nodes.itertuples()}
-            assert depths == expected, (target, downstream)
-            assert found.keys() == set(expected) - {target}
-            assert set(found.nodes["kind"]) == {"task"}
-            edges = {(found.nodes.set_index("node").loc[s, "key"],
-                      found.nodes.set_index("node").loc[t, "key"])
-                     for s, t in zip(found.edges["source"], found.edges["target"], strict=True)}
-            assert edges == {(dependency, key) for key in expected
-                             for dependency in graph.get(key, ())
-                             if dependency in expected and key in expected}
+            names = {row.node: name(row) for row in found.nodes.itertuples()}
+            assert {name(row): row.depth for row in found.nodes.itertuples()} == expected, \
+                (target, downstream)
+            assert found.keys() == {key for key in expected if key != target} - {file}
+            assert {(names[s], names[t]) for s, t in zip(
+                found.edges["source"], found.edges["target"], strict=True)} == {
+                (dependency, key) for key in expected for dependency in graph.get(key, ())
+                if dependency in expected}
+    assert query.lineage(directory, "u").paths() == {saved}
+    assert set(query.lineage(directory, "save", downstream=True).edges["relation"]) == {
+        "wrote", "read", "used"}
 
     upstream = query.lineage(directory, "t")
     computations = upstream.nodes.groupby("computation_span_id")["key"].agg(set)
@@ -242,28 +263,35 @@ def test_a_fresh_run_crosses_computations_as_the_scheduler_saw_them(
     order = query.sql(directory, "SELECT span_id FROM computations ORDER BY start_time")
     persisted_by, computed_by = order["span_id"]
     assert query.lineage(directory, persisted_by).keys(include_target=True) == {
-        "a-0", "a-1", "a-2", "a-3", "b-0", "b-1", "b-2", "b-3", "side"}
+        "a-0", "a-1", "a-2", "a-3", "b-0", "b-1", "b-2", "b-3", "side", "save"}
     assert query.lineage(directory, persisted_by, downstream=True).nodes.query(
-        "depth == 0")["key"].tolist() == ["b-0", "b-1", "b-2", "b-3", "side"]
-    assert query.lineage(directory, computed_by).keys() == set(closure(graph, "t")) - {"t"}
+        "depth == 0")["key"].tolist() == ["b-0", "b-1", "b-2", "save", "side"]  # save used b-3
+    outputs = query.lineage(directory, computed_by)
+    assert outputs.keys(include_target=True) - outputs.keys() == {"t", "u"}
+    assert outputs.keys() | {"t", "u"} == {
+        key for key in {*closure(graph, "t"), *closure(graph, "u")} if key != file}
 
     # the three formats, from the trace files themselves
-    expected = closure(graph, "t")
-    assert main(["lineage", str(cluster.trace_dir), "t"]) == 0
+    expected = closure(graph, "u")
+    assert main(["lineage", str(cluster.trace_dir), "u"]) == 0
     text = capsys.readouterr().out.splitlines()
-    assert text[0].startswith("upstream of task key 't' in run ") and f"{len(expected) - 1} tasks" in text[0]
-    named = [re.sub(r"^[│├└─ ]*(used )?", "", line).split("  ")[0] for line in text[1:]]
-    assert set(named) == set(expected)
+    assert text[0].startswith("upstream of task key 'u' in run ")
+    assert f"{len(expected) - 2} tasks, 1 file, across 2 computations" in text[0]
+    named = [re.sub(r"^[│├└─ ]*(used |read |written by )?", "", line).split("  ")[0]
+             for line in text[1:]]
+    assert {entry.replace("file ", "file:") for entry in named} == set(expected)
     assert len(text) - 1 == 1 + sum(len(graph.get(key, ())) for key in expected)
     assert sum("(see above)" in line for line in text) == len(text) - 1 - len(expected)
     assert main(["lineage", str(directory), "a-1", "--downstream", "--format", "json"]) == 0
     graph_json = json.loads(capsys.readouterr().out)
     assert {node["key"]: node["depth"] for node in graph_json["nodes"]} == closure(consumers, "a-1")
-    assert main(["lineage", str(directory), "b-2", "--format", "dot"]) == 0
+    assert main(["lineage", str(directory), "load", "--format", "dot"]) == 0
     dot = capsys.readouterr().out
-    labels = re.findall(r'\[shape=box, label="([^"]+)"', dot)
-    assert sorted(labels) == sorted(closure(graph, "b-2"))
-    assert dot.count(" -> ") == sum(len(graph[key]) for key in closure(graph, "b-2"))
+    expected = closure(graph, "load")
+    assert sorted(re.findall(r'\[shape=box, label="([^"]+)"', dot)) == sorted(
+        key for key in expected if key != file)
+    assert re.findall(r'\[shape=note, label="([^"]+)"', dot) == [saved]
+    assert dot.count(" -> ") == sum(len(graph[key]) for key in expected)
 
 
 def test_a_file_read_and_written_by_tasks_ends_the_walk(tmp_path: Path) -> None:

@@ -34,3 +34,14 @@ def fail_once(marker: str, value: int) -> int:
 def slow(x: int, seconds: float) -> int:
     time.sleep(seconds)
     return x
+
+
+def save(path: str, value: int) -> int:
+    """Write *value* to the file *path*; return it."""
+    Path(path).write_text(str(value))
+    return value
+
+
+def load(path: str) -> int:
+    """The integer in the file *path*."""
+    return int(Path(path).read_text())
