@@ -341,3 +341,19 @@ def test_a_deep_chain_is_a_list_by_depth(tmp_path: Path) -> None:
     assert lines[-2:] == [f"depth {length - 1}:", "  step-0  (computation c); used by step-1"]
     short = query.lineage(tmp_path, f"step-{MAX_TREE_DEPTH}").to_text().splitlines()
     assert short[-1] == " " * 3 * (MAX_TREE_DEPTH - 1) + "└─ used step-0  (computation c)"
+
+
+def test_a_value_no_traced_task_produced_is_a_node(tmp_path: Path) -> None:
+    """Data the client scattered: the dependency names a key, not a producer's span."""
+    write_dataset(tmp_path, {
+        "attempts": [{"run": "r", "span_id": "s1", "key": "use", "computation_span_id": "c"}],
+        "dependencies": [{"run": "r", "span_id": "s1", "key": "use",
+                          "dependency_key": "scattered-1"}]})
+    up = query.lineage(tmp_path, "use")
+    assert up.nodes[["node", "kind", "key", "depth"]].values.tolist() == [
+        ["task:s1", "task", "use", 0], ["value:scattered-1", "value", "scattered-1", 1]]
+    assert "1 value no traced task produced" in up.summary()
+    assert up.to_text().splitlines()[-1] == "└─ used scattered-1  (a value no traced task produced)"
+    down = query.lineage(tmp_path, "scattered-1", downstream=True)
+    assert down.matched == "task key" and down.keys() == {"use"}
+    assert 'shape=ellipse, label="scattered-1 (no traced task)"' in down.to_dot()
