@@ -357,3 +357,15 @@ def test_a_value_no_traced_task_produced_is_a_node(tmp_path: Path) -> None:
     down = query.lineage(tmp_path, "scattered-1", downstream=True)
     assert down.matched == "task key" and down.keys() == {"use"}
     assert 'shape=ellipse, label="scattered-1 (no traced task)"' in down.to_dot()
+
+
+def test_trace_files_with_a_bad_line_need_skip_invalid(capsys: pytest.CaptureFixture[str]) -> None:
+    broken = str(FIXTURES / "broken" / "malformed-line.jsonl")
+    text = Path(broken).read_text()
+    (target,) = set(re.findall(r"total-[0-9a-f]{32}", text))
+    assert main(["lineage", broken, target]) == 2
+    assert "malformed-line.jsonl:2: malformed JSON" in capsys.readouterr().err
+    assert main(["lineage", broken, target, "--skip-invalid"]) == 0
+    out, err = capsys.readouterr()
+    assert err == "otel-prov: warning: skipped 1 invalid line(s)\n"
+    assert ": 4 tasks, 0 files, across 2 computations" in out.splitlines()[0]

@@ -30,7 +30,7 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
@@ -151,6 +151,8 @@ class Lineage:
     downstream: bool
     nodes: pandas.DataFrame
     edges: pandas.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    """What the export of trace files warned about (lines skipped with *skip_invalid*)."""
 
     @property
     def direction(self) -> str:
@@ -347,7 +349,8 @@ def is_dataset(path: PathLike) -> bool:
 
 
 def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool = False,
-            run: str | None = None, skip_invalid: bool = False) -> Lineage:
+            run: str | None = None, skip_invalid: bool = False,
+            progress: bool = False) -> Lineage:
     """The upstream closure of *target* (or, with *downstream*, what was computed from it).
 
     *source* is a dataset of ``otel-prov export`` or trace files and folders
@@ -356,7 +359,8 @@ def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool
     a computation's span id or trace id, which names the computation's output:
     its final tasks, those no other task of it used. *run* chooses the run of a
     dataset holding several, if the target is in more than one; *skip_invalid*
-    skips malformed lines of trace files, as ``otel-prov export --skip-invalid``.
+    skips malformed lines of trace files, as ``otel-prov export --skip-invalid``,
+    and *progress* shows the export's progress bar on a terminal.
     """
     sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     if len(sources) == 1 and is_dataset(sources[0]):
@@ -366,9 +370,14 @@ def lineage(source: Sequence[PathLike] | PathLike, target: str, downstream: bool
         raise QueryError(f"{datasets[0]} is an exported dataset: give it alone, "
                          "not with trace files")
     with tempfile.TemporaryDirectory(prefix="otel-prov-lineage-") as directory:
-        export(sources, directory, run=run, skip_invalid=skip_invalid)
+        exported = export(sources, directory, run=run, skip_invalid=skip_invalid,
+                          progress=progress)
         named = " ".join(str(path) for path in sources)
-        return _lineage(Path(directory), target, downstream, None, named, traces=True)
+        found = _lineage(Path(directory), target, downstream, None, named, traces=True)
+        found.warnings = list(exported.conversion.warnings)
+        if exported.conversion.skipped_lines:
+            found.warnings.append(f"skipped {exported.conversion.skipped_lines} invalid line(s)")
+        return found
 
 
 def _lineage(directory: Path, target: str, downstream: bool, run: str | None, named: str,
@@ -474,5 +483,7 @@ def lineage_command(paths: tuple[str, ...], target: str, downstream: bool, outpu
       otel-prov lineage dataset/ raw.csv --downstream --format json
     """
     found = lineage(list(paths), target, downstream=downstream, run=run_name,
-                    skip_invalid=skip_invalid)
+                    skip_invalid=skip_invalid, progress=True)
+    for warning in found.warnings:
+        click.echo(f"otel-prov: warning: {warning}", err=True)
     click.echo(found.render(output_format), nl=False)
