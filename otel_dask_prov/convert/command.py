@@ -8,9 +8,16 @@ from .api import convert
 from .formats import FORMATS
 from .pictures import TASK_VIEW_LIMIT, VIEWS
 
+trace_paths = click.argument("paths", nargs=-1, required=True, type=click.Path())
+"""PATHS: trace files or directories, for every command that reads traces."""
+skip_invalid_option = click.option(
+    "--skip-invalid", is_flag=True,
+    help="Skip malformed lines, and say how many, instead of stopping at the first.")
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+
 
 @click.command("convert")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@trace_paths
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
               help="Where to write the document; '-' is stdout.")
 @click.option("-f", "--format", "format_name", metavar="FORMAT",
@@ -22,9 +29,8 @@ from .pictures import TASK_VIEW_LIMIT, VIEWS
 @click.option("--flatten", is_flag=True,
               help="Put every record in the document itself, for tools that cannot read "
                    "bundles (one bundle per trace otherwise).")
-@click.option("--skip-invalid", is_flag=True,
-              help="Skip malformed lines, and say how many, instead of stopping at the first.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@skip_invalid_option
+@quiet_option
 def convert_command(paths: tuple[str, ...], output: str, format_name: str | None,
                     view: str, flatten: bool, skip_invalid: bool, quiet: bool) -> None:
     """Turn trace files into a W3C PROV document.

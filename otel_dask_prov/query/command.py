@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from ..convert.command import quiet_option, skip_invalid_option, trace_paths
 from .dataset import export
 from .sql import execute
 
@@ -20,15 +21,14 @@ FORMATS = ("text", "csv", "json")
 
 
 @click.command("export")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@trace_paths
 @click.option("-o", "--output", "directory", required=True, metavar="DIR",
               help="The dataset's folder: one folder per table, one partition per run.")
 @click.option("--run", "run_name", metavar="NAME",
               help="The run's name (its partition, run=NAME). Default: a short digest of "
                    "the input files' SHA-256, so exporting them again replaces it.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Skip malformed lines, and say how many, instead of stopping at the first.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@skip_invalid_option
+@quiet_option
 def export_command(paths: tuple[str, ...], directory: str, run_name: str | None,
                    skip_invalid: bool, quiet: bool) -> None:
     """Write a run's records as Parquet tables to query with SQL.

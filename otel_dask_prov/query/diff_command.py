@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..convert.command import skip_invalid_option
 from ..errors import OptionError
 from .diff import diff, to_json
 
@@ -40,8 +41,7 @@ def parse_percent(text: str) -> float:
 @click.option("--format", "output_format", type=click.Choice(("text", "json")),
               default="text", show_default=True,
               help="A readable report grouped by task group, or JSON.")
-@click.option("--skip-invalid", is_flag=True,
-              help="Skip malformed lines of trace files instead of stopping at the first.")
+@skip_invalid_option
 def diff_command(run_a: str, run_b: str, name_a: str | None, name_b: str | None,
                  threshold: str, absolute: float, output_format: str,
                  skip_invalid: bool) -> None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import click
 
+from ..convert.command import skip_invalid_option, trace_paths
 from ..errors import QueryError
 from .dataset import export
 from .sql import _duckdb_error, _parts, _problem, connect
@@ -451,7 +452,7 @@ def _depths(roots: list[str], edges: pandas.DataFrame, downstream: bool) -> dict
 # The command
 # --------------------------------------------------------------------------
 @click.command("lineage")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@trace_paths
 @click.argument("target")
 @click.option("--downstream", is_flag=True,
               help="Everything computed from TARGET, instead of everything it was "
@@ -462,8 +463,7 @@ def _depths(roots: list[str], edges: pandas.DataFrame, downstream: bool) -> dict
 @click.option("--run", "run_name", metavar="NAME",
               help="The run, if the dataset holds TARGET in several (for trace files: "
                    "the name of the run they are exported as).")
-@click.option("--skip-invalid", is_flag=True,
-              help="For trace files: skip malformed lines instead of stopping at the first.")
+@skip_invalid_option
 def lineage_command(paths: tuple[str, ...], target: str, downstream: bool, output_format: str,
                     run_name: str | None, skip_invalid: bool) -> None:
     """Print what TARGET was computed from, across the computations of a run.

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import click
 
+from ..convert.command import quiet_option, skip_invalid_option, trace_paths
 from .report_file import write_report
 
 
 @click.command("report")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@trace_paths
 @click.option("-o", "--output", default="report.html", show_default=True, metavar="FILE",
               help="Where to write the HTML report.")
 @click.option("--title", metavar="TEXT", help="The report's title (default: from PATHS).")
-@click.option("--skip-invalid", is_flag=True,
-              help="Skip malformed lines, and say how many, instead of stopping at the first.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+@skip_invalid_option
+@quiet_option
 def report_command(paths: tuple[str, ...], output: str, title: str | None,
                    skip_invalid: bool, quiet: bool) -> None:
     """Write one HTML file that shows what a Dask run did.
