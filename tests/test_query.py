@@ -382,6 +382,14 @@ def test_the_export_command_says_what_it_wrote(tmp_path: Path,
     assert (tmp_path / "attempts" / "run=r1" / "part-0.parquet").exists()
 
 
+def test_skip_invalid_exports_the_rest_and_says_what_it_skipped(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(FIXTURES / "broken"), "--skip-invalid", "-o", str(tmp_path)]) == 0
+    summary = capsys.readouterr().err.splitlines()[-1]
+    assert "5 attempts" in summary
+    assert summary.endswith("; skipped 2 invalid line(s)")  # as convert and report say
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["sql", "{tmp}/nothing", "SELECT 1"], "no exported dataset in"),
     (["sql", "{dataset}", "SELEC key FROM attempts"], "the query failed: Parser Error"),

@@ -61,7 +61,10 @@ class ExportResult:
     def summary(self) -> str:
         """One line: where the run is and how many rows each table got."""
         counts = ", ".join(f"{count} {table}" for table, count in self.rows.items())
-        return f"exported run {self.run} to {self.directory}: {counts}"
+        text = f"exported run {self.run} to {self.directory}: {counts}"
+        if self.conversion.skipped_lines:
+            text += f"; skipped {self.conversion.skipped_lines} invalid line(s)"
+        return text
 
 
 def export(paths: Sequence[PathLike] | PathLike, directory: PathLike, run: str | None = None,
