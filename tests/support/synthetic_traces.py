@@ -308,7 +308,7 @@ class _Computation:
         assert attempt.transitions is not None
         final = _FINAL_STATES[outcome]
         ready = (f"task-finished-{max(produced_at for _, produced_at, _ in inputs)}" if inputs
-                 else f"update-graph-{START}")
+                 else f"update-graph-{self.record.start}")
         stimulus_id = f"{_STIMULI[outcome]}-{end}"
         attempt.transitions += [(dispatch, "waiting", "processing", ready),
                                 (end, "processing", final, stimulus_id)]
@@ -367,14 +367,16 @@ def generate(
     seed: int = 0,
     batch: int = 512,
     trace_id: int | None = None,
+    start: float = START,
 ) -> dict[str, list[str]]:
-    """OTLP JSON lines per process file (scheduler, workers) for one computation of *tasks*.
+    """OTLP JSON lines per process file (scheduler, workers) for one computation of *tasks*,
+    submitted at *start* (seconds since the epoch).
 
     *tasks* must list every task after its dependencies.
     """
     files: dict[str, list[str]] = {}
     stream(tasks, lambda file, line: files.setdefault(file, []).append(line),
-           workers=workers, seed=seed, batch=batch, trace_id=trace_id)
+           workers=workers, seed=seed, batch=batch, trace_id=trace_id, start=start)
     return dict(sorted(files.items()))
 
 
@@ -385,8 +387,10 @@ def stream(
     seed: int = 0,
     batch: int = 512,
     trace_id: int | None = None,
+    start: float = START,
 ) -> None:
-    """Like :func:`generate`, handing each line to ``write_line(file name, line)`` as it is cut."""
+    """Like :func:`generate`, handing each line to ``write_line(file name, line)`` as it is cut;
+    computations submitted one after another (many small traces) each take their own *start*."""
     rng = random.Random(seed)
     trace = trace_id if trace_id is not None else rng.getrandbits(128) | 1
     root = rng.getrandbits(64) | 1
@@ -394,10 +398,10 @@ def stream(
     simulated = [_Worker(number, f"dask-worker-{number}.jsonl",
                          f"tcp://10.0.1.{number + 1}:40000", str(number + 1))
                  for number in range(workers)]
-    record = ComputationRecord(trace, root, None, START, CLIENT_ID, len(tasks),
+    record = ComputationRecord(trace, root, None, start, CLIENT_ID, len(tasks),
                                [tasks[-1].key] if tasks else [])
     computation = _Computation(rng, trace, record, simulated,
-                               _Exporter(simulated, batch, write_line))
+                               _Exporter(simulated, batch, write_line), clock=start)
     for position, task in enumerate(tasks):
         computation.run(position, task)
     record.end = computation.clock
