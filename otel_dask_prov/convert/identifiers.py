@@ -152,3 +152,35 @@ def conversion_id(digest: str) -> str:
     """A conversion, by a digest of what decides its document: the tool's version, the
     inputs, the flattening (:func:`~.pipeline.header_records`)."""
     return _run(f"conversion.{digest}")
+
+
+# --------------------------------------------------------------------------
+# Reading ids back (for writers that read the records: report, query)
+# --------------------------------------------------------------------------
+TASK: Final = f"{RUN_PREFIX}:task."
+"""How the id of a task attempt starts (:func:`task_id`); likewise for the other kinds."""
+VALUE: Final = f"{RUN_PREFIX}:value."
+ERROR: Final = f"{RUN_PREFIX}:error."
+DATA: Final = f"{RUN_PREFIX}:data."
+PATH: Final = f"{RUN_PREFIX}:path."
+ARGUMENT: Final = f"{RUN_PREFIX}:argument."
+COMPUTATION: Final = f"{RUN_PREFIX}:computation."
+GRAPH: Final = f"{RUN_PREFIX}:graph."
+TRACE: Final = f"{RUN_PREFIX}:trace."
+WORKER: Final = f"{RUN_PREFIX}:worker."
+SCHEDULER: Final = f"{RUN_PREFIX}:scheduler."
+CLIENT: Final = f"{RUN_PREFIX}:client."
+
+
+def span_of(identifier: str) -> str:
+    """The span id that ends a task, value or error id:
+
+    >>> span_of("run:value.fail_once-b103bb7c979e6cbfb16dd456e58b7953.0d98a756ecbd32c7")
+    '0d98a756ecbd32c7'
+    """
+    return identifier.rpartition(".")[2]
+
+
+def general_path_id(identifier: str) -> str:
+    """The id of the file a path version id (``run:path.<digest>.<span>...``) is a version of."""
+    return ".".join(identifier.split(".")[:2])

@@ -42,8 +42,6 @@ _ACTIVITY_FILL: Final = "#9fb1fc"
 """The blue of PROV activities in the W3C's drawings."""
 _FAILED_FILL: Final = "#f4a3a3"
 _FAILED_LINE: Final = "#b00020"
-_TASK = f"{ids.RUN_PREFIX}:task."
-_VALUE = f"{ids.RUN_PREFIX}:value."
 _TOKEN = re.compile(r"-[0-9a-f]{8,}(?=-|$)")
 """A token Dask put in a key or group name (a hex digest)."""
 
@@ -133,16 +131,16 @@ class PictureWriter:
                 bundle)
         elif kind == "used":
             task, used = str(record.formal[0]), str(record.formal[1])
-            if used.startswith(_VALUE):
-                self.edges.append((_TASK + used[len(_VALUE):], task, "value"))
+            if used.startswith(ids.VALUE):
+                self.edges.append((ids.TASK + used[len(ids.VALUE):], task, "value"))
         elif kind == "wasInfluencedBy":
             later, earlier = str(record.formal[0]), str(record.formal[1])
-            if later.startswith(_TASK) and earlier.startswith(_TASK):
+            if later.startswith(ids.TASK) and earlier.startswith(ids.TASK):
                 self.edges.append((earlier, later, "retry"))
         elif kind == "wasAssociatedWith":
             node = tasks.get(str(record.formal[0]))
             agent = str(record.formal[1])
-            if node is not None and agent.startswith(f"{ids.RUN_PREFIX}:worker."):
+            if node is not None and agent.startswith(ids.WORKER):
                 node.worker = agent
 
     def dot(self) -> str:

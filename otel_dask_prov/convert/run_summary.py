@@ -68,17 +68,8 @@ _IO = {vocabulary.IO_READ_BYTES: "read_bytes", vocabulary.IO_WRITE_BYTES: "write
        vocabulary.IO_STORAGE_WRITE_BYTES: "storage_write_bytes"}
 _ROLES = {vocabulary.WORKER: "worker", vocabulary.SCHEDULER: "scheduler",
           vocabulary.CLIENT: "client"}
-_TASK = f"{ids.RUN_PREFIX}:task."
-_VALUE = f"{ids.RUN_PREFIX}:value."
-_DATA = f"{ids.RUN_PREFIX}:data."
-_PATH = f"{ids.RUN_PREFIX}:path."
-_ERROR = f"{ids.RUN_PREFIX}:error."
-_ARGUMENT = f"{ids.RUN_PREFIX}:argument."
-_WORKER = f"{ids.RUN_PREFIX}:worker."
-_SCHEDULER = f"{ids.RUN_PREFIX}:scheduler."
-_CLIENT = f"{ids.RUN_PREFIX}:client."
 _POOL_THREAD = re.compile(r"Dask-Default-Threads-\d+-(\d+)$")
-_HELD = (_PATH, _DATA, _ERROR, _VALUE, _ARGUMENT)
+_HELD = (ids.PATH, ids.DATA, ids.ERROR, ids.VALUE, ids.ARGUMENT)
 """Entities held until the relation that places them arrives."""
 
 
@@ -121,10 +112,6 @@ def _seconds(moment: Any) -> float | None:
     return float(moment.timestamp())
 
 
-def _span_of(identifier: str) -> str:
-    """The span id that ends a task, value or error id."""
-    return identifier.rpartition(".")[2]
-
 
 def _span_number(span: str) -> int:
     try:
@@ -147,7 +134,7 @@ class Attempt:
     def __init__(self, identifier: str, key: str, group: int, pairs: dict[str, Any],
                  start: float | None, end: float | None) -> None:
         self.identifier = identifier
-        self.span = _span_of(identifier)
+        self.span = ids.span_of(identifier)
         self.key = key
         self.group = group
         self.attempt = pairs.get(vocabulary.ATTEMPT)
@@ -424,8 +411,8 @@ class RunSummaryWriter:
                                             computation_index, relative) for kept in attempts],
             "files": [{
                 "path": use.path, "reads": use.reads, "writes": use.writes,
-                "read_by": [position[s] for s in map(_span_of, use.read_by) if s in position],
-                "written_by": [position[s] for s in map(_span_of, use.written_by)
+                "read_by": [position[s] for s in map(ids.span_of, use.read_by) if s in position],
+                "written_by": [position[s] for s in map(ids.span_of, use.written_by)
                                if s in position],
                 "darshan": dict(use.darshan) or None,
             } for use in self.files.values()],
@@ -452,7 +439,7 @@ class RunSummaryWriter:
                       relative: Any) -> dict[str, Any]:
         inputs = list(kept.inputs)
         inputs.extend(keys.get(span, local) for span, local in kept.input_spans)
-        previous = _span_of(kept.previous) if kept.previous else None
+        previous = ids.span_of(kept.previous) if kept.previous else None
         return {
             "id": kept.identifier, "key": kept.key, "group": kept.group,
             "attempt": kept.attempt, "outcome": kept.outcome,
@@ -573,7 +560,7 @@ class TraceSummary(RecordRouter):
                 group.time += end - start
         group.read_bytes += int(pairs.get(vocabulary.IO_READ_BYTES) or 0)
         group.write_bytes += int(pairs.get(vocabulary.IO_WRITE_BYTES) or 0)
-        span = _span_of(identifier)
+        span = ids.span_of(identifier)
         summary.task_spans.append(_span_number(span))
         summary.task_groups.append(group_index)
         self.current_id = identifier
@@ -633,26 +620,26 @@ class TraceSummary(RecordRouter):
 
     def _used(self, record: Record) -> None:
         task, used = str(record.formal[0]), str(record.formal[1])
-        if not task.startswith(_TASK):
+        if not task.startswith(ids.TASK):
             return
         kept = self._attempt(task)
         summary = self.summary
-        if used.startswith(_VALUE):
+        if used.startswith(ids.VALUE):
             group = self.current_group if task == self.current_id else None
             if group is not None:
                 summary.edge_consumers.append(group)
-                summary.edge_producers.append(_span_number(_span_of(used)))
+                summary.edge_producers.append(_span_number(ids.span_of(used)))
             if kept is not None:
-                local = used[len(_VALUE):].rpartition(".")[0]
-                kept.input_spans.append((_span_of(used), local))
-        elif used.startswith(_DATA):
-            key = str(dict(self.entities.get(used, ())).get(vocabulary.KEY, used[len(_DATA):]))
+                local = used[len(ids.VALUE):].rpartition(".")[0]
+                kept.input_spans.append((ids.span_of(used), local))
+        elif used.startswith(ids.DATA):
+            key = str(dict(self.entities.get(used, ())).get(vocabulary.KEY, used[len(ids.DATA):]))
             if task == self.current_id:
                 producer = summary.group_index(key_group(key), key_group(key))
                 summary.known_edges[(producer, self.current_group)] += 1
             if kept is not None:
                 kept.inputs.append(key)
-        elif used.startswith(_PATH):
+        elif used.startswith(ids.PATH):
             path = self._path(used)
             mode = str(dict(record.attributes).get(vocabulary.FILE_MODE, "r"))
             use = summary.file(path) if path else None
@@ -662,38 +649,37 @@ class TraceSummary(RecordRouter):
                     use.read_by.append(task)
             if kept is not None and path:
                 kept.files.append({"path": path, "mode": mode})
-        elif used.startswith(_ARGUMENT) and kept is not None:
+        elif used.startswith(ids.ARGUMENT) and kept is not None:
             pairs = dict(self.entities.pop(used, ()))
             role = dict(record.attributes).get(PROV_ROLE)
             kept.arguments.append({"role": role, "type": pairs.get(vocabulary.TYPE),
                                    "value": pairs.get(vocabulary.VALUE)})
 
     def _path(self, identifier: str) -> str | None:
-        general = identifier if identifier.count(".") == 1 else ".".join(
-            identifier.split(".")[:2])
+        general = ids.general_path_id(identifier)
         location = dict(self.entities.get(identifier, ()) or self.entities.get(general, ())).get(
             PROV_LOCATION)
         return str(location) if location is not None else None
 
     def _generated(self, record: Record) -> None:
         entity, task = str(record.formal[0]), str(record.formal[1])
-        if not task.startswith(_TASK):
+        if not task.startswith(ids.TASK):
             return
         kept = self._attempt(task)
         pairs = dict(self.entities.pop(entity, ()))
-        if entity.startswith(_VALUE):
+        if entity.startswith(ids.VALUE):
             nbytes = pairs.get(vocabulary.NBYTES)
             if isinstance(nbytes, int) and task == self.current_id:
                 self.summary.group_list[self.current_group].result_bytes += nbytes
             if kept is not None:
                 kept.result = {"type": pairs.get(vocabulary.TYPE), "nbytes": nbytes,
                                "hash": pairs.get(vocabulary.HASH)}
-        elif entity.startswith(_ERROR):
+        elif entity.startswith(ids.ERROR):
             if kept is not None:
                 kept.exception = {"type": pairs.get(vocabulary.EXCEPTION_TYPE),
                                   "message": pairs.get(vocabulary.EXCEPTION_MESSAGE),
                                   "traceback": pairs.get(vocabulary.EXCEPTION_STACKTRACE)}
-        elif entity.startswith(_PATH):
+        elif entity.startswith(ids.PATH):
             path = pairs.get(PROV_LOCATION)
             if path is None:
                 return
@@ -709,10 +695,10 @@ class TraceSummary(RecordRouter):
     def _associated(self, record: Record) -> None:
         activity, agent = str(record.formal[0]), str(record.formal[1])
         plan = record.formal[2]
-        if activity.startswith(_TASK):
+        if activity.startswith(ids.TASK):
             if plan is not None:
                 self.plans.setdefault(str(plan), self.current_group)
-            if not agent.startswith(_WORKER):
+            if not agent.startswith(ids.WORKER):
                 return
             if activity == self.current_id and self.current_outcome == "worker-lost":
                 self.summary.lost_workers.add(agent)
@@ -722,20 +708,20 @@ class TraceSummary(RecordRouter):
                 if kept.thread_name is not None:
                     kept.thread = self.summary.thread_index(agent, str(kept.thread_name))
         elif self.computation is not None and activity == self.computation.identifier:
-            if agent.startswith(_CLIENT):
+            if agent.startswith(ids.CLIENT):
                 self.computation.client = agent
-            elif agent.startswith(_SCHEDULER):
+            elif agent.startswith(ids.SCHEDULER):
                 self.computation.scheduler = agent
 
     def _influenced(self, record: Record) -> None:
         task, previous = str(record.formal[0]), str(record.formal[1])
         kept = self._attempt(task)
-        if kept is not None and previous.startswith(_TASK):
+        if kept is not None and previous.startswith(ids.TASK):
             kept.previous = previous
 
     def _specialization(self, record: Record) -> None:
         specific, general = str(record.formal[0]), str(record.formal[1])
-        pairs = self.entities.pop(specific, None) if not specific.startswith(_PATH) else None
+        pairs = self.entities.pop(specific, None) if not specific.startswith(ids.PATH) else None
         if pairs is None or not any(name == PROV_TYPE and value == vocabulary.DARSHAN_FILE_RECORD
                                     for name, value in pairs):
             return

@@ -64,19 +64,7 @@ ROWS_PER_BATCH: Final = 8_192
 
 PART: Final = "part-0.parquet"
 
-_TASK = f"{ids.RUN_PREFIX}:task."
-_VALUE = f"{ids.RUN_PREFIX}:value."
-_DATA = f"{ids.RUN_PREFIX}:data."
-_PATH = f"{ids.RUN_PREFIX}:path."
-_ERROR = f"{ids.RUN_PREFIX}:error."
-_WORKER = f"{ids.RUN_PREFIX}:worker."
-_CLIENT = f"{ids.RUN_PREFIX}:client."
-_SCHEDULER = f"{ids.RUN_PREFIX}:scheduler."
-_COMPUTATION = f"{ids.RUN_PREFIX}:computation."
-_GRAPH = f"{ids.RUN_PREFIX}:graph."
-_TRACE = f"{ids.RUN_PREFIX}:trace."
-_ARGUMENT = f"{ids.RUN_PREFIX}:argument."
-_HELD = (_VALUE, _ERROR, _PATH, _DATA, _ARGUMENT)
+_HELD = (ids.VALUE, ids.ERROR, ids.PATH, ids.DATA, ids.ARGUMENT)
 """Entities held until the relation that says whose they are (or, for paths and data,
 for the rest of the trace)."""
 _ROLES: Final = {vocabulary.WORKER: "worker", vocabulary.SCHEDULER: "scheduler",
@@ -101,9 +89,6 @@ def run_id(sha256s: Iterable[str]) -> str:
     """
     return hashlib.sha256("\n".join(sorted(sha256s)).encode()).hexdigest()[:12]
 
-
-def _span_of(identifier: str) -> str:
-    return identifier.rpartition(".")[2]
 
 
 # --------------------------------------------------------------------------
@@ -240,7 +225,7 @@ class DatasetWriter:
         return self._top
 
     def open_bundle(self, identifier: str, direct: bool = False) -> TraceRows:
-        return TraceRows(self, identifier[len(_TRACE):] if identifier.startswith(_TRACE)
+        return TraceRows(self, identifier[len(ids.TRACE):] if identifier.startswith(ids.TRACE)
                          else identifier)
 
     def close_bundle(self, bundle: TraceRows) -> None:
@@ -392,14 +377,14 @@ class TraceRows(RecordRouter):
     # -- elements -------------------------------------------------------------------
     def _activity(self, record: Record) -> None:
         identifier = record.identifier or ""
-        if identifier.startswith(_TASK):
+        if identifier.startswith(ids.TASK):
             self._end_attempt()
             self._attempt(identifier, record)
-        elif identifier.startswith(_COMPUTATION):
+        elif identifier.startswith(ids.COMPUTATION):
             pairs = dict(record.attributes)
             start, end = record.formal[0], record.formal[1]
             self.computations[identifier] = [
-                self.run, self.trace_id, pairs.get(vocabulary.SPAN_ID) or _span_of(identifier),
+                self.run, self.trace_id, pairs.get(vocabulary.SPAN_ID) or ids.span_of(identifier),
                 start, end, pairs.get(vocabulary.OUTCOME), pairs.get(vocabulary.TASK_COUNT),
                 pairs.get(vocabulary.ERRED_TASKS), None, None, None, None, None, None]
 
@@ -407,7 +392,7 @@ class TraceRows(RecordRouter):
         pairs = dict(record.attributes)
         executed = any(name == PROV_TYPE and value == vocabulary.TASK_EXECUTION
                        for name, value in record.attributes)
-        span = str(pairs.get(vocabulary.SPAN_ID) or _span_of(identifier))
+        span = str(pairs.get(vocabulary.SPAN_ID) or ids.span_of(identifier))
         prefix = pairs.get(vocabulary.PREFIX)
         thread_name = pairs.get(vocabulary.THREAD_NAME)
         row: list[Any] = [None] * len(_A)
@@ -456,7 +441,7 @@ class TraceRows(RecordRouter):
         types = [value for name, value in record.attributes if name == PROV_TYPE]
         if vocabulary.GRAPH in types:
             computation = self.computations.get(
-                _COMPUTATION + identifier[len(_GRAPH):])
+                ids.COMPUTATION + identifier[len(ids.GRAPH):])
             if computation is not None:
                 pairs = dict(record.attributes)
                 computation[8:12] = [pairs.get(vocabulary.CODE), pairs.get(vocabulary.CODE_FILENAME),
@@ -472,20 +457,20 @@ class TraceRows(RecordRouter):
 
     def _used(self, record: Record) -> None:
         task, used = str(record.formal[0]), str(record.formal[1])
-        if not task.startswith(_TASK):
+        if not task.startswith(ids.TASK):
             return
-        if used.startswith(_VALUE):
-            self._dependencies.append((self.run, self.trace_id, _span_of(task),
-                                       self._attempt_key(task), None, _span_of(used)))
-        elif used.startswith(_DATA):
-            key = self.entities.get(used, {}).get(vocabulary.KEY, used[len(_DATA):])
-            self._dependencies.append((self.run, self.trace_id, _span_of(task),
+        if used.startswith(ids.VALUE):
+            self._dependencies.append((self.run, self.trace_id, ids.span_of(task),
+                                       self._attempt_key(task), None, ids.span_of(used)))
+        elif used.startswith(ids.DATA):
+            key = self.entities.get(used, {}).get(vocabulary.KEY, used[len(ids.DATA):])
+            self._dependencies.append((self.run, self.trace_id, ids.span_of(task),
                                        self._attempt_key(task), key, None))
-        elif used.startswith(_PATH):
+        elif used.startswith(ids.PATH):
             path = self._path(used)
             if path is not None:
                 self._file(task, path, "read", record)
-        elif used.startswith(_ARGUMENT):
+        elif used.startswith(ids.ARGUMENT):
             self._argument(task, self.entities.pop(used, {}))
 
     def _argument(self, task: str, pairs: dict[str, Any]) -> None:
@@ -502,28 +487,27 @@ class TraceRows(RecordRouter):
         self.current[_A["arguments"]].append(item)
 
     def _path(self, identifier: str) -> Any:
-        general = identifier if identifier.count(".") == 1 else ".".join(
-            identifier.split(".")[:2])
+        general = ids.general_path_id(identifier)
         pairs = self.entities.get(identifier) or self.entities.get(general) or {}
         return pairs.get(PROV_LOCATION)
 
     def _generated(self, record: Record) -> None:
         entity, task = str(record.formal[0]), str(record.formal[1])
-        if not task.startswith(_TASK):
+        if not task.startswith(ids.TASK):
             return
         current = self.current if task == self.current_id else None
-        if entity.startswith(_VALUE):
+        if entity.startswith(ids.VALUE):
             pairs = self.entities.pop(entity, {})
             if current is not None:
                 current[_A["result_type"]] = pairs.get(vocabulary.TYPE)
                 current[_A["result_nbytes"]] = pairs.get(vocabulary.NBYTES)
                 current[_A["result_hash"]] = pairs.get(vocabulary.HASH)
-        elif entity.startswith(_ERROR):
+        elif entity.startswith(ids.ERROR):
             pairs = self.entities.pop(entity, {})
             if current is not None:
                 current[_A["exception_type"]] = pairs.get(vocabulary.EXCEPTION_TYPE)
                 current[_A["exception_message"]] = pairs.get(vocabulary.EXCEPTION_MESSAGE)
-        elif entity.startswith(_PATH):
+        elif entity.startswith(ids.PATH):
             pairs = self.entities.pop(entity, {}) if entity.count(".") > 1 else {}
             path = pairs.get(PROV_LOCATION) or self._path(entity)
             if path is not None:
@@ -534,7 +518,7 @@ class TraceRows(RecordRouter):
         read or write of a Darshan DXT segment attributed to it (with its offset and length)."""
         pairs = dict(record.attributes)
         darshan = vocabulary.DARSHAN_MODULE in pairs
-        self._files.append((self.run, self.trace_id, _span_of(task), self._attempt_key(task),
+        self._files.append((self.run, self.trace_id, ids.span_of(task), self._attempt_key(task),
                             path, pairs.get(vocabulary.FILE_MODE), operation,
                             "darshan" if darshan else "recorded",
                             pairs.get(vocabulary.OFFSET), pairs.get(vocabulary.LENGTH)))
@@ -543,28 +527,28 @@ class TraceRows(RecordRouter):
         activity, agent, plan = (str(record.formal[0]), str(record.formal[1]),
                                  record.formal[2])
         if activity == self.current_id and self.current is not None:
-            if agent.startswith(_WORKER):
+            if agent.startswith(ids.WORKER):
                 self.current[_A["worker_process"]] = agent
             if plan is not None:
                 self.current[_A["plan"]] = str(plan)
             return
         computation = self.computations.get(activity)
         if computation is not None:
-            if agent.startswith(_CLIENT):
+            if agent.startswith(ids.CLIENT):
                 computation[12] = agent
-            elif agent.startswith(_SCHEDULER):
+            elif agent.startswith(ids.SCHEDULER):
                 computation[13] = agent
 
     def _started(self, record: Record) -> None:
         if str(record.formal[0]) == self.current_id and self.current is not None:
             starter = record.formal[2]
-            if starter is not None and str(starter).startswith(_COMPUTATION):
-                self.current[_A["computation_span_id"]] = _span_of(str(starter))
+            if starter is not None and str(starter).startswith(ids.COMPUTATION):
+                self.current[_A["computation_span_id"]] = ids.span_of(str(starter))
 
     def _influenced(self, record: Record) -> None:
         task, previous = str(record.formal[0]), str(record.formal[1])
-        if task == self.current_id and self.current is not None and previous.startswith(_TASK):
-            self.current[_A["previous_span_id"]] = _span_of(previous)
+        if task == self.current_id and self.current is not None and previous.startswith(ids.TASK):
+            self.current[_A["previous_span_id"]] = ids.span_of(previous)
 
     def close(self) -> None:
         """The trace is complete: write its last attempt and its computations."""
