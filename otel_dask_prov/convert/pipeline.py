@@ -48,7 +48,7 @@ from .prov_records import QName, Record
 from .readahead import DECODE_ERRORS, Helper, wanted_traces, worth_it
 from .resource_catalog import ResourceCatalog
 from .scan import scan
-from .scan_index import Index
+from .scan_index import Index, UnitTraces
 from .streaming import DocumentWriter, RecordSink
 from .unit_reader import UnitReader
 
@@ -95,46 +95,43 @@ class ConversionReport:
         return "; ".join(parts)
 
 
-def header_records(index: Index, flatten: bool) -> list[Record]:
+def header_records(index: Index, flatten: bool) -> Iterator[Record]:
     """The document's own records: the tool, the conversion, its inputs and outputs.
 
     The conversion's id is a digest of what determines the document's content
-    (tool version, inputs, flattening), not of its serialization.
+    (tool version, inputs, flattening), not of its serialization. The records are
+    made as the writer takes them: an input of a million traces has four per trace.
     """
     tool = ids.tool_id(__version__)
     digest = hashlib.sha256(
         "\n".join([__version__, str(flatten),
                    *sorted(file.sha256 for file in index.files)]).encode()).hexdigest()[:16]
     conversion = ids.conversion_id(digest)
-    records = [
-        Record("agent", tool, (), ((PROV_TYPE, QName(PROV_SOFTWARE_AGENT)),
-                                   (PROV_TYPE, QName(TOOL)),
-                                   (PROV_LABEL, f"otel-dask-prov {__version__}"),
-                                   (TOOL_VERSION, __version__))),
-        Record("activity", conversion, (None, None), ((PROV_TYPE, QName(CONVERSION)),)),
-        Record("wasAssociatedWith", None, (conversion, tool, None), ()),
-    ]
+    yield Record("agent", tool, (), ((PROV_TYPE, QName(PROV_SOFTWARE_AGENT)),
+                                     (PROV_TYPE, QName(TOOL)),
+                                     (PROV_LABEL, f"otel-dask-prov {__version__}"),
+                                     (TOOL_VERSION, __version__)))
+    yield Record("activity", conversion, (None, None), ((PROV_TYPE, QName(CONVERSION)),))
+    yield Record("wasAssociatedWith", None, (conversion, tool, None), ())
     file_ids = []
     for file in index.files:
         identifier = ids.file_id(file.sha256)
         file_ids.append(identifier)
         if identifier in file_ids[:-1]:
             continue
-        records.append(Record("entity", identifier, (), (
+        yield Record("entity", identifier, (), (
             (PROV_TYPE, QName(TRACE_FILE)), (PROV_LOCATION, file.shown),
-            (SHA256, file.sha256), (SIZE, file.size))))
-        records.append(Record("used", None, (conversion, identifier, None), ()))
+            (SHA256, file.sha256), (SIZE, file.size)))
+        yield Record("used", None, (conversion, identifier, None), ())
     if not flatten:
         for entry in index.traces:
             bundle = ids.trace_id(entry.trace_id)
-            records.append(Record("entity", bundle, (), (
-                (PROV_TYPE, BUNDLE), (TRACE_ID, entry.trace_id))))
-            records.append(Record("wasGeneratedBy", None, (bundle, conversion, None), ()))
-            records.append(Record("wasAttributedTo", None, (bundle, tool), ()))
+            yield Record("entity", bundle, (), ((PROV_TYPE, BUNDLE), (TRACE_ID, entry.trace_id)))
+            yield Record("wasGeneratedBy", None, (bundle, conversion, None), ())
+            yield Record("wasAttributedTo", None, (bundle, tool), ())
             for number in sorted(entry.files):
-                records.append(Record("wasDerivedFrom", None,
-                                      (bundle, file_ids[number], conversion, None, None), ()))
-    return records
+                yield Record("wasDerivedFrom", None,
+                             (bundle, file_ids[number], conversion, None, None), ())
 
 
 @contextmanager
@@ -204,7 +201,7 @@ def run(
         warnings=list(stats.warnings))
 
 
-def _decoded_here(index: Index, order: list[int], holds: list[list[int]],
+def _decoded_here(index: Index, order: list[int], holds: UnitTraces,
                   catalog: ResourceCatalog) -> Iterator[tuple[list[Span], str | None]]:
     """The spans of each unit in *order* (or what decoding it raised), decoded here."""
     with closing(UnitReader(index)) as reader:

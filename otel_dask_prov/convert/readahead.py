@@ -44,7 +44,7 @@ from . import readers
 from .discovery import InputFile, discover, size_on_disk
 from .model import Span
 from .resource_catalog import ResourceCatalog
-from .scan_index import Index
+from .scan_index import Index, UnitTraces
 from .scan_merge import ScanPart, scan_part
 from .unit_reader import UnitReader
 
@@ -68,7 +68,7 @@ def worth_it(paths: list[str | os.PathLike[str]]) -> bool:
     return sum(size_on_disk(file) for file in discover(paths)) >= PARALLEL_BYTES
 
 
-def wanted_traces(index: Index, holds: list[list[int]], unit: int) -> dict[str, int]:
+def wanted_traces(index: Index, holds: UnitTraces, unit: int) -> dict[str, int]:
     """Trace id -> trace position of the traces *unit* holds."""
     return {index.traces[position].trace_id: position for position in holds[unit]}
 

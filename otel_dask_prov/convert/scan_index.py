@@ -55,6 +55,33 @@ class ScanStats:
         self.non_trace_units += other.non_trace_units
 
 
+class UnitTraces:
+    """The traces each unit holds, as two flat arrays (``holds[unit]`` is a slice of one):
+    a list per unit would cost about 150 bytes per unit, a million units 150 MB."""
+
+    __slots__ = ("_starts", "_traces")
+
+    def __init__(self, units: int, pair_unit: array[int], pair_trace: array[int]) -> None:
+        counts = array("l", bytes(8 * (units + 1)))
+        for unit in pair_unit:
+            counts[unit + 1] += 1
+        for unit in range(units):
+            counts[unit + 1] += counts[unit]
+        traces = array("l", bytes(8 * len(pair_trace)))
+        filled = array("l", counts)
+        for unit, trace in zip(pair_unit, pair_trace, strict=True):
+            traces[filled[unit]] = trace
+            filled[unit] += 1
+        self._starts = counts
+        self._traces = traces
+
+    def __getitem__(self, unit: int) -> array[int]:
+        return self._traces[self._starts[unit]:self._starts[unit + 1]]
+
+    def __len__(self) -> int:
+        return len(self._starts) - 1
+
+
 @dataclass
 class Index:
     """Result of the first pass (:func:`.scan.scan`): files, units, traces and resources."""
@@ -81,12 +108,9 @@ class Index:
         time, file, offset = self.unit_time, self.unit_file, self.unit_offset
         return sorted(range(len(time)), key=lambda unit: (time[unit], file[unit], offset[unit]))
 
-    def traces_by_unit(self) -> list[list[int]]:
+    def traces_by_unit(self) -> UnitTraces:
         """For each unit, the traces it holds."""
-        holds: list[list[int]] = [[] for _ in range(len(self.unit_time))]
-        for unit, trace in zip(self.pair_unit, self.pair_trace, strict=True):
-            holds[unit].append(trace)
-        return holds
+        return UnitTraces(len(self.unit_time), self.pair_unit, self.pair_trace)
 
     def where(self, unit: int) -> tuple[str, int]:
         """The file (as shown to the user) and line of *unit*."""
