@@ -54,7 +54,8 @@ FILES_KEPT: Final = 1_000
 TASKS_PER_FILE: Final = 50
 """Attempts listed per file as its readers or writers (all are counted)."""
 
-FAILED: Final = frozenset({"error", "error-retried", "worker-lost", "dependency-error", "unfinished"})
+FAILED: Final = frozenset({attr.OUTCOME_ERROR, attr.OUTCOME_RETRIED, attr.OUTCOME_WORKER_LOST,
+                           attr.OUTCOME_DEPENDENCY_ERROR, attr.OUTCOME_UNFINISHED})
 """Outcomes of the attempts a report lists under failures."""
 
 _TASK_EXECUTION = vocabulary.TASK_EXECUTION
@@ -74,21 +75,17 @@ _HELD = (ids.PATH, ids.DATA, ids.ERROR, ids.VALUE, ids.ARGUMENT)
 
 
 def key_group(key: str) -> str:
-    """The task group Dask gives the task of *key* (``str(key)`` of a tuple key included),
-    by the rules of ``distributed.scheduler.key_split_group``:
+    """The task group Dask gives the task of *key* (``str(key)`` of a tuple key included):
+    Dask's own ``key_split_group``, imported when a value of an untraced producer needs it.
 
     >>> key_group("('rechunk-merge-8a7f', 0, 1)")
     'rechunk-merge-8a7f'
     >>> key_group("inc-8a7fb1c2d3e4f5a6b7c8d9e0f1a2b3c4")
     'inc'
     """
-    if not key:
-        return "Other"
-    if key[0] == "(":
-        return key.split(",", 1)[0].strip("()\"'")
-    from dask.utils import key_split  # the rest is Dask's prefix rule
+    from distributed.utils import key_split_group
 
-    return str(key_split(key))
+    return str(key_split_group(key))
 
 
 def thread_label(worker: str, thread: str) -> str:
@@ -110,7 +107,6 @@ def _seconds(moment: Any) -> float | None:
     if not isinstance(moment, datetime):
         moment = datetime.fromisoformat(str(moment))
     return float(moment.timestamp())
-
 
 
 def _span_number(span: str) -> int:
@@ -254,7 +250,6 @@ class RunSummaryWriter:
         self.edge_consumers = array("I")
         self.edge_producers = array("Q")
         self.known_edges: Counter[tuple[int, int]] = Counter()
-        self.code_of_plan: dict[str, dict[str, Any]] = {}
         self._top = TraceSummary(self, None)
 
     # -- DocumentWriter --------------------------------------------------------
@@ -371,7 +366,7 @@ class RunSummaryWriter:
                 "workers": workers,
                 "threads": len(self.threads),
                 "outcomes": dict(self.outcomes),
-                "failed_tasks": self.outcomes.get("error", 0),
+                "failed_tasks": self.outcomes.get(attr.OUTCOME_ERROR, 0),
                 "retried_tasks": self.retried_tasks,
                 "lost_workers": len(self.lost_workers),
             },
@@ -387,8 +382,8 @@ class RunSummaryWriter:
             "processes": [self._process_data(process) for process in self.processes.values()],
             "computations": [{
                 "id": c.identifier, "start": relative(c.start), "end": relative(c.end),
-                "outcome": c.outcome or ("unfinished" if c.end is None else
-                                         "error" if c.erred else "success"),
+                "outcome": c.outcome or (attr.OUTCOME_UNFINISHED if c.end is None else
+                                         attr.OUTCOME_ERROR if c.erred else attr.OUTCOME_SUCCESS),
                 "tasks": c.tasks, "erred": c.erred,
                 "code": c.code.get("code"), "file": c.code.get("file"),
                 "line": c.code.get("line"), "cell": c.code.get("cell"),
@@ -700,7 +695,7 @@ class TraceSummary(RecordRouter):
                 self.plans.setdefault(str(plan), self.current_group)
             if not agent.startswith(ids.WORKER):
                 return
-            if activity == self.current_id and self.current_outcome == "worker-lost":
+            if activity == self.current_id and self.current_outcome == attr.OUTCOME_WORKER_LOST:
                 self.summary.lost_workers.add(agent)
             kept = self._attempt(activity)
             if kept is not None:
