@@ -7,6 +7,7 @@ import click
 from .api import convert
 from .formats import FORMATS
 from .pictures import TASK_VIEW_LIMIT, VIEWS
+from .pipeline import ConversionReport
 
 trace_paths = click.argument("paths", nargs=-1, required=True, type=click.Path())
 """PATHS: trace files or directories, for every command that reads traces."""
@@ -14,6 +15,17 @@ skip_invalid_option = click.option(
     "--skip-invalid", is_flag=True,
     help="Skip malformed lines, and say how many, instead of stopping at the first.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+
+
+def say_how_it_went(conversion: ConversionReport, summary: str, quiet: bool) -> None:
+    """On stderr: the warnings of reading the traces, then *summary* (with *quiet*, only
+    how many invalid lines ``--skip-invalid`` left out)."""
+    for warning in conversion.warnings:
+        click.echo(f"otel-prov: warning: {warning}", err=True)
+    if not quiet:
+        click.echo(f"otel-prov: {summary}", err=True)
+    elif conversion.skipped_lines:
+        click.echo(f"otel-prov: skipped {conversion.skipped_lines} invalid line(s)", err=True)
 
 
 @click.command("convert")
@@ -50,9 +62,4 @@ def convert_command(paths: tuple[str, ...], output: str, format_name: str | None
     """
     report = convert(list(paths), output=output, format=format_name, flatten=flatten,
                      skip_invalid=skip_invalid, progress=not quiet, view=view)
-    for warning in report.warnings:
-        click.echo(f"otel-prov: warning: {warning}", err=True)
-    if not quiet:
-        click.echo(f"otel-prov: {report.summary()}", err=True)
-    elif report.skipped_lines:
-        click.echo(f"otel-prov: skipped {report.skipped_lines} invalid line(s)", err=True)
+    say_how_it_went(report, report.summary(), quiet)

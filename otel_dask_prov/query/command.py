@@ -13,7 +13,12 @@ from typing import Any
 
 import click
 
-from ..convert.command import quiet_option, skip_invalid_option, trace_paths
+from ..convert.command import (
+    quiet_option,
+    say_how_it_went,
+    skip_invalid_option,
+    trace_paths,
+)
 from .dataset import export
 from .sql import execute
 
@@ -47,10 +52,7 @@ def export_command(paths: tuple[str, ...], directory: str, run_name: str | None,
     """
     result = export(list(paths), directory, run=run_name, skip_invalid=skip_invalid,
                     progress=not quiet)
-    for warning in result.conversion.warnings:
-        click.echo(f"otel-prov: warning: {warning}", err=True)
-    if not quiet:
-        click.echo(f"otel-prov: {result.summary()}", err=True)
+    say_how_it_went(result.conversion, result.summary(), quiet)
 
 
 @click.command("sql")

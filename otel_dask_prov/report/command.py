@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ..convert.command import quiet_option, skip_invalid_option, trace_paths
+from ..convert.command import (
+    quiet_option,
+    say_how_it_went,
+    skip_invalid_option,
+    trace_paths,
+)
 from .report_file import write_report
 
 
@@ -32,7 +37,4 @@ def report_command(paths: tuple[str, ...], output: str, title: str | None,
     """
     result = write_report(list(paths), output, title=title, skip_invalid=skip_invalid,
                           progress=not quiet)
-    for warning in result.conversion.warnings:
-        click.echo(f"otel-prov: warning: {warning}", err=True)
-    if not quiet:
-        click.echo(f"otel-prov: {result.summary()}", err=True)
+    say_how_it_went(result.conversion, result.summary(), quiet)
