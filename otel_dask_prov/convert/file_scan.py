@@ -25,7 +25,7 @@ from .discovery import InputFile
 from .input_streams import GZIP_MAGIC, Gunzip, HashingReader, document_values
 from .model import ATTEMPT, COMPUTATION, SCHEDULER_SIDE, WORKER_SIDE, Resource
 from .resource_catalog import ResourceCatalog
-from .scan_index import WHOLE_DOCUMENT, Index, ScanStats, TraceEntry
+from .scan_index import WHOLE_DOCUMENT, Index, ScanStats, Traces
 
 
 class FileScanner:
@@ -38,7 +38,7 @@ class FileScanner:
     def __init__(self, skip_invalid: bool, progress: Callable[[int], None]) -> None:
         self.skip_invalid = skip_invalid
         self.progress = progress
-        self.index = Index([], [], {}, ScanStats())
+        self.index = Index([], Traces(), {}, ScanStats())
         self.catalog = ResourceCatalog(self.index.resources)
         self._cut_line_reported = False
 
@@ -192,15 +192,12 @@ class FileScanner:
         index.unit_offset.append(offset)
         index.unit_length.append(length)
         index.unit_line.append(line)
+        traces = index.traces
         for trace_id, holders in found.items():
-            position = index.trace_index.get(trace_id)
-            if position is None:
-                position = index.trace_index[trace_id] = len(index.traces)
-                index.traces.append(TraceEntry(trace_id))
-            entry = index.traces[position]
-            entry.files.add(number)
+            position = traces.position(trace_id)
+            traces.add_file(position, number)
             for key, side in holders.items():
-                entry.resources[key] = entry.resources.get(key, 0) | side
+                traces.add_resource(position, key, side)
             index.pair_unit.append(unit)
             index.pair_trace.append(position)
         return True

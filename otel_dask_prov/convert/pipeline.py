@@ -17,10 +17,11 @@ from __future__ import annotations
 import gc
 import hashlib
 import os
-from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
+
+import numpy
 
 from ..errors import TraceFormatError
 from ..prov_vocabulary import (
@@ -124,12 +125,13 @@ def header_records(index: Index, flatten: bool) -> Iterator[Record]:
             (SHA256, file.sha256), (SIZE, file.size)))
         yield Record("used", None, (conversion, identifier, None), ())
     if not flatten:
-        for entry in index.traces:
-            bundle = ids.trace_id(entry.trace_id)
-            yield Record("entity", bundle, (), ((PROV_TYPE, BUNDLE), (TRACE_ID, entry.trace_id)))
+        traces = index.traces
+        for position, trace_id in enumerate(traces.ids):
+            bundle = ids.trace_id(trace_id)
+            yield Record("entity", bundle, (), ((PROV_TYPE, BUNDLE), (TRACE_ID, trace_id)))
             yield Record("wasGeneratedBy", None, (bundle, conversion, None), ())
             yield Record("wasAttributedTo", None, (bundle, tool), ())
-            for number in sorted(entry.files):
+            for number in traces.files(position):
                 yield Record("wasDerivedFrom", None,
                              (bundle, file_ids[number], conversion, None, None), ())
 
@@ -226,19 +228,22 @@ def _convert(
     top = writer.top()
     header = top.records
 
-    closes = sorted(entry.last_rank for entry in index.traces)
+    traces = index.traces
+    last_rank = traces.last_rank
+    closes = numpy.sort(numpy.frombuffer(last_rank, dtype=numpy.int64))
 
     def open_trace(position: int, rank: int) -> _OpenTrace:
-        entry = index.traces[position]
-        context = TraceContext(entry.trace_id, {
-            key: (index.resources[key], side) for key, side in entry.resources.items()},
+        trace_id = traces.ids[position]
+        context = TraceContext(trace_id, {
+            key: (index.resources[key], side) for key, side in traces.resources(position)},
             index.resources.values())
         if document_container is not None:
             sink, container = top, document_container
         else:
             # no other trace closes while this one is open: its bundle is the next written
-            alone = bisect_right(closes, entry.last_rank) - bisect_left(closes, rank) == 1
-            sink, container = writer.open_bundle(ids.trace_id(entry.trace_id), alone), Container()
+            alone = (closes.searchsorted(last_rank[position], "right")
+                     - closes.searchsorted(rank, "left")) == 1
+            sink, container = writer.open_bundle(ids.trace_id(trace_id), alone), Container()
         trace = open_traces[position] = _OpenTrace(TraceMapper(context, container, sink.add),
                                                    sink, container)
         return trace
@@ -271,7 +276,7 @@ def _convert(
                 raise TraceFormatError(path, line, f"cannot convert: {failure}") from None
             index.stats.skipped_lines += 1
         for position in holds[unit]:
-            if index.traces[position].last_rank == rank and position in open_traces:
+            if last_rank[position] == rank and position in open_traces:
                 close_trace(position)
         progress.advance()
     if document_container is not None:

@@ -70,7 +70,8 @@ def worth_it(paths: list[str | os.PathLike[str]]) -> bool:
 
 def wanted_traces(index: Index, holds: UnitTraces, unit: int) -> dict[str, int]:
     """Trace id -> trace position of the traces *unit* holds."""
-    return {index.traces[position].trace_id: position for position in holds[unit]}
+    ids = index.traces.ids
+    return {ids[position]: position for position in holds[unit]}
 
 
 class ReadaheadError(RuntimeError):

@@ -16,6 +16,9 @@ import os
 from array import array
 from typing import Protocol
 
+import numpy
+from numpy.typing import NDArray
+
 from ..errors import NoTraceDataError, TraceFormatError
 from .discovery import TRACE_SUFFIXES, InputFile, discover, size_on_disk
 from .file_scan import FileScanner
@@ -63,6 +66,7 @@ def scan(
             assert first.error is not None
             raise TraceFormatError(*first.error)
         index = merge_parts(files, [own, other])
+    index.traces.seal()
     if not index.traces:
         index.cleanup()
         message = _nothing_found(paths, files, index.stats)
@@ -87,15 +91,14 @@ def _scan_alone(files: list[InputFile], skip_invalid: bool, progress: Progress) 
 
 
 def _rank_traces(index: Index) -> None:
-    """Set each trace's :attr:`~.scan_index.TraceEntry.last_rank`: when the second pass is done with it."""
-    order = index.order()
-    rank_of = array("l", bytes(len(order) * array("l").itemsize))
-    for rank, unit in enumerate(order):
-        rank_of[unit] = rank
-    for unit, trace in zip(index.pair_unit, index.pair_trace, strict=True):
-        entry = index.traces[trace]
-        if rank_of[unit] > entry.last_rank:
-            entry.last_rank = rank_of[unit]
+    """Set each trace's :attr:`~.scan_index.Traces.last_rank`: when the second pass is done with it."""
+    order = numpy.array(index.order(), dtype=numpy.int64)
+    rank_of: NDArray[numpy.int64] = numpy.empty(len(order), dtype=numpy.int64)
+    rank_of[order] = numpy.arange(len(order), dtype=numpy.int64)
+    last_rank: NDArray[numpy.int64] = numpy.full(len(index.traces), -1, dtype=numpy.int64)
+    numpy.maximum.at(last_rank, numpy.frombuffer(index.pair_trace, dtype=numpy.int64),
+                     rank_of[numpy.frombuffer(index.pair_unit, dtype=numpy.int64)])
+    index.traces.last_rank = array("l", last_rank.tobytes())
 
 
 def _nothing_found(paths: list[str | os.PathLike[str]], files: list[InputFile],

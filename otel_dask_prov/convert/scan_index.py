@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from array import array
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from .discovery import InputFile
 from .model import Resource
@@ -19,17 +19,112 @@ WHOLE_DOCUMENT: Final = -1
 """The offset of a unit that is a whole document (:attr:`InputFile.layout` ``document``)."""
 
 
-@dataclass
-class TraceEntry:
-    """What the first pass knows about one trace."""
+class Traces:
+    """What the first pass knows about each trace, by its position (in order of discovery):
+    its id, the files and the processes (resources) that hold its spans, and the rank of
+    the last unit that holds them (:attr:`last_rank`, set once the units are ranked).
 
-    trace_id: str
-    files: set[int] = field(default_factory=set)
-    """Numbers of the files that hold its spans."""
-    resources: dict[str, int] = field(default_factory=dict)
-    """Resource key -> :data:`~.model.SCHEDULER_SIDE` / :data:`~.model.WORKER_SIDE` bits."""
-    last_rank: int = -1
-    """Position, in reading order, of the last unit that holds its spans."""
+    An object with a set and a dict per trace cost about 1 KiB a trace, a million small
+    traces (one per ``client.submit``) a gigabyte; here a trace costs its id, three array
+    slots and, while the first pass runs, a dict entry. The sets of files and of
+    resources are interned: traces of one run share a handful of each.
+    """
+
+    __slots__ = (
+        "_file_ids",
+        "_file_set",
+        "_file_sets",
+        "_file_step",
+        "_positions",
+        "_resource_ids",
+        "_resource_set",
+        "_resource_sets",
+        "_resource_step",
+        "ids",
+        "last_rank",
+    )
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.last_rank = array("l")
+        self._positions: dict[str, int] | None = {}
+        self._file_set = array("l")
+        self._resource_set = array("l")
+        self._file_sets: list[tuple[int, ...]] = [()]
+        self._resource_sets: list[tuple[tuple[str, int], ...]] = [()]
+        self._file_ids: dict[tuple[int, ...], int] = {(): 0}
+        self._resource_ids: dict[tuple[tuple[str, int], ...], int] = {(): 0}
+        self._file_step: dict[tuple[int, int], int] = {}
+        self._resource_step: dict[tuple[int, str, int], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def position(self, trace_id: str) -> int:
+        """The position of *trace_id*, a new one if it is new."""
+        positions = self._positions
+        assert positions is not None, "no trace can be added once the scan is sealed"
+        position = positions.get(trace_id)
+        if position is None:
+            position = positions[trace_id] = len(self.ids)
+            self.ids.append(trace_id)
+            self.last_rank.append(-1)
+            self._file_set.append(0)
+            self._resource_set.append(0)
+        return position
+
+    def seal(self) -> None:
+        """No more traces: drop the lookup by id (the largest part of the index)."""
+        self._positions = None
+
+    def add_file(self, position: int, number: int) -> None:
+        """Note that file *number* holds spans of the trace at *position*."""
+        current = self._file_set[position]
+        step = self._file_step.get((current, number))
+        if step is None:
+            files = self._file_sets[current]
+            step = current if number in files else _intern(
+                self._file_sets, self._file_ids, tuple(sorted((*files, number))))
+            self._file_step[(current, number)] = step
+        self._file_set[position] = step
+
+    def add_resource(self, position: int, key: str, side: int) -> None:
+        """Note that the process *key* holds spans of the trace, on *side*
+        (:data:`~.model.SCHEDULER_SIDE` / :data:`~.model.WORKER_SIDE` bits)."""
+        current = self._resource_set[position]
+        step = self._resource_step.get((current, key, side))
+        if step is None:
+            sides = dict(self._resource_sets[current])
+            sides[key] = sides.get(key, 0) | side
+            step = _intern(self._resource_sets, self._resource_ids, tuple(sides.items()))
+            self._resource_step[(current, key, side)] = step
+        self._resource_set[position] = step
+
+    def files(self, position: int) -> tuple[int, ...]:
+        """Numbers of the files that hold spans of the trace at *position*, in order."""
+        return self._file_sets[self._file_set[position]]
+
+    def resources(self, position: int) -> tuple[tuple[str, int], ...]:
+        """(resource key, side bits) of the processes that hold its spans, as first met."""
+        return self._resource_sets[self._resource_set[position]]
+
+    def absorb(self, other: Traces) -> None:
+        """Add the traces of *other* (the first pass over other files) to these."""
+        for found, trace_id in enumerate(other.ids):
+            position = self.position(trace_id)
+            for number in other.files(found):
+                self.add_file(position, number)
+            for key, side in other.resources(found):
+                self.add_resource(position, key, side)
+
+
+def _intern(table: list[Any], numbers: dict[Any, int], value: Any) -> int:
+    """The number of *value* in *table*, appended if it is new."""
+    number = numbers.get(value)
+    if number is None:
+        number = numbers[value] = len(table)
+        table.append(value)
+    return number
 
 
 @dataclass
@@ -87,7 +182,7 @@ class Index:
     """Result of the first pass (:func:`.scan.scan`): files, units, traces and resources."""
 
     files: list[InputFile]
-    traces: list[TraceEntry]
+    traces: Traces
     resources: dict[str, Resource]
     stats: ScanStats
     unit_time: array[int] = field(default_factory=lambda: array("q"))
@@ -100,8 +195,6 @@ class Index:
     pair_unit: array[int] = field(default_factory=lambda: array("l"))
     """With :attr:`pair_trace`: the pairs (unit, trace) of a unit holding spans of a trace."""
     pair_trace: array[int] = field(default_factory=lambda: array("l"))
-    trace_index: dict[str, int] = field(default_factory=dict)
-    """Trace id -> position in :attr:`traces`."""
 
     def order(self) -> list[int]:
         """Units in reading order for the second pass: by time, then file, then position."""

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..errors import TraceFormatError
 from .discovery import InputFile, size_on_disk
 from .file_scan import FileScanner
-from .scan_index import Index, ScanStats, TraceEntry
+from .scan_index import Index, ScanStats, Traces
 
 
 def share_files(files: list[InputFile]) -> tuple[list[int], list[int]]:
@@ -65,7 +65,7 @@ def scan_part(files: list[InputFile], numbers: list[int], skip_invalid: bool,
 def merge_parts(files: list[InputFile], parts: list[ScanPart]) -> Index:
     """The index of all *files* from parts that each scanned some of them: units,
     traces and resources numbered as one process, reading the files in order, numbers them."""
-    index = Index(files, [], {}, ScanStats())
+    index = Index(files, Traces(), {}, ScanStats())
     owner = {number: part for part in parts for number in part.numbers}
     holds = {id(part): part.index.traces_by_unit() for part in parts}
     units_of: dict[int, list[int]] = {}
@@ -97,18 +97,9 @@ def merge_parts(files: list[InputFile], parts: list[ScanPart]) -> Index:
             index.unit_length.append(local.unit_length[unit])
             index.unit_line.append(local.unit_line[unit])
             for trace in holds[id(part)][unit]:
-                trace_id = local.traces[trace].trace_id
-                position = index.trace_index.get(trace_id)
-                if position is None:
-                    position = index.trace_index[trace_id] = len(index.traces)
-                    index.traces.append(TraceEntry(trace_id))
                 index.pair_unit.append(merged)
-                index.pair_trace.append(position)
+                index.pair_trace.append(index.traces.position(local.traces.ids[trace]))
     for part in parts:
-        for found in part.index.traces:
-            entry = index.traces[index.trace_index[found.trace_id]]
-            entry.files |= found.files
-            for key, side in found.resources.items():
-                entry.resources[key] = entry.resources.get(key, 0) | side
+        index.traces.absorb(part.index.traces)
         index.stats.add_counts(part.index.stats)
     return index
