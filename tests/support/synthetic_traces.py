@@ -393,15 +393,42 @@ def stream(
     computations submitted one after another (many small traces) each take their own *start*."""
     rng = random.Random(seed)
     trace = trace_id if trace_id is not None else rng.getrandbits(128) | 1
+    simulated = _simulated_workers(workers)
+    exporter = _Exporter(simulated, batch, write_line)
+    _simulate(rng, trace, list(tasks), simulated, exporter, start)
+    exporter.close()
+
+
+def stream_many(
+    computations: Iterable[tuple[Iterable[SyntheticTask], float]],
+    write_line: Callable[[str, str], None],
+    workers: int = 2,
+    seed: int = 0,
+    batch: int = 512,
+) -> None:
+    """Many computations (tasks, start) through one span pipeline per process, as a client
+    that submits one small computation after another makes them: a line holds the spans of
+    every trace that ended since the line before, as the plugins' exporters cut them."""
+    rng = random.Random(seed)
+    simulated = _simulated_workers(workers)
+    exporter = _Exporter(simulated, batch, write_line)
+    for tasks, start in computations:
+        _simulate(rng, rng.getrandbits(128) | 1, list(tasks), simulated, exporter, start)
+    exporter.close()
+
+
+def _simulated_workers(count: int) -> list[_Worker]:
+    return [_Worker(number, f"dask-worker-{number}.jsonl", f"tcp://10.0.1.{number + 1}:40000",
+                    str(number + 1)) for number in range(count)]
+
+
+def _simulate(rng: random.Random, trace: int, tasks: list[SyntheticTask], workers: list[_Worker],
+              exporter: _Exporter, start: float) -> None:
+    """One computation of *tasks*, its spans handed to *exporter*."""
     root = rng.getrandbits(64) | 1
-    tasks = list(tasks)
-    simulated = [_Worker(number, f"dask-worker-{number}.jsonl",
-                         f"tcp://10.0.1.{number + 1}:40000", str(number + 1))
-                 for number in range(workers)]
     record = ComputationRecord(trace, root, None, start, CLIENT_ID, len(tasks),
                                [tasks[-1].key] if tasks else [])
-    computation = _Computation(rng, trace, record, simulated,
-                               _Exporter(simulated, batch, write_line), clock=start)
+    computation = _Computation(rng, trace, record, workers, exporter, clock=start)
     for position, task in enumerate(tasks):
         computation.run(position, task)
     record.end = computation.clock
@@ -409,8 +436,7 @@ def stream(
     record.code_filename, record.code_lineno = "analysis.py", 1
     record.dask_span_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
     record.dask_span_name = "default"
-    computation.exporter.put(SCHEDULER_FILE, record)
-    computation.exporter.close()
+    exporter.put(SCHEDULER_FILE, record)
 
 
 def write(directory: Path, tasks: Iterable[SyntheticTask], **options: Any) -> list[Path]:
