@@ -165,6 +165,13 @@ def _parse_key_values(text: Any) -> dict[str, str]:
     return pairs
 
 
+def _parse_name(text: Any) -> str:
+    value = _parse_optional_str(text)
+    if value is None:
+        raise ValueError("must not be empty")
+    return value
+
+
 def _parse_choice(choices: tuple[str, ...]) -> Callable[[Any], str]:
     def parse(text: Any) -> str:
         value = str(text).strip().lower()
@@ -582,6 +589,25 @@ class Settings:
         "needs `pip install darshan`).",
         _parse_bool,
         type_name="boolean",
+    )
+    # -- OpenLineage (docs/standards.md) ---------------------------------
+    openlineage_url: str | None = _setting(
+        None,
+        "Send an OpenLineage START and COMPLETE/FAIL run event per computation (never per "
+        "task) to this HTTP receiver (e.g. Marquez, `http://localhost:5000`; the path "
+        "defaults to `/api/v1/lineage`), from the scheduler, through the `openlineage-python` "
+        "client's HTTP transport on a background thread (needs "
+        "`pip install \"otel-dask-prov[openlineage]\"`). Events the receiver does not take "
+        "wait in `<spill-dir>/openlineage-*.jsonl` and are sent again once it is back.",
+        _parse_endpoint,
+        env=("OTEL_DASK_PROV_OPENLINEAGE_URL", "OPENLINEAGE_URL"),
+    )
+    openlineage_namespace: str = _setting(
+        "dask",
+        "The `job.namespace` of the OpenLineage events (live and `otel-prov convert -f "
+        "openlineage`).",
+        _parse_name,
+        env=("OTEL_DASK_PROV_OPENLINEAGE_NAMESPACE", "OPENLINEAGE_NAMESPACE"),
     )
 
     @property

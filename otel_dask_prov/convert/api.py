@@ -107,6 +107,11 @@ def _quiet_stdout() -> None:
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
                skip_invalid: bool, meter: Progress, parallel: bool | None,
                view: str) -> ConversionReport:
+    if format_name == "openlineage":  # publish reads the exported dataset: imported only here
+        from ..publish.openlineage_events import write_events
+
+        return write_events(list(paths), stream, skip_invalid=skip_invalid,
+                            progress=meter.enabled, parallel=parallel)
     if format_name in PICTURE_FORMATS:
         picture = PictureWriter(view)
         report = run(list(paths), lambda: picture, False, skip_invalid, meter, parallel)

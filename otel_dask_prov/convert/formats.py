@@ -12,6 +12,9 @@ turtle     ``prov`` (PROV-O as RDF Turtle)            always flattened: Turtle h
                                                       no named graphs
 dot        :mod:`.pictures`                           Graphviz source of a picture
 svg, png   :mod:`.pictures` and Graphviz ``dot``      needs the ``dot`` program
+openlineage  :mod:`otel_dask_prov.publish`            OpenLineage run events, one
+                                                      JSON line each; needs the
+                                                      ``query`` extra
 =========  =========================================  ==============================
 
 Pictures draw the run's tasks or its task groups, not every PROV record
@@ -31,14 +34,16 @@ from ..errors import MissingProgramError, UnsupportedFormatError
 from .prov_records import FORMAL, QName, Record, Time
 from .streaming import ProvJsonWriter, ProvNWriter
 
-FORMATS: Final = ("json", "provn", "xml", "jsonld", "trig", "turtle", "dot", "svg", "png")
+FORMATS: Final = ("json", "provn", "xml", "jsonld", "trig", "turtle", "dot", "svg", "png",
+                  "openlineage")
 ALIASES: Final = {
     "prov-json": "json", "provjson": "json", "prov-n": "provn", "prov-xml": "xml",
-    "rdf": "trig", "ttl": "turtle", "gv": "dot",
+    "rdf": "trig", "ttl": "turtle", "gv": "dot", "ol": "openlineage",
 }
 EXTENSIONS: Final = {
     ".json": "json", ".provn": "provn", ".xml": "xml", ".provx": "xml", ".jsonld": "jsonld",
     ".trig": "trig", ".ttl": "turtle", ".dot": "dot", ".gv": "dot", ".svg": "svg", ".png": "png",
+    ".jsonl": "openlineage",
 }
 STREAMING: Final = frozenset({"json", "provn"})
 BINARY: Final = frozenset({"png"})
