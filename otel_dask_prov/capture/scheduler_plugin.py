@@ -37,6 +37,7 @@ from distributed.diagnostics.plugin import SchedulerPlugin
 from tornado.ioloop import PeriodicCallback
 
 from .. import attributes as attr
+from ..export.openlineage_emitter import OpenLineageEmitter, start_emitter
 from ..export.span_pipeline import SpanPipeline
 from ..settings import Settings, resolve_settings
 from .plugin_base import TracingPluginBase
@@ -119,12 +120,14 @@ class _Computation:
     """An open computation: its root-span record, its ``traceparent`` for the
     workers, and how many of its tasks are not done."""
 
-    __slots__ = ("pending", "record", "traceparent")
+    __slots__ = ("error", "pending", "record", "traceparent")
 
     def __init__(self, record: ComputationRecord, pending: int, traceparent: str) -> None:
         self.record = record
         self.pending = pending
         self.traceparent = traceparent
+        self.error: tuple[str | None, str | None] | None = None
+        """The first failed task's exception and traceback texts (for OpenLineage)."""
 
 
 class _KeyState:
@@ -176,6 +179,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self._open_computations: dict[int, _Computation] = {}
         self._clients = ClientRegistry()
         self._code_origins = CodeOrigins()
+        self._lineage: OpenLineageEmitter | None = None
         if not self.settings.enabled:
             return
         resource = build_resource(
@@ -183,6 +187,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         )
         self.pipeline = SpanPipeline(self.settings, resource)
         self.pipeline.start()
+        self._lineage = start_emitter(self.settings)
         self._sampler = build_sampler(self.settings)
         self._record_transitions = self.settings.record_transitions
         self._task_to_msg_wrapper = self._carry_context_in_messages(scheduler)
@@ -216,6 +221,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             self._end_computation(computation, now)
         self._keys.clear()
         self._removal_watch.stop()
+        if self._lineage is not None:
+            self._lineage.shutdown()
         wrapper = self._task_to_msg_wrapper
         if wrapper is not None and vars(self.scheduler).get("_task_to_msg") is wrapper:
             del self.scheduler._task_to_msg  # back to the class's method (or a later wrapper's)
@@ -365,6 +372,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         traceparent = format_traceparent(trace_id, record.span_id)
         computation = _Computation(record, len(new), traceparent)
         self._open_computations[trace_id] = computation
+        if self._lineage is not None:
+            self._lineage.started(record, new)
         states = self._keys
         annotate = self._task_to_msg_wrapper is None
         for ts in new:
@@ -413,6 +422,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
             return
         record.end = max(record.end, now)
         self.pipeline.put(record)
+        if self._lineage is not None:
+            self._lineage.ended(record, computation.error)
 
     # -- attempts -------------------------------------------------------
     def _open_attempt(self, key: Key, ts: Any, state: _KeyState, now: float) -> AttemptRecord:
@@ -511,7 +522,10 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         self.pipeline.put(attempt)
         if attempt.outcome in _COMPLETE:
             if attempt.outcome != attr.OUTCOME_SUCCESS:
-                state.computation.record.erred_tasks += 1
+                computation = state.computation
+                computation.record.erred_tasks += 1
+                if computation.error is None and attempt.outcome == attr.OUTCOME_ERROR:
+                    computation.error = (attempt.exception_text, attempt.traceback_text)
             self._count_done(state, now)
 
     def _finish_unfinished(self, key: Key, state: _KeyState, now: float) -> None:
