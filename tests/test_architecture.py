@@ -3,6 +3,7 @@
 capture ──records──▶ export ──OTLP JSON files──▶ convert ──PROV──▶ validate
                                                        ├──PROV records──▶ report
                                                        └──PROV records──▶ query (Parquet, SQL)
+                                                                             └──▶ publish
 
 Every stage may import the shared vocabulary at the top of the package
 (``attributes``, ``prov_vocabulary``, ``settings``, ``errors``, ``version``);
@@ -10,8 +11,10 @@ the shared vocabulary imports no stage. Capture hands its records to export in
 the same process; convert reads what export writes, so it may use export's
 OTLP JSON format modules (the encoder and the typed decoder); report summarizes
 the records convert makes, so it may use convert, and so may query, which
-writes them as tables; no other arrow
-between stages exists. The CLI, the façade ``__init__`` and the demo sit on
+writes them as tables; publish reads those tables (and writes the events in
+export's OpenLineage format, the one the scheduler sends live); convert hands
+its ``openlineage`` output format to publish, imported only when asked; no other
+arrow between stages exists. The CLI, the façade ``__init__`` and the demo sit on
 top and may import anything.
 """
 
@@ -26,16 +29,17 @@ import otel_dask_prov
 
 PACKAGE = Path(otel_dask_prov.__file__).parent
 SHARED = {"attributes", "prov_vocabulary", "settings", "errors", "version"}
-STAGES = ("capture", "export", "convert", "validate", "report", "query")
+STAGES = ("capture", "export", "convert", "validate", "report", "query", "publish")
 
 ALLOWED: dict[str, set[str]] = {
     "shared": set(),
     "capture": {"export"},
     "export": set(),
-    "convert": {"export.otlp_json", "export.otlp_json_decode"},
+    "convert": {"export.otlp_json", "export.otlp_json_decode", "publish.openlineage_events"},
     "validate": set(),
     "report": {"convert"},
     "query": {"convert"},
+    "publish": {"query", "convert", "export.openlineage_format"},
 }
 
 

@@ -37,7 +37,7 @@ from otel_dask_prov import TracingSchedulerPlugin
 from otel_dask_prov.cli import main
 from otel_dask_prov.convert.api import convert
 from otel_dask_prov.export import openlineage_emitter
-from otel_dask_prov.publish import openlineage_events as ol
+from otel_dask_prov.export import openlineage_format as ol
 from otel_dask_prov.settings import resolve_settings
 
 pytest.importorskip("duckdb")

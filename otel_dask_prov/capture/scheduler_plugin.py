@@ -43,7 +43,7 @@ from ..settings import Settings, resolve_settings
 from .plugin_base import TracingPluginBase
 from .probes.client import ClientRegistry
 from .probes.notebook import CodeOrigins
-from .records import AttemptRecord, ComputationRecord
+from .records import AttemptRecord, ComputationRecord, split_exception_text
 from .resource import build_resource
 from .span_ids import (
     attempt_span_id,
@@ -126,8 +126,8 @@ class _Computation:
         self.record = record
         self.pending = pending
         self.traceparent = traceparent
-        self.error: tuple[str | None, str | None] | None = None
-        """The first failed task's exception and traceback texts (for OpenLineage)."""
+        self.error: tuple[str, str, str | None] | None = None
+        """The first failed task's exception type, message and traceback (for OpenLineage)."""
 
 
 class _KeyState:
@@ -525,7 +525,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                 computation = state.computation
                 computation.record.erred_tasks += 1
                 if computation.error is None and attempt.outcome == attr.OUTCOME_ERROR:
-                    computation.error = (attempt.exception_text, attempt.traceback_text)
+                    computation.error = (*split_exception_text(attempt.exception_text or ""),
+                                         attempt.traceback_text)
             self._count_done(state, now)
 
     def _finish_unfinished(self, key: Key, state: _KeyState, now: float) -> None:

@@ -4,7 +4,7 @@ The scheduler plugin calls :meth:`OpenLineageEmitter.started` when a
 computation is submitted and :meth:`OpenLineageEmitter.ended` when it ends: each
 appends a reference to the plugin's own record to a deque (tens of nanoseconds,
 nothing is copied or built on Dask's event loop). A background thread builds the
-events (:mod:`otel_dask_prov.publish.openlineage_events`, the same functions as
+events (:mod:`~otel_dask_prov.export.openlineage_format`, the same functions as
 ``otel-prov convert -f openlineage``) and posts them with the ``openlineage-python``
 client's HTTP transport, one event per request, in order.
 
@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from ..publish import openlineage_events as ol
 from ..settings import Settings
+from . import openlineage_format as ol
 from .jsonl_files import _LineFile, process_file_name
 
 logger = logging.getLogger("otel_dask_prov")
@@ -150,9 +150,9 @@ class OpenLineageEmitter:
         ``TaskState`` objects (read on the thread for their prefixes)."""
         self._queue.append((_START, record, tasks))
 
-    def ended(self, record: Any, error: tuple[str | None, str | None] | None) -> None:
+    def ended(self, record: Any, error: tuple[str, str, str | None] | None) -> None:
         """The computation of *record* ended; *error* is the first failed task's
-        ``(exception text, traceback text)``, if one failed."""
+        ``(exception type, message, traceback text)``, if one failed."""
         self._queue.append((_END, record, error))
 
     # -- lifecycle ------------------------------------------------------------------
@@ -231,12 +231,8 @@ class OpenLineageEmitter:
         elif record.erred_tasks:
             computation.outcome = "error"
             if extra is not None:
-                from ..capture.records import split_exception_text
-
-                text, traceback = extra
-                computation.error_type, computation.error_message = split_exception_text(
-                    text or "")
-                computation.error_stacktrace = traceback
+                (computation.error_type, computation.error_message,
+                 computation.error_stacktrace) = extra
         else:
             computation.outcome = "success"
         return ol.end_event(computation, self.namespace)
