@@ -598,7 +598,7 @@ class Settings:
         "defaults to `/api/v1/lineage`), from the scheduler, through the `openlineage-python` "
         "client's HTTP transport on a background thread (needs "
         "`pip install \"otel-dask-prov[openlineage]\"`). Events the receiver does not take "
-        "wait in `<spill-dir>/openlineage-*.jsonl` and are sent again once it is back.",
+        "wait in `<spill-dir>/openlineage-*.lineage` and are sent again once it is back.",
         _parse_endpoint,
         env=("OTEL_DASK_PROV_OPENLINEAGE_URL", "OPENLINEAGE_URL"),
     )

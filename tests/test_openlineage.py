@@ -339,6 +339,7 @@ def test_live_events_wait_on_disk_while_the_receiver_is_down_and_arrive_once(tmp
             spilled = [json.loads(line) for line in emitter.spill_path.read_text().splitlines()]
             assert [event["eventType"] for event in spilled] == ["START", "COMPLETE"]
             assert emitter.spill_path.parent == tmp_path / "traces" / "spill"
+            assert emitter.spill_path.suffix == ".lineage"  # not read as traces by convert
 
             receiver = Receiver(port)  # the receiver comes back
             assert client.submit(max, [1, 2]).result() == 2
@@ -354,13 +355,45 @@ def test_live_events_wait_on_disk_while_the_receiver_is_down_and_arrive_once(tmp
             receiver.stop()
 
 
+def test_a_computation_still_running_when_the_scheduler_stops_is_aborted(
+        tmp_path: Path, receiver: Receiver) -> None:
+    cluster, client = traced_cluster(tmp_path / "traces", receiver.url)
+    with cluster, client:
+        future = client.submit(time.sleep, 30)
+        deadline = time.monotonic() + 10
+        while not receiver.events and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cluster.close()  # the scheduler stops first: its plugin ends what is still open
+        del future
+    assert [event["eventType"] for event in receiver.wait_for(2)] == ["START", "ABORT"]
+    assert receiver.events[0]["job"]["name"] == "sleep"
+    check_with_the_client(receiver.events)
+
+
+def test_a_real_scheduler_process_sends_events_when_the_variable_names_a_receiver(
+        tmp_path: Path, receiver: Receiver) -> None:
+    from tests.support.cluster import DaskProcesses
+
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=1,
+                            env={"OTEL_DASK_PROV_OPENLINEAGE_URL": receiver.url + "/api/v1/lineage"})
+    with cluster:
+        with cluster.client() as client:
+            assert client.submit(sum, [1, 2]).result() == 3
+        cluster.stop()
+    assert [event["eventType"] for event in receiver.wait_for(2)] == ["START", "COMPLETE"]
+    assert receiver.paths == ["/api/v1/lineage"] * 2
+    recorded = events_of([cluster.trace_dir], tmp_path)
+    assert [event["run"]["runId"] for event in recorded] == [
+        event["run"]["runId"] for event in receiver.events]
+
+
 def test_events_spilled_by_a_dead_scheduler_are_sent_by_the_next_one(
         tmp_path: Path, receiver: Receiver) -> None:
     settings = resolve_settings(output_dir=str(tmp_path), openlineage_url=receiver.url)
     spill = settings.effective_spill_dir
     spill.mkdir(parents=True)
     event = ol.start_event(ol.Computation("0" * 31 + "1", "0" * 15 + "1", 0.0, ["inc"]))
-    dead = spill / f"openlineage-{socket.gethostname()}-999999999-20261204T000000.jsonl"
+    dead = spill / f"openlineage-{socket.gethostname()}-999999999-20261204T000000.lineage"
     dead.write_text(ol.dumps(event) + "\n")
     emitter = openlineage_emitter.start_emitter(settings)
     assert emitter is not None

@@ -9,15 +9,17 @@ events (:mod:`~otel_dask_prov.export.openlineage_format`, the same functions as
 client's HTTP transport, one event per request, in order.
 
 When the receiver is down (refused, timing out, answering 5xx, 408 or 429), the
-event and every later one go to ``<spill-dir>/openlineage-<host>-<pid>-<time>.jsonl``
+event and every later one go to ``<spill-dir>/openlineage-<host>-<pid>-<time>.lineage``
 (one event a line, bounded by ``spill-max-bytes``, written with the same line
-file as the OTLP spill), and the thread probes again with the OTLP pipeline's
-back-off (2 s doubling to 60 s). Once the receiver answers, the spilled events are
-sent first, oldest first, then the new ones: each arrives once, in order. What
-is still spilled when the scheduler stops stays in the file; the next scheduler
-started on the same host with the same spill directory sends it (files of dead
-processes only). An event the receiver refuses as malformed (another 4xx) is
-dropped and counted, with one warning, so it cannot block the ones after it.
+file as the OTLP spill; JSON, but not named ``*.jsonl``, which ``otel-prov
+convert`` and ``otel-prov replay`` read as traces), and the thread probes again
+with the OTLP pipeline's back-off (2 s doubling to 60 s). Once the receiver
+answers, the spilled events are sent first, oldest first, then the new ones:
+each arrives once, in order. What is still spilled when the scheduler stops
+stays in the file; the next scheduler started on the same host with the same
+spill directory sends it (files of dead processes only). An event the receiver
+refuses as malformed (another 4xx) is dropped and counted, with one warning, so
+it cannot block the ones after it.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ MISSING: Final = ('otel-dask-prov: openlineage-url is set but openlineage-python
                   'installed (pip install "otel-dask-prov[openlineage]"); no OpenLineage '
                   'events are sent, tracing goes on')
 _SPILL_PREFIX: Final = "openlineage"
-_SPILL_NAME: Final = re.compile(r"openlineage-(?P<host>.+)-(?P<pid>\d+)-\d{8}T\d{6}\.jsonl")
+_SPILL_SUFFIX: Final = ".lineage"
+_SPILL_NAME: Final = re.compile(r"openlineage-(?P<host>.+)-(?P<pid>\d+)-\d{8}T\d{6}\.lineage")
 _RETRIED_STATUS: Final = frozenset({408, 429})
 _START, _END = 0, 1
 
@@ -129,7 +132,8 @@ class OpenLineageEmitter:
         self.transport = transport
         self.namespace = settings.openlineage_namespace
         self.stats = EmitterStats()
-        self.spill_path = settings.effective_spill_dir / process_file_name(_SPILL_PREFIX)
+        self.spill_path = settings.effective_spill_dir / process_file_name(
+            _SPILL_PREFIX, _SPILL_SUFFIX)
         self._spill = _LineFile(self.spill_path)
         self._spilled_bytes = 0
         self._spilled_lines = 0  # lines in the spill file now
@@ -312,7 +316,7 @@ class OpenLineageEmitter:
         if not directory.is_dir():
             return
         host = socket.gethostname()
-        for path in sorted(directory.glob(f"{_SPILL_PREFIX}-*.jsonl")):
+        for path in sorted(directory.glob(f"{_SPILL_PREFIX}-*{_SPILL_SUFFIX}")):
             match = _SPILL_NAME.fullmatch(path.name)
             if (path == self.spill_path or match is None or match["host"] != host
                     or _alive(int(match["pid"]))):
