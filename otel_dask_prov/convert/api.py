@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,6 +49,7 @@ def convert(
     progress: bool = False,
     parallel: bool | None = None,
     view: str = "auto",
+    scheduler: str | None = None,
 ) -> ConversionReport:
     """Convert the trace files (or directories) *paths* into one PROV document.
 
@@ -63,6 +65,10 @@ def convert(
     *view* chooses the picture of the ``dot``, ``svg`` and ``png`` formats
     (:mod:`.pictures`): ``tasks``, ``groups``, or ``auto`` (tasks up to
     :data:`~.pictures.TASK_VIEW_LIMIT` attempts, groups above).
+
+    *scheduler*, the address of a Dask scheduler, converts on that cluster
+    (:mod:`.on_cluster`): PROV-JSON and PROV-N only, not flattened; the workers
+    must see the input files, and the output's folder, at the same paths.
     """
     target = None if output is None or output == "-" else output
     shown = str(target) if isinstance(target, (str, os.PathLike)) else None
@@ -75,15 +81,20 @@ def convert(
                           f"not {format_name}")
     if format_name in ALWAYS_FLAT:
         flatten = True
+    if scheduler is not None and (format_name not in STREAMING or flatten):
+        raise OptionError(f"--scheduler converts to json or provn, not flattened; not to "
+                          f"{format_name}{' flattened' if flatten else ''}")
     meter = Progress(enabled=progress)
+    cluster = _Cluster(scheduler, Path(target).parent if isinstance(target, (str, os.PathLike))
+                       else Path.cwd())
     if isinstance(target, (str, os.PathLike)):
         return _to_file(Path(target), paths, format_name, flatten, skip_invalid, meter, parallel,
-                        view)
+                        view, cluster)
     stream = target if target is not None else (
         sys.stdout.buffer if format_name in BINARY else sys.stdout)
     try:
         return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel,
-                          view)
+                          view, cluster)
     except BrokenPipeError:  # the reader went away (`| head`): nothing more to say to it
         _quiet_stdout()
         raise OutputError("the standard output", "the reading end was closed") from None
@@ -91,10 +102,18 @@ def convert(
 
 def _to_file(path: Path, paths: Sequence[PathLike], format_name: str, flatten: bool,
              skip_invalid: bool, meter: Progress, parallel: bool | None,
-             view: str) -> ConversionReport:
+             view: str, cluster: _Cluster) -> ConversionReport:
     with replaced_atomically(path, binary=format_name in BINARY) as stream:
         return _to_stream(stream, paths, format_name, flatten, skip_invalid, meter, parallel,
-                          view)
+                          view, cluster)
+
+
+@dataclass(frozen=True)
+class _Cluster:
+    """Where to convert: here (no *scheduler*), or on a Dask cluster, parts under *work*."""
+
+    scheduler: str | None
+    work: Path
 
 
 def _quiet_stdout() -> None:
@@ -106,7 +125,7 @@ def _quiet_stdout() -> None:
 
 def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, flatten: bool,
                skip_invalid: bool, meter: Progress, parallel: bool | None,
-               view: str) -> ConversionReport:
+               view: str, cluster: _Cluster) -> ConversionReport:
     if format_name == "openlineage":  # publish reads the exported dataset: imported only here
         from ..publish.openlineage_events import write_events
 
@@ -119,7 +138,8 @@ def _to_stream(stream: IO[Any], paths: Sequence[PathLike], format_name: str, fla
         return report
     if format_name in STREAMING:
         return run(list(paths), lambda: streaming_writer(
-            format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter, parallel)
+            format_name, stream, NAMESPACES, flatten), flatten, skip_invalid, meter, parallel,
+            cluster.scheduler, cluster.work)
     builder = DocumentBuilder(NAMESPACES, flatten)
     report = run(list(paths), lambda: builder, flatten, skip_invalid, meter, parallel)
     stream.write(serialize(builder.document, format_name))

@@ -35,9 +35,12 @@ class FileScanner:
     counted and left out; *progress* is told how many bytes were read.
     """
 
-    def __init__(self, skip_invalid: bool, progress: Callable[[int], None]) -> None:
+    def __init__(self, skip_invalid: bool, progress: Callable[[int], None],
+                 store_directory: str | None = None) -> None:
         self.skip_invalid = skip_invalid
         self.progress = progress
+        self.store_directory = store_directory
+        """Where decompressed copies of gzipped files go (default: the temporary folder)."""
         self.index = Index([], Traces(), {}, ScanStats())
         self.catalog = ResourceCatalog(self.index.resources)
         self._cut_line_reported = False
@@ -87,7 +90,8 @@ class FileScanner:
                      cut_short: Callable[[], bool]) -> None:
         store = None
         if file.compressed:
-            handle, name = tempfile.mkstemp(prefix="otel-prov-", suffix=".jsonl")
+            handle, name = tempfile.mkstemp(prefix="otel-prov-", suffix=".jsonl",
+                                            dir=self.store_directory)
             store = os.fdopen(handle, "wb")
             file.store = Path(name)
         try:

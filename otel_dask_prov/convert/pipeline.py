@@ -20,10 +20,11 @@ import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy
 
-from ..errors import TraceFormatError
+from ..errors import OptionError, TraceFormatError
 from ..prov_vocabulary import (
     CONVERSION,
     DASK_NAMESPACE_URI,
@@ -137,7 +138,7 @@ def header_records(index: Index, flatten: bool) -> Iterator[Record]:
 
 
 @contextmanager
-def _rare_garbage_collection() -> Iterator[None]:
+def rare_garbage_collection() -> Iterator[None]:
     """Collect garbage less often while converting.
 
     A conversion makes millions of short-lived tuples and dicts and keeps few
@@ -168,16 +169,26 @@ def run(
     skip_invalid: bool = False,
     progress: Progress | None = None,
     parallel: bool | None = None,
+    scheduler: str | None = None,
+    work: Path | None = None,
 ) -> ConversionReport:
     """Convert *paths* with the writer ``writer_for()`` makes once the inputs are indexed
     (so that unreadable input fails before any output is started).
 
     With *parallel*, a second process scans part of the files and decodes the
     spans (:mod:`.readahead`); ``None`` uses one for large inputs on a machine
-    with two cores or more.
+    with two cores or more. With *scheduler*, the conversion runs on that Dask
+    cluster instead, its part files under *work* (:mod:`.on_cluster`).
     """
+    if scheduler is not None:
+        if flatten:
+            raise OptionError("--flatten cannot be combined with --scheduler: a flattened "
+                              "document merges the agents of every trace in one place")
+        from .on_cluster import run_on_cluster
+
+        return run_on_cluster(paths, scheduler, writer_for, skip_invalid, progress, work)
     progress = progress or Progress(enabled=False)
-    with _rare_garbage_collection(), ExitStack() as stack:
+    with rare_garbage_collection(), ExitStack() as stack:
         helper = None
         if parallel or (parallel is None and worth_it(paths)):
             try:
@@ -190,7 +201,7 @@ def run(
             writer = writer_for()
             writer.start(header_records(index, flatten))
             progress.phase("converting", len(index.unit_time))
-            records = _convert(index, writer, flatten, skip_invalid, progress, helper)
+            records = convert_index(index, writer, flatten, skip_invalid, progress, helper)
             writer.finish()
             progress.end()
         finally:
@@ -215,7 +226,7 @@ def _decoded_here(index: Index, order: list[int], holds: UnitTraces,
                 yield [], str(error)
 
 
-def _convert(
+def convert_index(
     index: Index, writer: DocumentWriter, flatten: bool, skip_invalid: bool,
     progress: Progress, helper: Helper | None,
 ) -> int:

@@ -58,22 +58,34 @@ def scan(
         own = scan_part(files, mine, skip_invalid, progress.advance)
         other = helper.scan_result()
         progress.advance(sum(size_on_disk(files[number]) for number in theirs))
-        failed = [part for part in (own, other) if part.error is not None]
-        if failed:
-            for part in (own, other):
-                part.index.cleanup()
-            first = min(failed, key=lambda part: part.error_file)
-            assert first.error is not None
-            raise TraceFormatError(*first.error)
-        index = merge_parts(files, [own, other])
+        index = merge_or_raise(files, [own, other])
+    return finish_scan(index, paths)
+
+
+def merge_or_raise(files: list[InputFile], parts: list[ScanPart]) -> Index:
+    """The index of the *parts* merged, or the :class:`TraceFormatError` of the first file
+    that stopped a part."""
+    failed = [part for part in parts if part.error is not None]
+    if failed:
+        for part in parts:
+            part.index.cleanup()
+        first = min(failed, key=lambda part: part.error_file)
+        assert first.error is not None
+        raise TraceFormatError(*first.error)
+    return merge_parts(files, parts)
+
+
+def finish_scan(index: Index, paths: list[str | os.PathLike[str]]) -> Index:
+    """*index* complete: no trace can be added, and each knows when the second pass is
+    done with it; raises :class:`NoTraceDataError` if no span can be mapped."""
     index.traces.seal()
     if not index.traces:
         index.cleanup()
-        message = _nothing_found(paths, files, index.stats)
+        message = _nothing_found(paths, index.files, index.stats)
         if index.stats.warnings:
             message += "; " + "; ".join(index.stats.warnings)
         raise NoTraceDataError(message)
-    _rank_traces(index)
+    rank_traces(index)
     return index
 
 
@@ -90,14 +102,19 @@ def _scan_alone(files: list[InputFile], skip_invalid: bool, progress: Progress) 
     return index
 
 
-def _rank_traces(index: Index) -> None:
-    """Set each trace's :attr:`~.scan_index.Traces.last_rank`: when the second pass is done with it."""
+def unit_ranks(index: Index) -> NDArray[numpy.int64]:
+    """The rank of each unit in the reading order of the second pass (:meth:`Index.order`)."""
     order = numpy.array(index.order(), dtype=numpy.int64)
     rank_of: NDArray[numpy.int64] = numpy.empty(len(order), dtype=numpy.int64)
     rank_of[order] = numpy.arange(len(order), dtype=numpy.int64)
+    return rank_of
+
+
+def rank_traces(index: Index) -> None:
+    """Set each trace's :attr:`~.scan_index.Traces.last_rank`: when the second pass is done with it."""
     last_rank: NDArray[numpy.int64] = numpy.full(len(index.traces), -1, dtype=numpy.int64)
     numpy.maximum.at(last_rank, numpy.frombuffer(index.pair_trace, dtype=numpy.int64),
-                     rank_of[numpy.frombuffer(index.pair_unit, dtype=numpy.int64)])
+                     unit_ranks(index)[numpy.frombuffer(index.pair_unit, dtype=numpy.int64)])
     index.traces.last_rank = array("l", last_rank.tobytes())
 
 

@@ -9,6 +9,7 @@ units back by number (:mod:`.unit_reader`).
 from __future__ import annotations
 
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -107,6 +108,17 @@ class Traces:
     def resources(self, position: int) -> tuple[tuple[str, int], ...]:
         """(resource key, side bits) of the processes that hold its spans, as first met."""
         return self._resource_sets[self._resource_set[position]]
+
+    def subset(self, positions: Sequence[int]) -> Traces:
+        """The traces at *positions*, in that order (sealed: none can be added)."""
+        part = Traces()
+        part.seal()
+        part.ids = [self.ids[position] for position in positions]
+        part.last_rank = array("l", [self.last_rank[position] for position in positions])
+        part._file_set = array("l", [self._file_set[position] for position in positions])
+        part._resource_set = array("l", [self._resource_set[position] for position in positions])
+        part._file_sets, part._resource_sets = self._file_sets, self._resource_sets
+        return part
 
     def absorb(self, other: Traces) -> None:
         """Add the traces of *other* (the first pass over other files) to these."""

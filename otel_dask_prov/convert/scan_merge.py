@@ -43,9 +43,10 @@ class ScanPart:
 
 
 def scan_part(files: list[InputFile], numbers: list[int], skip_invalid: bool,
-              on_bytes: Callable[[int], None]) -> ScanPart:
-    """Scan the files *numbers* of *files* (the others are left to another process)."""
-    scanner = FileScanner(skip_invalid, on_bytes)
+              on_bytes: Callable[[int], None], store_directory: str | None = None) -> ScanPart:
+    """Scan the files *numbers* of *files* (the others are left to another process);
+    decompressed copies of gzipped files go to *store_directory* (default: the temporary one)."""
+    scanner = FileScanner(skip_invalid, on_bytes, store_directory)
     index = scanner.index
     index.files = files
     part = ScanPart(numbers, index, {}, {})
@@ -59,6 +60,7 @@ def scan_part(files: list[InputFile], numbers: list[int], skip_invalid: bool,
         finally:
             part.new_resources[number] = list(index.resources)[resources:]
             part.warnings[number] = index.stats.warnings[warnings:]
+    index.traces.seal()  # the merge finds traces by id in the merged index, not here
     return part
 
 

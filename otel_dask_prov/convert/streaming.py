@@ -400,16 +400,25 @@ class JsonContainer:
 
 
 class ProvJsonWriter:
-    """PROV-JSON, one bundle per trace, or everything in the document when *flatten*."""
+    """PROV-JSON, one bundle per trace, or everything in the document when *flatten*.
 
-    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool) -> None:
+    A *part* writer writes bundles only (no document around them, and no header):
+    the bundles of some of the traces, converted elsewhere and joined in order by
+    the whole document's writer (:meth:`add_part`, :mod:`.on_cluster`).
+    """
+
+    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool,
+                 part: bool = False) -> None:
         self.out = out
         self.namespaces = {p: uri for p, uri in namespaces.items() if p not in PREDEFINED}
         self.flatten = flatten
+        self.part = part
         self.document = JsonContainer()
         self._bundles = 0
 
     def start(self, header: Iterable[Record]) -> None:
+        if self.part:
+            return
         for record in header:
             self.document.add(record)
         if not self.flatten:
@@ -446,7 +455,22 @@ class ProvJsonWriter:
         bundle.write_to(self.out, "      ", more=False)
         self.out.write("    }")
 
+    @property
+    def bundles(self) -> int:
+        """Bundles written so far."""
+        return self._bundles
+
+    def add_part(self, text: IO[str], bundles: int) -> None:
+        """Copy the output of a part writer (*bundles* bundles) after the bundles so far."""
+        if bundles:
+            if self._bundles:
+                self.out.write(",\n")
+            shutil.copyfileobj(text, self.out, 1 << 20)
+            self._bundles += bundles
+
     def finish(self) -> None:
+        if self.part:
+            return
         if self.flatten:
             self._open()
             self.document.write_to(self.out, "  ", more=False)
@@ -529,15 +553,23 @@ class ProvNBundle(_ProvNLines):
 
 
 class ProvNWriter:
-    """PROV-N, one bundle per trace, or everything in the document when *flatten*."""
+    """PROV-N, one bundle per trace, or everything in the document when *flatten*.
 
-    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool) -> None:
+    A *part* writer writes bundles only, like :class:`ProvJsonWriter`'s.
+    """
+
+    def __init__(self, out: IO[str], namespaces: dict[str, str], flatten: bool,
+                 part: bool = False) -> None:
         self.out = out
         self.namespaces = {p: uri for p, uri in namespaces.items() if p not in PREDEFINED}
         self.flatten = flatten
+        self.part = part
         self.document = _ProvNLines(out, "  ")
+        self.bundles = 0
 
     def start(self, header: Iterable[Record]) -> None:
+        if self.part:
+            return
         out = self.out
         out.write("document\n")
         for prefix, uri in self.namespaces.items():
@@ -562,6 +594,13 @@ class ProvNWriter:
             out.write(f"  bundle {bundle.identifier}\n")
             bundle.spool.copy_to(out)
         out.write("  endBundle\n")
+        self.bundles += 1
+
+    def add_part(self, text: IO[str], bundles: int) -> None:
+        """Copy the output of a part writer (*bundles* bundles) after the bundles so far."""
+        shutil.copyfileobj(text, self.out, 1 << 20)
+        self.bundles += bundles
 
     def finish(self) -> None:
-        self.out.write("endDocument\n")
+        if not self.part:
+            self.out.write("endDocument\n")
