@@ -313,6 +313,8 @@ def test_live_events_reach_the_receiver_and_say_what_the_file_export_says(
     assert receiver.paths == ["/api/v1/lineage"] * 4
     assert [event["eventType"] for event in live] == ["START", "COMPLETE", "START", "FAIL"]
     check_with_the_client(live)
+    if os.environ.get("OPENLINEAGE_SPEC_DIR"):
+        check_with_the_schema(live)
     recorded = events_of([tmp_path / "traces"], tmp_path)
 
     def comparable(event: dict[str, Any]) -> dict[str, Any]:
@@ -368,6 +370,9 @@ def test_a_computation_still_running_when_the_scheduler_stops_is_aborted(
     assert [event["eventType"] for event in receiver.wait_for(2)] == ["START", "ABORT"]
     assert receiver.events[0]["job"]["name"] == "sleep"
     check_with_the_client(receiver.events)
+    recorded = events_of([tmp_path / "traces"], tmp_path)  # the trace says unfinished
+    assert [(event["eventType"], event["run"]["runId"]) for event in recorded] == [
+        (event["eventType"], event["run"]["runId"]) for event in receiver.events]
 
 
 def test_a_real_scheduler_process_sends_events_when_the_variable_names_a_receiver(
