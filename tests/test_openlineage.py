@@ -361,7 +361,7 @@ def test_a_computation_still_running_when_the_scheduler_stops_is_aborted(
         tmp_path: Path, receiver: Receiver) -> None:
     cluster, client = traced_cluster(tmp_path / "traces", receiver.url)
     with cluster, client:
-        future = client.submit(time.sleep, 30)
+        future = client.submit(time.sleep, 3)
         deadline = time.monotonic() + 10
         while not receiver.events and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -371,6 +371,20 @@ def test_a_computation_still_running_when_the_scheduler_stops_is_aborted(
     assert receiver.events[0]["job"]["name"] == "sleep"
     check_with_the_client(receiver.events)
     recorded = events_of([tmp_path / "traces"], tmp_path)  # the trace says unfinished
+    assert [(event["eventType"], event["run"]["runId"]) for event in recorded] == [
+        (event["eventType"], event["run"]["runId"]) for event in receiver.events]
+
+
+def test_a_computation_the_client_cancels_is_aborted(tmp_path: Path, receiver: Receiver) -> None:
+    cluster, client = traced_cluster(tmp_path / "traces", receiver.url)
+    with cluster, client:
+        assert client.submit(sum, [1, 2]).result() == 3
+        future = client.submit(time.sleep, 3)
+        receiver.wait_for(3)
+        client.cancel(future)
+        receiver.wait_for(4)
+    assert [event["eventType"] for event in receiver.events] == ["START", "COMPLETE", "START", "ABORT"]
+    recorded = events_of([tmp_path / "traces"], tmp_path)
     assert [(event["eventType"], event["run"]["runId"]) for event in recorded] == [
         (event["eventType"], event["run"]["runId"]) for event in receiver.events]
 

@@ -120,7 +120,7 @@ class _Computation:
     """An open computation: its root-span record, its ``traceparent`` for the
     workers, and how many of its tasks are not done."""
 
-    __slots__ = ("error", "pending", "record", "traceparent")
+    __slots__ = ("cancelled", "error", "pending", "record", "traceparent")
 
     def __init__(self, record: ComputationRecord, pending: int, traceparent: str) -> None:
         self.record = record
@@ -128,6 +128,8 @@ class _Computation:
         self.traceparent = traceparent
         self.error: tuple[str, str, str | None] | None = None
         """The first failed task's exception type, message and traceback (for OpenLineage)."""
+        self.cancelled = False
+        """Whether a task of it was cancelled (the client released it before it ended)."""
 
 
 class _KeyState:
@@ -423,7 +425,7 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
         record.end = max(record.end, now)
         self.pipeline.put(record)
         if self._lineage is not None:
-            self._lineage.ended(record, computation.error)
+            self._lineage.ended(record, computation.error, computation.cancelled)
 
     # -- attempts -------------------------------------------------------
     def _open_attempt(self, key: Key, ts: Any, state: _KeyState, now: float) -> AttemptRecord:
@@ -528,6 +530,8 @@ class TracingSchedulerPlugin(TracingPluginBase, SchedulerPlugin):
                     computation.error = (*split_exception_text(attempt.exception_text or ""),
                                          attempt.traceback_text)
             self._count_done(state, now)
+        elif attempt.outcome == attr.OUTCOME_CANCELLED:
+            state.computation.cancelled = True
 
     def _finish_unfinished(self, key: Key, state: _KeyState, now: float) -> None:
         attempt = state.open

@@ -154,10 +154,12 @@ class OpenLineageEmitter:
         ``TaskState`` objects (read on the thread for their prefixes)."""
         self._queue.append((_START, record, tasks))
 
-    def ended(self, record: Any, error: tuple[str, str, str | None] | None) -> None:
+    def ended(self, record: Any, error: tuple[str, str, str | None] | None,
+              cancelled: bool = False) -> None:
         """The computation of *record* ended; *error* is the first failed task's
-        ``(exception type, message, traceback text)``, if one failed."""
-        self._queue.append((_END, record, error))
+        ``(exception type, message, traceback text)``, if one failed; *cancelled*
+        whether the client released a task of it before it ended."""
+        self._queue.append((_END, record, (error, cancelled)))
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> None:
@@ -230,13 +232,16 @@ class OpenLineageEmitter:
         computation = self._computation(
             record, self._prefixes.pop(record.span_id) if known else list(record.prefixes))
         computation.end = record.end
+        error, cancelled = extra
         if record.unfinished:
             computation.outcome = "unfinished"
         elif record.erred_tasks:
             computation.outcome = "error"
-            if extra is not None:
+            if error is not None:
                 (computation.error_type, computation.error_message,
-                 computation.error_stacktrace) = extra
+                 computation.error_stacktrace) = error
+        elif cancelled:
+            computation.outcome = "cancelled"
         else:
             computation.outcome = "success"
         return ol.end_event(computation, self.namespace)

@@ -3,7 +3,8 @@
 One OpenLineage *run* per computation (one graph submission), never per task:
 a ``START`` event when it was submitted and a ``COMPLETE``, ``FAIL`` (a task
 failed) or ``ABORT`` (the scheduler stopped before it ended) event when it
-ended. The scheduler plugin's live emitter
+ended; a computation the client cancelled (released a task of it before it ended)
+is an ``ABORT`` too. The scheduler plugin's live emitter
 (:mod:`~otel_dask_prov.export.openlineage_emitter`) and ``otel-prov convert -f
 openlineage`` (:mod:`otel_dask_prov.publish.openlineage_events`, from the
 exported dataset) build them with these functions, so both say the same:
@@ -135,7 +136,9 @@ class Computation:
     client: str | None = None
     end: float | datetime | None = None
     outcome: str | None = None
-    """``success``, ``error`` (a task failed) or ``unfinished``; None while it runs."""
+    """``success``, ``error`` (a task failed), ``cancelled`` (a task was released by the
+    client before it ended) or ``unfinished`` (the scheduler stopped first); None while
+    it runs."""
     error_type: str | None = None
     error_message: str | None = None
     error_stacktrace: str | None = None
@@ -145,7 +148,8 @@ class Computation:
     outputs: Sequence[str] = field(default_factory=tuple)
 
 
-_END_TYPES: Final = {"success": "COMPLETE", "error": "FAIL", "unfinished": "ABORT"}
+_END_TYPES: Final = {"success": "COMPLETE", "error": "FAIL", "unfinished": "ABORT",
+                     "cancelled": "ABORT"}
 
 
 def _run_facets(computation: Computation, namespace: str) -> dict[str, Any]:

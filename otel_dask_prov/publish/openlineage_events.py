@@ -50,6 +50,8 @@ _PREFIXES_SQL: Final = """
 _ERRORS_SQL: Final = """
     SELECT trace_id, computation_span_id, exception_type, exception_message FROM attempts
     WHERE outcome = 'error' ORDER BY trace_id, computation_span_id, end_time, key"""
+_CANCELLED_SQL: Final = """
+    SELECT DISTINCT trace_id, computation_span_id FROM attempts WHERE outcome = 'cancelled'"""
 _FILES_SQL: Final = """
     SELECT DISTINCT trace_id, path, operation FROM files WHERE path IS NOT NULL ORDER BY ALL"""
 
@@ -65,6 +67,7 @@ def computations_of_dataset(directory: PathLike) -> list[Computation]:
     errors: dict[tuple[str, str], tuple[str | None, str | None]] = {}
     for trace_id, span_id, kind, message in connection.execute(_ERRORS_SQL).fetchall():
         errors.setdefault((trace_id, span_id), (kind, message))
+    cancelled = set(connection.execute(_CANCELLED_SQL).fetchall())
     files: dict[str, tuple[list[str], list[str]]] = {}
     for trace_id, path, operation in connection.execute(_FILES_SQL).fetchall():
         read, written = files.setdefault(trace_id, ([], []))
@@ -73,6 +76,8 @@ def computations_of_dataset(directory: PathLike) -> list[Computation]:
     for (trace_id, span_id, start, end, outcome, client, shared,
          distributed) in connection.execute(_COMPUTATIONS_SQL).fetchall():
         kind, message = errors.get((trace_id, span_id), (None, None))
+        if outcome == "success" and (trace_id, span_id) in cancelled:
+            outcome = "cancelled"  # the client released a task before it ended
         read, written = files.get(trace_id, ([], []))
         client_id = client[len(_CLIENT_AGENT):] if client and client.startswith(
             _CLIENT_AGENT) else client
