@@ -421,6 +421,23 @@ def test_events_spilled_by_a_dead_scheduler_are_sent_by_the_next_one(
     assert not list(spill.iterdir())
 
 
+def test_replay_sends_a_spill_file_by_hand_and_keeps_what_did_not_go(
+        tmp_path: Path, receiver: Receiver, capsys: pytest.CaptureFixture[str]) -> None:
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    events = [ol.start_event(ol.Computation(f"{n:032x}", f"{n:016x}", float(n), ["inc"]))
+              for n in (1, 2)]
+    path = spill / f"openlineage-{socket.gethostname()}-1-20261204T000000.lineage"
+    path.write_text("".join(ol.dumps(event) + "\n" for event in events))
+    down = f"http://127.0.0.1:{free_port()}"
+    assert main(["replay", str(spill), "--openlineage-url", down]) == 1
+    assert "did not take the events; sent 0, 2 remain in the file" in capsys.readouterr().err
+    assert path.exists()
+    assert main(["replay", str(spill), "--openlineage-url", receiver.url]) == 0
+    assert capsys.readouterr().out == f"sent 2 OpenLineage events to {receiver.url}\n"
+    assert receiver.events == events and not path.exists()
+
+
 def test_without_the_client_one_warning_and_no_emitter(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setitem(sys.modules, "openlineage.client.transport.http", None)

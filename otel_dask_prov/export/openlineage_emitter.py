@@ -19,7 +19,8 @@ each arrives once, in order. What is still spilled when the scheduler stops
 stays in the file; the next scheduler started on the same host with the same
 spill directory sends it (files of dead processes only). An event the receiver
 refuses as malformed (another 4xx) is dropped and counted, with one warning, so
-it cannot block the ones after it.
+it cannot block the ones after it. ``otel-prov replay SPILL_DIR --openlineage-url
+URL`` sends such files by hand (:func:`replay_file`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from ..errors import ExportError, MissingPackageError
 from ..settings import Settings
 from . import openlineage_format as ol
 from .jsonl_files import _LineFile, process_file_name
@@ -376,3 +378,36 @@ def _distributed_version() -> str | None:
         return None
     return str(distributed.__version__)
 
+
+def spill_files(paths: list[Path]) -> list[Path]:
+    """The OpenLineage spill files among *paths*: files named ``*.lineage``, and those
+    in directories (searched recursively)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(path.rglob(f"{_SPILL_PREFIX}-*{_SPILL_SUFFIX}")))
+        elif path.suffix == _SPILL_SUFFIX and path.is_file():
+            found.append(path)
+    return found
+
+
+def replay_file(path: Path, settings: Settings) -> int:
+    """Send the events of the spill file *path* to ``openlineage-url``, in order; remove the
+    file when all went and return how many. When the receiver does not take one, the
+    events not sent are written back to *path* and :class:`~otel_dask_prov.errors.ExportError`
+    says so."""
+    transport = http_transport(settings)
+    if transport is None:
+        raise MissingPackageError('sending OpenLineage events needs openlineage-python; '
+                                  'install it with: pip install "otel-dask-prov[openlineage]"')
+    emitter = OpenLineageEmitter(settings, transport)
+    emitter._warned.add("send")  # the error below says it, once
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for index, line in enumerate(lines):
+        if not emitter._send(line):
+            _rewrite(path, lines[index:])
+            raise ExportError(f"{path}: the OpenLineage receiver {settings.openlineage_url} did "
+                              f"not take the events; sent {index}, {len(lines) - index} remain "
+                              "in the file")
+    path.unlink()
+    return len(lines)

@@ -28,7 +28,7 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 
 from ..errors import ExportError, TraceFormatError
 from ..settings import Settings, resolve_settings
-from . import otlp_json_decode
+from . import openlineage_emitter, otlp_json_decode
 from .exporters import RequestSender, request_sender, sdk_span_exporter
 from .journal import dead_journals
 from .span_pipeline import recover_journal
@@ -201,21 +201,36 @@ def replay_journals(roots: list[tuple[Path, Path | None]], settings: Settings) -
 @click.option("--certificate", default=None, help="PEM CA file for a TLS endpoint.")
 @click.option("--insecure/--secure", default=None, help="gRPC only: plaintext or TLS.")
 @click.option("--timeout", default=None, type=float, help="Seconds per export request.")
+@click.option("--openlineage-url", default=None,
+              help="OpenLineage receiver for the OpenLineage spill files (*.lineage); default: "
+                   "the openlineage-url setting.")
 def replay_command(paths: tuple[Path, ...], endpoint: str | None, output_dir: Path | None,
                    protocol: str | None, headers: str | None, certificate: str | None,
-                   insecure: bool | None, timeout: float | None) -> None:
+                   insecure: bool | None, timeout: float | None,
+                   openlineage_url: str | None) -> None:
     """Deliver what did not reach its destination (PATHS: files or directories).
 
     Spill files (spans a collector did not take) go to --endpoint. Record
     journals of processes that died and never came back (``<output-dir>/journal``
     or one journal in it) go to --endpoint, or without one to OTLP JSON lines in
-    --output-dir. Delivered files are marked or removed, so replaying twice
+    --output-dir. OpenLineage events the scheduler could not send (*.lineage) go to
+    --openlineage-url. Delivered files are marked or removed, so replaying twice
     delivers nothing twice.
     """
     settings = resolve_settings(
         endpoint=endpoint, output_dir=output_dir, protocol=protocol, headers=headers,
         certificate=certificate, insecure=insecure, timeout=timeout,
+        openlineage_url=openlineage_url,
     )
+    lineage = openlineage_emitter.spill_files(list(paths))
+    if lineage:
+        if settings.openlineage_url is None:
+            raise click.UsageError("OpenLineage spill files (*.lineage) need --openlineage-url")
+        sent = sum(openlineage_emitter.replay_file(path, settings) for path in lineage)
+        click.echo(f"sent {sent} OpenLineage events to {settings.openlineage_url}")
+        paths = tuple(path for path in paths if path not in lineage)
+        if not paths:
+            return
     roots = journal_roots(paths)
     journals = {only or root for root, only in roots}
     spills = spill_files([path for path in paths if path not in journals])
@@ -225,7 +240,7 @@ def replay_command(paths: tuple[Path, ...], endpoint: str | None, output_dir: Pa
     if roots:
         click.echo(f"delivered {records} journaled records")
     if not spills:
-        if not roots:
+        if not roots and not lineage:
             click.echo("nothing to deliver: no journal of a dead process and no spill file in "
                        + ", ".join(str(path) for path in paths))
         return
