@@ -15,6 +15,11 @@ skip_invalid_option = click.option(
     "--skip-invalid", is_flag=True,
     help="Skip malformed lines, and say how many, instead of stopping at the first.")
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary.")
+scheduler_option = click.option(
+    "--scheduler", metavar="ADDRESS",
+    help="Run on the Dask cluster of this scheduler (tcp://host:8786): its workers read the "
+         "files in parallel and each converts a part of the traces. They must see PATHS and "
+         "the output's folder at the same paths (a shared file system).")
 
 
 def say_how_it_went(conversion: ConversionReport, summary: str, quiet: bool) -> None:
@@ -42,9 +47,11 @@ def say_how_it_went(conversion: ConversionReport, summary: str, quiet: bool) -> 
               help="Put every record in the document itself, for tools that cannot read "
                    "bundles (one bundle per trace otherwise).")
 @skip_invalid_option
+@scheduler_option
 @quiet_option
 def convert_command(paths: tuple[str, ...], output: str, format_name: str | None,
-                    view: str, flatten: bool, skip_invalid: bool, quiet: bool) -> None:
+                    view: str, flatten: bool, skip_invalid: bool, scheduler: str | None,
+                    quiet: bool) -> None:
     """Turn trace files into a W3C PROV document.
 
     PATHS are files or directories (searched recursively for *.json, *.jsonl,
@@ -59,7 +66,9 @@ def convert_command(paths: tuple[str, ...], output: str, format_name: str | None
       otel-prov convert traces.jsonl.gz -f provn
       otel-prov convert traces/ -o run.svg
       otel-prov convert traces/ -o groups.png --view groups
+      otel-prov convert /shared/traces/ -o /shared/run.json --scheduler tcp://head:8786
     """
     report = convert(list(paths), output=output, format=format_name, flatten=flatten,
-                     skip_invalid=skip_invalid, progress=not quiet, view=view)
+                     skip_invalid=skip_invalid, progress=not quiet, view=view,
+                     scheduler=scheduler)
     say_how_it_went(report, report.summary(), quiet)

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from ..errors import OptionError
+from ..errors import OptionError, OutputError
 from .discovery import discover, size_on_disk
 from .partitions import split
 from .pipeline import ConversionReport, convert_index, header_records, rare_garbage_collection
@@ -95,8 +95,15 @@ def run_on_cluster(
     with client, rare_garbage_collection():
         files = discover(paths)
         progress.phase("reading", sum(size_on_disk(file) for file in files))
-        folder = Path(tempfile.mkdtemp(prefix=".otel-prov-parts-", dir=work or Path.cwd()))
+        work = work or Path.cwd()
+        made = not work.exists()  # an output folder the conversion makes
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+            folder = Path(tempfile.mkdtemp(prefix=".otel-prov-parts-", dir=work))
+        except OSError as error:
+            raise OutputError(str(work), error.strerror or str(error)) from None
         index: Index | None = None
+        finished = False
         try:
             scans = client.map(scan_part, [files] * len(files), [[n] for n in range(len(files))],
                                skip_invalid=skip_invalid, on_bytes=_ignore,
@@ -127,10 +134,13 @@ def run_on_cluster(
                 skipped += outcome.skipped_lines
             writer.finish()
             progress.end()
+            finished = True
         finally:
             if index is not None:
                 index.cleanup()
             shutil.rmtree(folder, ignore_errors=True)
+            if made and not finished:
+                shutil.rmtree(work, ignore_errors=True)
     stats = index.stats
     return ConversionReport(
         files=len(index.files), traces=len(index.traces), records=records,

@@ -35,6 +35,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Final
 
 from .. import attributes as attr
@@ -275,6 +276,76 @@ class RunSummaryWriter:
     def finish(self) -> None:
         self._top.close()
 
+    # -- in parts (otel_dask_prov.convert.on_cluster) -----------------------------
+    def part_writers(self, work: Path) -> SummaryParts:
+        """Summaries of parts of the run, made on other machines and joined by :meth:`add_part`."""
+        return SummaryParts(self.attempts_kept, self.failures_kept)
+
+    def part_result(self) -> RunSummaryWriter:
+        """This summary (of a part), to be sent back and joined."""
+        self._top = TraceSummary(self, None)  # its handlers are not needed any more
+        return self
+
+    def add_part(self, part: RunSummaryWriter) -> None:
+        """Join the summary of a part: exact totals add up, kept lists fill up to their
+        limits, and the two samples of attempts become one uniform sample of both."""
+        groups = [self.group_index(group.name, group.prefix) for group in part.group_list]
+        for group, number in zip(part.group_list, groups, strict=True):
+            _add_group(self.group_list[number], group)
+        threads = {index: self.thread_index(*thread) for thread, index in part.threads.items()}
+        for identifier, process in part.processes.items():
+            known = self.processes.setdefault(identifier, Process(identifier, process.role))
+            known.packages.extend(name for name in process.packages if name not in known.packages)
+            for name, value in process.details.items():
+                known.details.setdefault(name, value)
+        self.computations.extend(part.computations[:COMPUTATIONS_KEPT - len(self.computations)])
+        self.computation_count += part.computation_count
+        self.file_count += part.file_count
+        for path, use in part.files.items():
+            known_use = self.files.get(path)
+            if known_use is None:
+                if len(self.files) >= FILES_KEPT:
+                    continue
+                known_use = self.files[path] = FileUse(path)
+            _add_file_use(known_use, use)
+        self.outcomes.update(part.outcomes)
+        self.tasks += part.tasks
+        self.retried_tasks += part.retried_tasks
+        self.lost_workers |= part.lost_workers
+        self.first, self.last = min(self.first, part.first), max(self.last, part.last)
+        for kept in (*part.sampled, *part.failed):
+            kept.group = groups[kept.group]
+            kept.thread = threads[kept.thread] if kept.thread is not None else None
+        room = self.failures_kept - len(self.failed)
+        self.failed.extend(part.failed[:room])
+        self.failures_left_out += part.failures_left_out + max(0, len(part.failed) - room)
+        self.sampled = self._merged_sample(part)
+        self.regular_seen += part.regular_seen
+        regroup = array("I", groups) if groups else array("I")
+        self.task_spans.extend(part.task_spans)
+        self.task_groups.extend(regroup[group] for group in part.task_groups)
+        self.edge_producers.extend(part.edge_producers)
+        self.edge_consumers.extend(regroup[group] for group in part.edge_consumers)
+        for (producer, consumer), count in part.known_edges.items():
+            self.known_edges[(groups[producer], groups[consumer])] += count
+
+    def _merged_sample(self, part: RunSummaryWriter) -> list[Attempt]:
+        """A uniform sample of the attempts both samples stand for: each pick comes from one
+        side with the probability of its attempts not picked yet (each side's sample being a
+        uniform sample of its attempts)."""
+        sides = [list(self.sampled), list(part.sampled)]
+        for attempts in sides:
+            self.random.shuffle(attempts)
+        left = [self.regular_seen, part.regular_seen]
+        merged: list[Attempt] = []
+        while len(merged) < self.attempts_kept and (sides[0] or sides[1]):
+            pick = 0 if self.random.randrange(max(1, left[0] + left[1])) < left[0] else 1
+            if not sides[pick]:
+                pick = 1 - pick
+            merged.append(sides[pick].pop())
+            left[pick] -= 1
+        return merged
+
     # -- shared bookkeeping ------------------------------------------------------
     def group_index(self, name: str, prefix: str) -> int:
         index = self.groups.get(name)
@@ -470,6 +541,41 @@ class RunSummaryWriter:
                     edges[(value >> 32, value & 0xFFFFFFFF)] += count
         return [[producer, consumer, count]
                 for (producer, consumer), count in sorted(edges.items())]
+
+
+@dataclass(frozen=True)
+class SummaryParts:
+    """Makes the summaries of parts of a run (picklable: they are made on the workers)."""
+
+    attempts_kept: int
+    failures_kept: int
+
+    def __call__(self, number: int) -> RunSummaryWriter:
+        summary = RunSummaryWriter(self.attempts_kept, self.failures_kept)
+        summary.random = random.Random(number + 1)
+        return summary
+
+
+def _add_group(group: Group, other: Group) -> None:
+    group.tasks += other.tasks
+    group.attempts += other.attempts
+    group.time += other.time
+    group.start, group.end = min(group.start, other.start), max(group.end, other.end)
+    group.outcomes.update(other.outcomes)
+    group.read_bytes += other.read_bytes
+    group.write_bytes += other.write_bytes
+    group.result_bytes += other.result_bytes
+    for name, value in other.code.items():
+        group.code.setdefault(name, value)
+
+
+def _add_file_use(use: FileUse, other: FileUse) -> None:
+    use.reads += other.reads
+    use.writes += other.writes
+    use.read_by.extend(other.read_by[:TASKS_PER_FILE - len(use.read_by)])
+    use.written_by.extend(other.written_by[:TASKS_PER_FILE - len(use.written_by)])
+    for name, value in other.darshan.items():
+        use.darshan[name] = use.darshan.get(name, 0) + value
 
 
 def _iso(moment: float) -> str | None:

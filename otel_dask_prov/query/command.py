@@ -16,6 +16,7 @@ import click
 from ..convert.command import (
     quiet_option,
     say_how_it_went,
+    scheduler_option,
     skip_invalid_option,
     trace_paths,
 )
@@ -33,9 +34,10 @@ FORMATS = ("text", "csv", "json")
               help="The run's name (its partition, run=NAME). Default: a short digest of "
                    "the input files' SHA-256, so exporting them again replaces it.")
 @skip_invalid_option
+@scheduler_option
 @quiet_option
 def export_command(paths: tuple[str, ...], directory: str, run_name: str | None,
-                   skip_invalid: bool, quiet: bool) -> None:
+                   skip_invalid: bool, scheduler: str | None, quiet: bool) -> None:
     """Write a run's records as Parquet tables to query with SQL.
 
     PATHS are trace files or directories, as for `otel-prov convert`. DIR gets
@@ -49,9 +51,10 @@ def export_command(paths: tuple[str, ...], directory: str, run_name: str | None,
     Examples:
       otel-prov export otel-dask-prov-traces/ -o dataset/
       otel-prov export scheduler.jsonl workers/ -o dataset/ --run nightly-2026-12-04
+      otel-prov export /shared/traces/ -o /shared/dataset/ --scheduler tcp://head:8786
     """
     result = export(list(paths), directory, run=run_name, skip_invalid=skip_invalid,
-                    progress=not quiet)
+                    progress=not quiet, scheduler=scheduler)
     say_how_it_went(result.conversion, result.summary(), quiet)
 
 

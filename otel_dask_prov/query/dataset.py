@@ -69,12 +69,17 @@ class ExportResult:
 
 def export(paths: Sequence[PathLike] | PathLike, directory: PathLike, run: str | None = None,
            skip_invalid: bool = False, progress: bool = False,
-           parallel: bool | None = None) -> ExportResult:
+           parallel: bool | None = None, scheduler: str | None = None) -> ExportResult:
     """Export the trace files (or directories) *paths* to the dataset *directory* as run *run*.
 
     The inputs are read as ``otel-prov convert`` reads them; *run* defaults to a
     short digest of the input files' SHA-256 digests, so exporting the same
     files again replaces their partition. ``docs/queries.md`` lists the tables.
+
+    *scheduler*, the address of a Dask scheduler, exports on that cluster: the
+    workers read the inputs and write a file per part of the run into *directory*
+    (:mod:`otel_dask_prov.convert.on_cluster`), so both must be on a file system
+    they share with this process.
     """
     require()
     from .dataset_writer import DatasetWriter
@@ -86,7 +91,7 @@ def export(paths: Sequence[PathLike] | PathLike, directory: PathLike, run: str |
     writer = DatasetWriter(target, run)
     try:
         conversion = convert_run(inputs, lambda: writer, False, skip_invalid,
-                                 Progress(enabled=progress), parallel)
+                                 Progress(enabled=progress), parallel, scheduler, target)
     except BaseException:
         writer.abort()
         raise

@@ -29,11 +29,14 @@ import hashlib
 import json
 import os
 import shutil
+from array import array
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+import numpy
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -62,7 +65,6 @@ ROWS_PER_FLUSH: Final = 65_536
 ROWS_PER_BATCH: Final = 8_192
 """Rows of one table kept as Python tuples before they become an Arrow record batch."""
 
-PART: Final = "part-0.parquet"
 
 _HELD = (ids.VALUE, ids.ERROR, ids.PATH, ids.DATA, ids.ARGUMENT)
 """Entities held until the relation that says whose they are (or, for paths and data,
@@ -185,19 +187,35 @@ class TableFile:
 # The writer
 # --------------------------------------------------------------------------
 class DatasetWriter:
-    """A document writer that writes the tables of :mod:`.schemas` for one run."""
+    """A document writer that writes the tables of :mod:`.schemas` for one run.
+
+    A *part* writer (numbered from 1) writes the rows of some of the run's traces,
+    converted on another machine (:mod:`otel_dask_prov.convert.on_cluster`), to
+    files of their own (``part-<n>.parquet``) in the whole writer's *staging*
+    folder; the whole writer gathers what they found of the run's processes
+    (:meth:`add_part`), writes ``workers`` and moves the tables into place.
+    """
 
     def __init__(self, directory: Path, run: str | None = None,
-                 rows_per_flush: int = ROWS_PER_FLUSH) -> None:
+                 rows_per_flush: int = ROWS_PER_FLUSH, part: int = 0,
+                 staging: Path | None = None) -> None:
         self.directory = directory
         self.run = run
         self.rows_per_flush = rows_per_flush
-        self.staging = directory / f".export-{os.getpid()}"
+        self.part = part
+        self.staging = staging or directory / f".export-{os.getpid()}"
         self.tables: dict[str, TableFile] = {}
         self.processes: dict[str, dict[str, Any]] = {}
         self.packages: dict[str, list[str]] = {}
         self.roles: dict[str, str] = {}
-        self.plans: dict[str, dict[str, Any]] = {}
+        self.plan_hashes = array("q")
+        """A 64-bit digest of each task plan's id: a run has two plans or more per
+        computation, and a million computations would hold a million ids."""
+        self.plan_codes = array("l")
+        """The code of each plan, a position in :attr:`codes`."""
+        self.codes: list[tuple[str | None, str | None, str | None, int | None]] = []
+        """(function, function digest, code file, code line), each once."""
+        self._code_numbers: dict[tuple[str | None, str | None, str | None, int | None], int] = {}
         self.rows: dict[str, int] = {}
         self._top: TraceRows | None = None
 
@@ -207,18 +225,28 @@ class DatasetWriter:
                    for name, value in record.attributes if name == vocabulary.SHA256]
         if self.run is None:
             self.run = run_id(sha256s)
-        try:
-            if self.staging.exists():
-                shutil.rmtree(self.staging)
-            self.staging.mkdir(parents=True)
-        except OSError as error:
-            raise OutputError(str(self.directory), error.strerror or str(error)) from None
+        if not self.part:
+            try:
+                if self.staging.exists():
+                    shutil.rmtree(self.staging)
+                self.staging.mkdir(parents=True)
+            except OSError as error:
+                raise OutputError(str(self.directory), error.strerror or str(error)) from None
         for name, schema in (("computations", COMPUTATIONS), ("executions", EXECUTIONS),
                              ("dependencies", DEPENDENCIES), ("files", FILES)):
-            self.tables[name] = TableFile(self.staging / name / PART, schema, self.rows_per_flush)
-        self.tables["attempts"] = TableFile(self.staging / "attempts.staged.parquet",
-                                            ATTEMPTS_STAGED, self.rows_per_flush)
+            self.tables[name] = TableFile(self.staging / name / self._file, schema,
+                                          self.rows_per_flush)
+        self.tables["attempts"] = TableFile(self._staged_attempts, ATTEMPTS_STAGED,
+                                            self.rows_per_flush)
         self._top = TraceRows(self, None)
+
+    @property
+    def _file(self) -> str:
+        return f"part-{self.part}.parquet"
+
+    @property
+    def _staged_attempts(self) -> Path:
+        return self.staging / f"attempts.staged-{self.part}.parquet"
 
     def top(self) -> TraceRows:
         assert self._top is not None, "start() first"
@@ -234,11 +262,37 @@ class DatasetWriter:
     def finish(self) -> None:
         self.top().close()
         for name, table in self.tables.items():
-            self.rows[name] = table.close()
-        self.rows["attempts"] = self._finish_attempts()
+            self.rows[name] = self.rows.get(name, 0) + table.close()
+        self._finish_attempts()  # the staged attempts, rewritten
+        if self.part:
+            return
         self.rows["workers"] = self._write_workers()
         self.rows = {name: self.rows[name] for name in TABLES}
         self._publish()
+
+    # -- in parts ------------------------------------------------------------------
+    def part_writers(self, work: Path) -> DatasetParts:
+        """Writers of parts of this run, to the staging folder (*work* is not needed:
+        the staging folder is in the dataset's folder, where the workers write too)."""
+        assert self.run is not None, "start() first"
+        return DatasetParts(self.directory, self.run, self.rows_per_flush, self.staging)
+
+    def part_result(self) -> PartRows:
+        """What this part wrote, and found of the run's processes."""
+        return PartRows(self.rows, self.processes, self.packages, self.roles)
+
+    def add_part(self, result: PartRows) -> None:
+        """Count the rows of a part, and learn the processes it met."""
+        for name, count in result.rows.items():
+            self.rows[name] = self.rows.get(name, 0) + count
+        for identifier, details in result.processes.items():
+            known = self.processes.setdefault(identifier, {})
+            for name, value in details.items():
+                known.setdefault(name, value)
+            packages = self.packages.setdefault(identifier, [])
+            packages.extend(package for package in result.packages.get(identifier, ())
+                            if package not in packages)
+            self.roles.setdefault(identifier, result.roles[identifier])
 
     def abort(self) -> None:
         """Remove what was written: the conversion failed."""
@@ -262,37 +316,55 @@ class DatasetWriter:
                 details.setdefault(name, value)
 
     def plan(self, identifier: str, attributes: Iterable[tuple[str, Any]]) -> None:
-        code = self.plans.setdefault(identifier, {})
+        """Remember the code of the task plan *identifier* (a trace states it once)."""
+        found: dict[str, Any] = {}
         for name, value in attributes:
             if name in (vocabulary.FUNCTION, vocabulary.FUNCTION_DIGEST, vocabulary.CODE_FILENAME,
                         vocabulary.CODE_LINENO):
-                code.setdefault(name, value)
+                found.setdefault(name, value)
+        code = (_text(found.get(vocabulary.FUNCTION)), _text(found.get(vocabulary.FUNCTION_DIGEST)),
+                _text(found.get(vocabulary.CODE_FILENAME)),
+                _integer(found.get(vocabulary.CODE_LINENO)))
+        number = self._code_numbers.get(code)
+        if number is None:
+            number = self._code_numbers[code] = len(self.codes)
+            self.codes.append(code)
+        self.plan_hashes.append(_plan_hash(identifier))
+        self.plan_codes.append(number)
+
+    def _plan_code(self, plans: pa.Array) -> pa.Array:
+        """For each plan id of *plans*, the position of its code in :attr:`codes` (or null)."""
+        hashes = numpy.frombuffer(self.plan_hashes, dtype=numpy.int64)
+        order = numpy.argsort(hashes, kind="stable")  # the first statement of a plan wins
+        known = hashes[order]
+        wanted = numpy.array([_plan_hash(plan) if plan is not None else 0
+                              for plan in plans.to_pylist()], dtype=numpy.int64)
+        at = numpy.minimum(numpy.searchsorted(known, wanted), max(len(known) - 1, 0))
+        found = (numpy.array(plans.is_valid()) & (known[at] == wanted)) if len(known) else \
+            numpy.zeros(len(wanted), dtype=bool)
+        codes = numpy.frombuffer(self.plan_codes, dtype=numpy.int64)
+        positions = codes[order[at]] if len(known) else numpy.zeros(len(wanted), dtype=numpy.int64)
+        return pa.array(positions, pa.int64(), mask=~found)
 
     # -- the end -----------------------------------------------------------------
-    def _finish_attempts(self) -> int:
+    def _finish_attempts(self) -> None:
         """Rewrite the staged attempts with their workers' addresses and names and their code."""
-        staged = self.staging / "attempts.staged.parquet"
-        target = self.staging / "attempts" / PART
+        staged = self._staged_attempts
+        target = self.staging / "attempts" / self._file
         target.parent.mkdir(parents=True, exist_ok=True)
         workers = pa.array(list(self.processes), pa.string())
         addresses = pa.array([details.get(vocabulary.WORKER_ADDRESS)
                               for details in self.processes.values()], pa.string())
         names = pa.array([_text(details.get(vocabulary.WORKER_NAME))
                           for details in self.processes.values()], pa.string())
-        plans = pa.array(list(self.plans), pa.string())
-        functions = pa.array([_text(code.get(vocabulary.FUNCTION))
-                              for code in self.plans.values()], pa.string())
-        digests = pa.array([_text(code.get(vocabulary.FUNCTION_DIGEST))
-                            for code in self.plans.values()], pa.string())
-        files = pa.array([_text(code.get(vocabulary.CODE_FILENAME))
-                          for code in self.plans.values()], pa.string())
-        lines = pa.array([_integer(code.get(vocabulary.CODE_LINENO))
-                          for code in self.plans.values()], pa.int64())
-        count = 0
+        functions = pa.array([code[0] for code in self.codes], pa.string())
+        digests = pa.array([code[1] for code in self.codes], pa.string())
+        files = pa.array([code[2] for code in self.codes], pa.string())
+        lines = pa.array([code[3] for code in self.codes], pa.int64())
         with pq.ParquetWriter(target, ATTEMPTS, compression="zstd") as writer:
             for batch in pq.ParquetFile(staged).iter_batches(batch_size=self.rows_per_flush):
                 worker = pc.index_in(batch.column("worker_process"), value_set=workers)
-                plan = pc.index_in(batch.column("plan"), value_set=plans)
+                plan = self._plan_code(batch.column("plan"))
                 start, end = batch.column("start_time"), batch.column("end_time")
                 microseconds = pc.cast(pc.subtract(end, start), pa.int64())
                 computed = {
@@ -305,12 +377,10 @@ class DatasetWriter:
                 arrays = [computed[name] if name in computed else batch.column(name)
                           for name in ATTEMPTS.names]
                 writer.write_table(pa.Table.from_arrays(arrays, schema=ATTEMPTS))
-                count += batch.num_rows
         staged.unlink()
-        return count
 
     def _write_workers(self) -> int:
-        table = TableFile(self.staging / "workers" / PART, WORKERS, self.rows_per_flush)
+        table = TableFile(self.staging / "workers" / self._file, WORKERS, self.rows_per_flush)
         for identifier, details in self.processes.items():
             os_text = " ".join(str(details[name]) for name in (vocabulary.OS_TYPE,
                                                                 vocabulary.OS_VERSION)
@@ -341,6 +411,35 @@ class DatasetWriter:
             shutil.rmtree(self.staging)
         except OSError as error:
             raise OutputError(str(self.directory), error.strerror or str(error)) from None
+
+
+def _plan_hash(identifier: str) -> int:
+    return int.from_bytes(hashlib.blake2b(identifier.encode(), digest_size=8).digest(), "little",
+                          signed=True)
+
+
+@dataclass(frozen=True)
+class DatasetParts:
+    """Makes the part writers of a run (picklable: they are made on the workers)."""
+
+    directory: Path
+    run: str
+    rows_per_flush: int
+    staging: Path
+
+    def __call__(self, number: int) -> DatasetWriter:
+        return DatasetWriter(self.directory, self.run, self.rows_per_flush, number + 1,
+                             self.staging)
+
+
+@dataclass
+class PartRows:
+    """What a part writer wrote (rows per table), and the processes it met."""
+
+    rows: dict[str, int]
+    processes: dict[str, dict[str, Any]]
+    packages: dict[str, list[str]]
+    roles: dict[str, str]
 
 
 def _text(value: Any) -> str | None:

@@ -7,6 +7,7 @@ import click
 from ..convert.command import (
     quiet_option,
     say_how_it_went,
+    scheduler_option,
     skip_invalid_option,
     trace_paths,
 )
@@ -19,9 +20,10 @@ from .report_file import write_report
               help="Where to write the HTML report.")
 @click.option("--title", metavar="TEXT", help="The report's title (default: from PATHS).")
 @skip_invalid_option
+@scheduler_option
 @quiet_option
 def report_command(paths: tuple[str, ...], output: str, title: str | None,
-                   skip_invalid: bool, quiet: bool) -> None:
+                   skip_invalid: bool, scheduler: str | None, quiet: bool) -> None:
     """Write one HTML file that shows what a Dask run did.
 
     PATHS are trace files or directories, as for `otel-prov convert`. The page
@@ -34,7 +36,8 @@ def report_command(paths: tuple[str, ...], output: str, title: str | None,
     Examples:
       otel-prov report otel-dask-prov-traces/ -o report.html
       otel-prov report scheduler.jsonl workers/ --title "nightly regrid"
+      otel-prov report /shared/traces/ -o /shared/run.html --scheduler tcp://head:8786
     """
     result = write_report(list(paths), output, title=title, skip_invalid=skip_invalid,
-                          progress=not quiet)
+                          progress=not quiet, scheduler=scheduler)
     say_how_it_went(result.conversion, result.summary(), quiet)

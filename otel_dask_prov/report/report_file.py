@@ -55,16 +55,19 @@ def _size(size: int) -> str:
 
 def write_report(paths: Sequence[PathLike], output: PathLike = "report.html",
                  title: str | None = None, skip_invalid: bool = False,
-                 progress: bool = False, parallel: bool | None = None) -> ReportResult:
+                 progress: bool = False, parallel: bool | None = None,
+                 scheduler: str | None = None) -> ReportResult:
     """Write the HTML report of the trace files (or directories) *paths* to *output*.
 
     The inputs are read as ``otel-prov convert`` reads them (the same formats,
-    *skip_invalid* and *parallel*); the file is replaced only once complete.
+    *skip_invalid*, *parallel* and *scheduler*: on a Dask cluster, each part of
+    the run is summarized by a task and the summaries joined); the file is
+    replaced only once complete.
     """
     summary = RunSummaryWriter()
-    conversion = run(list(paths), lambda: summary, False, skip_invalid,
-                     Progress(enabled=progress), parallel)
     target = Path(output)
+    conversion = run(list(paths), lambda: summary, False, skip_invalid,
+                     Progress(enabled=progress), parallel, scheduler, target.parent)
     shown_title = title or f"Dask run report: {', '.join(map(str, paths))}"
     data = summary.data(shown_title)
     page = render(data, shown_title)
