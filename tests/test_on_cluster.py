@@ -86,7 +86,7 @@ def test_the_index_is_cut_between_traces_in_the_order_bundles_are_written(
         many_small_traces: Path) -> None:
     index = scan([many_small_traces])
     try:
-        parts = split(index, 8)
+        parts = list(split(index, 8))
         assert len(parts) == 8
         order = close_order(index)
         assert [trace for part in parts for trace in part.traces.ids] == \

@@ -109,9 +109,12 @@ def run_on_cluster(
                                skip_invalid=skip_invalid, on_bytes=_ignore,
                                store_directory=str(folder), pure=False)
             for done in as_completed(scans, loop=client.loop):
-                number = scans.index(done)
-                progress.advance(size_on_disk(files[number]))
-            index = finish_scan(merge_or_raise(files, client.gather(scans)), paths)
+                progress.advance(size_on_disk(files[scans.index(done)]))
+            found = client.gather(scans)
+            client.cancel(scans)  # the workers need not keep them
+            del scans
+            index = finish_scan(merge_or_raise(files, found), paths)
+            del found
             writer = writer_for()
             parted = writer if isinstance(writer, PartedWriter) else _StreamingParts.of(writer)
             writer.start(header_records(index, False))
@@ -124,6 +127,7 @@ def run_on_cluster(
                 tasks.append(client.submit(convert_part, scattered, factory, number,
                                            skip_invalid, pure=False))
                 units.append(len(part.unit_time))
+                del part, scattered  # the task holds it now
             for done in as_completed(tasks, loop=client.loop):
                 progress.advance(units[tasks.index(done)])
             records = skipped = 0

@@ -14,6 +14,7 @@ A trace is never cut: one computation of a million tasks is one part.
 from __future__ import annotations
 
 from array import array
+from collections.abc import Iterator
 
 import numpy
 from numpy.typing import NDArray
@@ -37,16 +38,17 @@ def close_order(index: Index) -> NDArray[numpy.int64]:
     return ordered
 
 
-def split(index: Index, parts: int) -> list[Index]:
+def split(index: Index, parts: int) -> Iterator[Index]:
     """*index* cut into at most *parts* indexes of about the same work (units to read),
-    each a contiguous run of :func:`close_order`."""
+    each a contiguous run of :func:`close_order`, made one at a time."""
     order = close_order(index)
     pair_trace = numpy.frombuffer(index.pair_trace, dtype=numpy.int64)
     work = numpy.bincount(pair_trace, minlength=len(index.traces))[order]
     bounds = numpy.searchsorted(numpy.cumsum(work),
                                 numpy.linspace(0, work.sum(), parts + 1)[1:-1], side="right")
-    runs = [run for run in numpy.split(order, bounds) if len(run)]
-    return [subset(index, run) for run in runs]
+    for run in numpy.split(order, bounds):
+        if len(run):
+            yield subset(index, run)
 
 
 def subset(index: Index, traces: NDArray[numpy.int64]) -> Index:
