@@ -14,6 +14,7 @@ from .atomic_output import replaced_atomically
 from .formats import (
     ALWAYS_FLAT,
     BINARY,
+    DIRECTORY,
     STREAMING,
     DocumentBuilder,
     check_program,
@@ -66,6 +67,9 @@ def convert(
     (:mod:`.pictures`): ``tasks``, ``groups``, or ``auto`` (tasks up to
     :data:`~.pictures.TASK_VIEW_LIMIT` attempts, groups above).
 
+    ``ro-crate`` writes a Workflow Run RO-Crate into the folder *output*
+    (:mod:`otel_dask_prov.publish.ro_crate`).
+
     *scheduler*, the address of a Dask scheduler, converts on that cluster
     (:mod:`.on_cluster`): PROV-JSON and PROV-N only, not flattened; the workers
     must see the input files, and the output's folder, at the same paths.
@@ -84,6 +88,14 @@ def convert(
     if scheduler is not None and (format_name not in STREAMING or flatten):
         raise OptionError(f"--scheduler converts to json or provn, not flattened; not to "
                           f"{format_name}{' flattened' if flatten else ''}")
+    if format_name in DIRECTORY:
+        if not isinstance(target, (str, os.PathLike)):
+            raise OptionError(f"{format_name} is a folder: name it with -o DIR")
+        # publish reads the exported dataset: imported only here
+        from ..publish.ro_crate import write_crate
+
+        return write_crate(list(paths), target, skip_invalid=skip_invalid, progress=progress,
+                           parallel=parallel)
     meter = Progress(enabled=progress)
     cluster = _Cluster(scheduler, Path(target).parent if isinstance(target, (str, os.PathLike))
                        else Path.cwd())

@@ -36,7 +36,7 @@ def say_how_it_went(conversion: ConversionReport, summary: str, quiet: bool) -> 
 @click.command("convert")
 @trace_paths
 @click.option("-o", "--output", default="-", show_default=True, metavar="FILE",
-              help="Where to write the document; '-' is stdout.")
+              help="Where to write the document; '-' is stdout; a folder for ro-crate.")
 @click.option("-f", "--format", "format_name", metavar="FORMAT",
               help=f"One of {', '.join(FORMATS)}. Default: from the output's extension, "
                    "else json (PROV-JSON).")
@@ -66,6 +66,7 @@ def convert_command(paths: tuple[str, ...], output: str, format_name: str | None
       otel-prov convert traces.jsonl.gz -f provn
       otel-prov convert traces/ -o run.svg
       otel-prov convert traces/ -o groups.png --view groups
+      otel-prov convert traces/ -f ro-crate -o run-crate/
       otel-prov convert /shared/traces/ -o /shared/run.json --scheduler tcp://head:8786
     """
     report = convert(list(paths), output=output, format=format_name, flatten=flatten,

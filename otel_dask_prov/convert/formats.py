@@ -15,6 +15,9 @@ svg, png   :mod:`.pictures` and Graphviz ``dot``      needs the ``dot`` program
 openlineage  :mod:`otel_dask_prov.publish`            OpenLineage run events, one
                                                       JSON line each; needs the
                                                       ``query`` extra
+ro-crate   :mod:`otel_dask_prov.publish.ro_crate`     a Workflow Run RO-Crate folder
+                                                      (``-o DIR``); needs the
+                                                      ``query`` extra
 =========  =========================================  ==============================
 
 Pictures draw the run's tasks or its task groups, not every PROV record
@@ -35,10 +38,11 @@ from .prov_records import FORMAL, QName, Record, Time
 from .streaming import ProvJsonWriter, ProvNWriter
 
 FORMATS: Final = ("json", "provn", "xml", "jsonld", "trig", "turtle", "dot", "svg", "png",
-                  "openlineage")
+                  "openlineage", "ro-crate")
 ALIASES: Final = {
     "prov-json": "json", "provjson": "json", "prov-n": "provn", "prov-xml": "xml",
     "rdf": "trig", "ttl": "turtle", "gv": "dot", "ol": "openlineage",
+    "rocrate": "ro-crate", "wrroc": "ro-crate", "crate": "ro-crate",
 }
 EXTENSIONS: Final = {
     ".json": "json", ".provn": "provn", ".xml": "xml", ".provx": "xml", ".jsonld": "jsonld",
@@ -47,6 +51,8 @@ EXTENSIONS: Final = {
 }
 STREAMING: Final = frozenset({"json", "provn"})
 BINARY: Final = frozenset({"png"})
+DIRECTORY: Final = frozenset({"ro-crate"})
+"""Formats written as a folder (``-o DIR``), not a file or a stream."""
 ALWAYS_FLAT: Final = frozenset({"turtle"})
 
 
