@@ -293,6 +293,12 @@ def test_a_crate_needs_a_folder_and_never_overwrites_other_content(tmp_path: Pat
     with pytest.raises(OutputError):
         convert([FIXTURES / "retry"], output=tmp_path, format="ro-crate")
     assert (tmp_path / "notes.txt").read_text() == "mine"
+    crate = tmp_path / "crate"
+    convert([FIXTURES / "retry"], output=crate, format="ro-crate")
+    (crate / "data.csv").write_text("added by hand")
+    with pytest.raises(OutputError):
+        convert([FIXTURES / "retry"], output=crate, format="ro-crate")
+    assert (crate / "data.csv").exists() and (crate / ro_crate.METADATA).exists()
 
 
 def test_without_the_query_extra_one_line_says_what_to_install(

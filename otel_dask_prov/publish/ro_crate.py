@@ -508,6 +508,18 @@ def _write_steps(writer: _Writer, connection: Any, step_runs: list[tuple[Any, ..
                        _rows(connection.cursor(), _STEP_ATTEMPTS_SQL, computation, group)))
 
 
+def _replaceable(target: Path) -> bool:
+    """Whether *target* is an empty folder or holds only the files of a crate of ours."""
+    if not target.is_dir():
+        return False
+    names = {path.name for path in target.iterdir()}
+    if not names:
+        return True
+    ours = {METADATA, README, GRAPH_FILE}
+    return METADATA in names and all(
+        name in ours or (name.endswith(".py") and (target / name).is_file()) for name in names)
+
+
 # ---------------------------------------------------------------------------
 # From traces
 # ---------------------------------------------------------------------------
@@ -517,7 +529,8 @@ def write_crate(paths: Sequence[PathLike], directory: PathLike, *, skip_invalid:
     """Write the Workflow Run RO-Crate of the trace files *paths* into *directory*.
 
     The crate is written into a temporary folder beside *directory* and moved there when
-    complete; an existing crate in *directory* is replaced, any other content refused.
+    complete; a crate this function wrote there before is replaced, a folder with any
+    other file in it is refused (nothing of it is deleted).
     """
     from ..errors import MissingPackageError, OutputError
     from ..query import dataset
@@ -527,9 +540,9 @@ def write_crate(paths: Sequence[PathLike], directory: PathLike, *, skip_invalid:
     except MissingPackageError:
         raise MissingPackageError(MISSING) from None
     target = Path(directory)
-    if target.exists() and (not target.is_dir() or (
-            any(target.iterdir()) and not (target / METADATA).exists())):
-        raise OutputError(str(target), "not an empty folder nor an RO-Crate: not replaced")
+    if target.exists() and not _replaceable(target):
+        raise OutputError(str(target), "not an empty folder nor a crate of otel-prov's "
+                                       "(it holds other files): not replaced")
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="otel-prov-ro-crate-") as scratch:
         result = dataset.export(paths, scratch, run="ro-crate", skip_invalid=skip_invalid,
@@ -537,6 +550,9 @@ def write_crate(paths: Sequence[PathLike], directory: PathLike, *, skip_invalid:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
         try:
             write_crate_of_dataset(scratch, staging, name=name)
+            mask = os.umask(0)
+            os.umask(mask)
+            staging.chmod(0o777 & ~mask)  # mkdtemp's 0700 is not what a published folder wants
             if target.exists():
                 shutil.rmtree(target)
             staging.rename(target)
