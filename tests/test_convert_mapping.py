@@ -306,7 +306,8 @@ def test_file_order_does_not_change_the_bundles() -> None:
 @pytest.mark.parametrize(("key", "expected"), [
     ("inc-1f2e", "inc-1f2e"),
     ("file.csv", "file.csv"),
-    ("('x-1f2e', 0, 1)", "x-1f2e_0_1_db10c1ba"),
+    ("('x-1f2e', 0, 1)", "x-1f2e-0-1-db10c1ba"),
+    ("load_data-1f2e", "load-data-1f2e-605e7bfa"),
     ("trailing.", None),
     ("a b", None),
     ("", None),
@@ -314,6 +315,7 @@ def test_file_order_does_not_change_the_bundles() -> None:
 def test_safe_names(key: str, expected: str | None) -> None:
     name = safe_name(key)
     assert re.fullmatch(r"[A-Za-z0-9_.\-]+", name) and not name.endswith(".")
+    assert not re.search(r"_[0-9A-Fa-f]{2}", name)  # ProvToolbox reads that as an escape
     if expected is not None:
         assert name == expected
     assert name != safe_name(key + "x")

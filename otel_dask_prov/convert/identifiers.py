@@ -27,10 +27,14 @@ id can be computed from the one span that mentions it: a dependency named by
 it lies in another trace or another file.
 
 Local parts are XML NCNames and PROV-N ``PN_LOCAL`` names without escapes:
-letters, digits, ``_``, ``-`` and ``.``, never ending with ``.``. A Dask key
-that is not already of that form (tuple keys such as ``('x-1f2e', 0, 1)``) is
-rewritten, with a short digest of the original appended so that two keys never
-share an id; the original key is kept in the ``dask:key`` attribute.
+letters, digits, ``_``, ``-`` and ``.``, never ending with ``.``, and never
+holding ``_`` followed by two hex digits: ProvToolbox reads ``_XX`` in a PROV-XML
+name as an escaped character (``_21`` becomes ``!``, ``_00`` disappears), so such
+an id would not survive it. A Dask key that is not already of that form (tuple
+keys such as ``('x-1f2e', 0, 1)``, or ``load_data-1f2e``) is rewritten with ``-``
+for every run of other characters and for ``_``, and a short digest of the
+original appended so that two keys never share an id; the original key is kept
+in the ``dask:key`` attribute.
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ RUN_NAMESPACE_URI: Final = "https://otel-dask-prov.readthedocs.io/id/"
 """Base of every instance id; ids are names, not addresses to dereference."""
 
 _SAFE = re.compile(r"[A-Za-z0-9_.\-]+")
-_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9_.\-]+")
+_ESCAPE_LIKE = re.compile(r"_[0-9A-Fa-f]{2}")
+"""What ProvToolbox's PROV-XML reader takes for an escaped character."""
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9.\-]+")
 
 
 _known: dict[str, str] = {}
@@ -56,17 +62,21 @@ def safe_name(text: str) -> str:
     >>> safe_name("inc-1f2e")
     'inc-1f2e'
     >>> safe_name("('x-1f2e', 0, 1)")
-    'x-1f2e_0_1_db10c1ba'
+    'x-1f2e-0-1-db10c1ba'
+    >>> safe_name("fail_once-b103")
+    'fail_once-b103'
+    >>> safe_name("load_data-b103")
+    'load-data-b103-bf12a6c0'
     """
     known = _known.get(text)
     if known is not None:
         return known
-    if _SAFE.fullmatch(text) and not text.endswith("."):
+    if _SAFE.fullmatch(text) and not text.endswith(".") and not _ESCAPE_LIKE.search(text):
         name = text
     else:
-        readable = _UNSAFE_RUN.sub("_", text).strip("_.")
+        readable = _UNSAFE_RUN.sub("-", text).strip("-.")
         digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=4).hexdigest()
-        name = f"{readable}_{digest}" if readable else digest
+        name = f"{readable}-{digest}" if readable else digest
     if len(_known) >= 65536:  # a key is asked about a few times, close together
         _known.clear()
     _known[text] = name
