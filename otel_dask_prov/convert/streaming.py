@@ -12,9 +12,11 @@ a JSON bundle keeps one spool per kind.
 Writers mirror the ``prov`` 3.2 serializers' encoding: typed literals as
 ``{"$": "...", "type": "xsd:int"}`` in PROV-JSON and ``"..." %% xsd:int`` in
 PROV-N (``xsd:int``, ``xsd:long`` or ``xsd:integer`` by magnitude, as ``prov``
-does), qualified-name values as ``xsd:QName``, times in ISO 8601 with their
-UTC offset. Repeated attribute names must be adjacent in a record (the mapping
-guarantees it); PROV-JSON writes their values as one array.
+does), times in ISO 8601 with their UTC offset. One departure: qualified-name values are
+typed ``prov:QUALIFIED_NAME`` in PROV-JSON, as the PROV-JSON submission says, not
+``xsd:QName`` as ``prov`` writes them (``prov`` reads both; ProvToolbox reads
+``xsd:QName`` values as plain strings). Repeated attribute names must be adjacent in a
+record (the mapping guarantees it); PROV-JSON writes their values as one array.
 """
 
 from __future__ import annotations
@@ -237,7 +239,7 @@ def iso(moment: Any) -> str:
 # --------------------------------------------------------------------------
 def _json_typed(value: Any, kind: type) -> str:
     if kind is QName:
-        return '{"$": %s, "type": "xsd:QName"}' % _json_string(value)
+        return '{"$": %s, "type": "prov:QUALIFIED_NAME"}' % _json_string(value)
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
