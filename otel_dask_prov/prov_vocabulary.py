@@ -31,7 +31,8 @@ Terms
   :data:`TASK_PLAN` per task prefix, :data:`RETRY` (the ``wasInfluencedBy``
   from a retry to the attempt it retried), :data:`CONVERSION` (the run of
   ``otel-prov convert`` itself) and :data:`TOOL` (otel-dask-prov as an agent),
-  :data:`TRACE_FILE` (an input file of the conversion); for the opt-in data
+  :data:`TRACE_FILE` (an input file of the conversion), :data:`TRACE` (one trace
+  in a flattened document, where it is no ``prov:Bundle``); for the opt-in data
   provenance :data:`ARGUMENT`, :data:`FILE`, :data:`PROFILE`, and for Darshan
   :data:`DARSHAN_LOG`, :data:`DARSHAN_FILE_RECORD`, :data:`DARSHAN_TASK_IO`.
 * Attributes carry the facts from the traces: :data:`KEY` (the original Dask
@@ -98,6 +99,9 @@ TOOL: Final = "dask:Tool"
 """SoftwareAgent: otel-dask-prov itself, associated with the conversion."""
 TRACE_FILE: Final = "dask:TraceFile"
 """Entity: an input trace file the conversion used."""
+TRACE: Final = "dask:Trace"
+"""Entity: one trace the conversion read, in a flattened document (``--flatten``, Turtle),
+whose records are merged into the document; otherwise the trace is a ``prov:Bundle``."""
 UNEXECUTED_ATTEMPT: Final = "dask:UnexecutedAttempt"
 """Activity: an attempt of a task that never reached a worker (released, cancelled, or
 failed because a dependency failed); unlike a :data:`TASK_EXECUTION` it has no worker."""

@@ -249,6 +249,17 @@ def test_darshan_segments_are_file_rows_with_their_bytes(tmp_path: Path) -> None
         "write" if name == "write" else "read": n for name, n in by_operation.items()}
 
 
+def test_attempts_carry_their_yappi_profile(dataset: Path) -> None:
+    rows = query.sql(dataset, "SELECT key, profile, profile_clock FROM attempts "
+                              "WHERE run = 'provenance' AND profile IS NOT NULL")
+    spans = Expected.of(FIXTURES / "provenance")
+    profiled = {span.attributes.get(attr.TASK_KEY): span.attributes[attr.PROFILE_YAPPI]
+                for span in spans.spans if attr.PROFILE_YAPPI in span.attributes}
+    assert profiled and dict(zip(rows["key"], rows["profile"], strict=True)) == profiled
+    assert set(rows["profile_clock"]) == {"cpu"}
+    assert json.loads(rows["profile"][0])[0]["total_s"] >= 0
+
+
 def test_the_default_run_is_a_digest_of_the_input_files(tmp_path: Path) -> None:
     sha256s = [hashlib.sha256(path.read_bytes()).hexdigest()
                for path in sorted((FIXTURES / "plain").glob("*.jsonl"))]

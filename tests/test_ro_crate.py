@@ -112,10 +112,42 @@ def test_one_create_action_per_attempt_with_its_inputs_outputs_worker_and_times(
                 value = entities[usage["@id"]]
                 assert value["@type"] == "PropertyValue"
                 assert value["unitCode"].startswith("http://qudt.org/vocab/unit/")
-                assert value["propertyID"] in ro_crate.USAGE_COLUMNS
+                assert value["propertyID"] in {*ro_crate.USAGE_COLUMNS, "yappi_total_s"}
         steps = [entity for entity in entities.values() if entity["@type"] == "HowToStep"]
         groups = query.sql(datasets[name], 'SELECT DISTINCT "group" FROM attempts')
         assert sorted(step["name"] for step in steps) == sorted(groups["group"])
+
+
+def test_yappi_and_darshan_figures_are_resource_usage(crates: dict[str, Path],
+                                                      datasets: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    entities = {entity["@id"]: entity for entity in graph_of(crates["provenance"])}
+    profiled = query.sql(datasets["provenance"],
+                         "SELECT span_id, profile FROM attempts WHERE profile IS NOT NULL")
+    assert len(profiled)
+    for span_id, profile in zip(profiled["span_id"], profiled["profile"], strict=True):
+        usage = [entities[ref["@id"]] for ref in
+                 as_list(entities[f"#attempt/{span_id}"]["resourceUsage"])]
+        yappi = [value for value in usage if value["propertyID"] == "yappi_total_s"]
+        assert [value["value"] for value in yappi] == [
+            function["total_s"] for function in json.loads(profile)]
+        assert {value["unitCode"] for value in yappi} == {ro_crate.SECONDS_UNIT}
+    from tests.test_convert_darshan import example_log, read_log, record_traces
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    record_traces(traces, read_log(example_log()))
+    convert([traces], output=tmp_path / "crate", format="ro-crate")
+    dataset = tmp_path / "dataset"
+    query.export([traces], dataset, run="darshan")
+    sums = query.sql(dataset, "SELECT span_id, operation, sum(length) AS n FROM files "
+                              "WHERE source = 'darshan' GROUP BY ALL")
+    assert len(sums)
+    entities = {entity["@id"]: entity for entity in graph_of(tmp_path / "crate")}
+    for span_id, operation, total in zip(sums["span_id"], sums["operation"], sums["n"],
+                                         strict=True):
+        value = entities[f"#attempt/{span_id}/darshan_{operation}_bytes"]
+        assert value["value"] == total and value["unitCode"] == ro_crate.BYTES_UNIT
 
 
 def test_files_are_inputs_and_outputs_of_the_attempts_that_read_and_wrote_them(

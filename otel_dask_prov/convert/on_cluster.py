@@ -118,6 +118,7 @@ def run_on_cluster(
             writer = writer_for()
             parted = writer if isinstance(writer, PartedWriter) else _StreamingParts.of(writer)
             writer.start(header_records(index, False))
+            header = writer.top().records
             progress.phase("converting", len(index.unit_time))
             threads = max(1, sum(client.nthreads().values()))
             factory = parted.part_writers(folder)
@@ -130,7 +131,7 @@ def run_on_cluster(
                 del part, scattered  # the task holds it now
             for done in as_completed(tasks, loop=client.loop):
                 progress.advance(units[tasks.index(done)])
-            records = skipped = 0
+            records, skipped = header, 0
             for task in tasks:
                 outcome: PartOutcome = task.result()
                 parted.add_part(outcome.result)

@@ -37,6 +37,7 @@ from ..prov_vocabulary import (
     SIZE,
     TOOL,
     TOOL_VERSION,
+    TRACE,
     TRACE_FILE,
     TRACE_ID,
 )
@@ -70,8 +71,9 @@ class ConversionReport:
     traces: int = 0
     """Traces converted (a bundle each, unless flattened)."""
     records: int = 0
-    """PROV records of the traces; the document's own (the conversion, its inputs and
-    bundles) are not counted."""
+    """Every PROV record the document holds, its own (the tool, the conversion, its inputs,
+    one entity per trace with its generation, attribution and derivations) and those of the
+    traces, in bundles or not; bundles themselves are containers, not records."""
     skipped_lines: int = 0
     """Invalid units left out (``skip_invalid``)."""
     non_trace_units: int = 0
@@ -103,6 +105,8 @@ def header_records(index: Index, flatten: bool) -> Iterator[Record]:
     The conversion's id is a digest of what determines the document's content
     (tool version, inputs, flattening), not of its serialization. The records are
     made as the writer takes them: an input of a million traces has four per trace.
+    A flattened document has no bundles, but keeps one entity per trace (typed
+    ``dask:Trace`` instead of ``prov:Bundle``) with the same generation, attribution and derivations.
     """
     tool = ids.tool_id(__version__)
     digest = hashlib.sha256(
@@ -125,16 +129,16 @@ def header_records(index: Index, flatten: bool) -> Iterator[Record]:
             (PROV_TYPE, QName(TRACE_FILE)), (PROV_LOCATION, file.shown),
             (SHA256, file.sha256), (SIZE, file.size)))
         yield Record("used", None, (conversion, identifier, None), ())
-    if not flatten:
-        traces = index.traces
-        for position, trace_id in enumerate(traces.ids):
-            bundle = ids.trace_id(trace_id)
-            yield Record("entity", bundle, (), ((PROV_TYPE, BUNDLE), (TRACE_ID, trace_id)))
-            yield Record("wasGeneratedBy", None, (bundle, conversion, None), ())
-            yield Record("wasAttributedTo", None, (bundle, tool), ())
-            for number in traces.files(position):
-                yield Record("wasDerivedFrom", None,
-                             (bundle, file_ids[number], conversion, None, None), ())
+    traces = index.traces
+    kind = (PROV_TYPE, QName(TRACE) if flatten else BUNDLE)
+    for position, trace_id in enumerate(traces.ids):
+        bundle = ids.trace_id(trace_id)
+        yield Record("entity", bundle, (), (kind, (TRACE_ID, trace_id)))
+        yield Record("wasGeneratedBy", None, (bundle, conversion, None), ())
+        yield Record("wasAttributedTo", None, (bundle, tool), ())
+        for number in traces.files(position):
+            yield Record("wasDerivedFrom", None,
+                         (bundle, file_ids[number], conversion, None, None), ())
 
 
 @contextmanager
@@ -200,8 +204,10 @@ def run(
         try:
             writer = writer_for()
             writer.start(header_records(index, flatten))
+            header = writer.top().records
             progress.phase("converting", len(index.unit_time))
-            records = convert_index(index, writer, flatten, skip_invalid, progress, helper)
+            records = header + convert_index(index, writer, flatten, skip_invalid, progress,
+                                             helper)
             writer.finish()
             progress.end()
         finally:

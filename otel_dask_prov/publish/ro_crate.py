@@ -24,9 +24,10 @@ root ``Dataset``            ``conformsTo`` the four profiles; ``mainEntity`` the
 ``OrganizeAction``          Dask running the run: ``instrument`` Dask (its version), ``agent``
                             the scheduler, ``object`` the ControlActions, ``result`` the
                             computations
-``PropertyValue``           ``resourceUsage`` of an attempt: worker phases in seconds
-                            (``unitCode`` UN/CEFACT ``SEC``), I/O in bytes (``AD``) and calls
-                            (``C62``); each task's result (its type, size and hash)
+``PropertyValue``           ``resourceUsage`` of an attempt, ``unitCode`` a QUDT unit: worker
+                            phases and duration in seconds, I/O bytes and calls, Darshan's
+                            bytes read and written, the Yappi profile's functions (total
+                            seconds each); each task's result (its type, size and hash)
 ==========================  ===============================================================
 
 The traces are exported to a temporary Parquet dataset first
@@ -91,7 +92,8 @@ IO_COLUMNS: Final = {
     "io_storage_read_bytes": BYTES_UNIT, "io_storage_write_bytes": BYTES_UNIT,
 }
 USAGE_COLUMNS: Final = {**dict.fromkeys(PHASE_COLUMNS.values(), SECONDS_UNIT),
-                        "duration_s": SECONDS_UNIT, **IO_COLUMNS}
+                        "duration_s": SECONDS_UNIT, **IO_COLUMNS,
+                        "darshan_read_bytes": BYTES_UNIT, "darshan_write_bytes": BYTES_UNIT}
 """Each ``resourceUsage`` value: its column (also its ``propertyID``) and its QUDT unit."""
 COMPLETED: Final = "http://schema.org/CompletedActionStatus"
 FAILED: Final = "http://schema.org/FailedActionStatus"
@@ -215,7 +217,8 @@ _ATTEMPTS_SQL: Final = f"""
     SELECT a.trace_id, a.span_id, a.computation_span_id, a.key, a.prefix, a."group", a.attempt,
            a.outcome, a.worker_process, a.start_time, a.end_time, a.exception_type,
            a.exception_message, a.result_type, a.result_nbytes, a.result_hash, a.duration_s,
-           {", ".join("e." + column for column in USAGE_COLUMNS if column != "duration_s")},
+           {", ".join("e." + column for column in USAGE_COLUMNS
+                      if column != "duration_s" and not column.startswith("darshan_"))},
            (SELECT list(DISTINCT d.dependency_span_id ORDER BY d.dependency_span_id)
               FROM dependencies AS d
              WHERE d.run = a.run AND d.span_id = a.span_id
@@ -223,7 +226,12 @@ _ATTEMPTS_SQL: Final = f"""
            (SELECT list(DISTINCT f.path ORDER BY f.path) FROM files AS f
              WHERE f.run = a.run AND f.span_id = a.span_id AND f.operation = 'read') AS read,
            (SELECT list(DISTINCT f.path ORDER BY f.path) FROM files AS f
-             WHERE f.run = a.run AND f.span_id = a.span_id AND f.operation = 'write') AS written
+             WHERE f.run = a.run AND f.span_id = a.span_id AND f.operation = 'write') AS written,
+           (SELECT sum(f.length) FROM files AS f WHERE f.run = a.run AND f.span_id = a.span_id
+               AND f.source = 'darshan' AND f.operation = 'read') AS darshan_read_bytes,
+           (SELECT sum(f.length) FROM files AS f WHERE f.run = a.run AND f.span_id = a.span_id
+               AND f.source = 'darshan' AND f.operation = 'write') AS darshan_write_bytes,
+           a.profile, a.profile_clock
     FROM attempts AS a
     LEFT JOIN executions AS e ON e.run = a.run AND e.span_id = a.span_id
     ORDER BY a.start_time NULLS LAST, a.trace_id, a.span_id"""  # noqa: S608 (our own columns)
@@ -455,14 +463,18 @@ def _write_readme(target: Path, computations: list[tuple[Any, ...]],
 
 
 def _write_attempts(writer: _Writer, connection: Any) -> None:
-    usage_names = [column for column in USAGE_COLUMNS if column != "duration_s"]
+    usage_names = [column for column in USAGE_COLUMNS
+                   if column != "duration_s" and not column.startswith("darshan_")]
     for row in _rows(connection, _ATTEMPTS_SQL):
         (trace_id, span_id, _computation, key, prefix, group, attempt, outcome, worker, start,
          end, error_type, error_message, result_type, result_nbytes, result_hash,
          duration) = row[:17]
         usage = dict(zip(usage_names, row[17:17 + len(usage_names)], strict=True))
         usage["duration_s"] = duration
-        inputs, read, written = row[17 + len(usage_names):]
+        (inputs, read, written, darshan_read, darshan_write, profile,
+         clock) = row[17 + len(usage_names):]
+        usage["darshan_read_bytes"] = None if darshan_read is None else int(darshan_read)
+        usage["darshan_write_bytes"] = None if darshan_write is None else int(darshan_write)
         identifier = _attempt_id(span_id)
         status, error = _attempt_status(outcome, error_type, error_message)
         usage_ids = []
@@ -473,6 +485,15 @@ def _write_attempts(writer: _Writer, connection: Any) -> None:
             usage_ids.append(usage_id)
             writer.add({"@id": usage_id, "@type": "PropertyValue", "name": column,
                         "propertyID": column, "value": value, "unitCode": USAGE_COLUMNS[column]})
+        for number, function in enumerate(_profile(profile)):
+            usage_id = f"{identifier}/yappi/{number}"
+            usage_ids.append(usage_id)
+            writer.add({
+                "@id": usage_id, "@type": "PropertyValue", "propertyID": "yappi_total_s",
+                "name": f"{function.get('name')} ({function.get('file')}:{function.get('line')})",
+                "value": function.get("total_s"), "unitCode": SECONDS_UNIT,
+                "description": f"Yappi, {clock or 'cpu'} clock: {function.get('calls')} call(s), "
+                               f"{function.get('self_s')} s in the function itself"})
         has_result = outcome == "success" and (result_hash or result_type or result_nbytes)
         if has_result:
             writer.add({"@id": _result_id(span_id), "@type": "PropertyValue",
@@ -496,6 +517,18 @@ def _write_attempts(writer: _Writer, connection: Any) -> None:
             "additionalProperty": None,
             "description": f"Dask task {key} of group {group}, trace {trace_id}: {outcome}",
         })
+
+
+def _profile(text: str | None) -> list[dict[str, Any]]:
+    """The functions of a Yappi profile (the ``profile`` column), or none if unreadable."""
+    if not text:
+        return []
+    try:
+        functions = json.loads(text)
+    except ValueError:
+        return []
+    return [item for item in functions if isinstance(item, dict)] \
+        if isinstance(functions, list) else []
 
 
 def _write_steps(writer: _Writer, connection: Any, step_runs: list[tuple[Any, ...]]) -> None:

@@ -46,7 +46,7 @@ from ..convert import identifiers as ids
 from ..convert.prov_records import Record
 from ..convert.streaming import RecordRouter
 from ..errors import OutputError
-from ..prov_vocabulary import PROV_LOCATION, PROV_TYPE
+from ..prov_vocabulary import PROV_LOCATION, PROV_TYPE, PROV_VALUE
 from .schemas import (
     ATTEMPTS,
     ATTEMPTS_STAGED,
@@ -66,7 +66,9 @@ ROWS_PER_BATCH: Final = 8_192
 """Rows of one table kept as Python tuples before they become an Arrow record batch."""
 
 
-_HELD = (ids.VALUE, ids.ERROR, ids.PATH, ids.DATA, ids.ARGUMENT)
+_PROFILE: Final = f"{ids.RUN_PREFIX}:profile."
+"""The Yappi profile of an attempt (:mod:`otel_dask_prov.convert.taskdata`)."""
+_HELD = (ids.VALUE, ids.ERROR, ids.PATH, ids.DATA, ids.ARGUMENT, _PROFILE)
 """Entities held until the relation that says whose they are (or, for paths and data,
 for the rest of the trace)."""
 _ROLES: Final = {vocabulary.WORKER: "worker", vocabulary.SCHEDULER: "scheduler",
@@ -606,6 +608,11 @@ class TraceRows(RecordRouter):
             if current is not None:
                 current[_A["exception_type"]] = pairs.get(vocabulary.EXCEPTION_TYPE)
                 current[_A["exception_message"]] = pairs.get(vocabulary.EXCEPTION_MESSAGE)
+        elif entity.startswith(_PROFILE):
+            pairs = self.entities.pop(entity, {})
+            if current is not None:
+                current[_A["profile"]] = _text(pairs.get(PROV_VALUE))
+                current[_A["profile_clock"]] = _text(pairs.get(vocabulary.PROFILE_CLOCK))
         elif entity.startswith(ids.PATH):
             pairs = self.entities.pop(entity, {}) if entity.count(".") > 1 else {}
             path = pairs.get(PROV_LOCATION) or self._path(entity)

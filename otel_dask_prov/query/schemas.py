@@ -46,7 +46,7 @@ ATTEMPTS: Final = _schema(
     ("start_time", TIME), ("end_time", TIME), ("duration_s", SECONDS),
     ("rerun_reason", TEXT), ("previous_span_id", TEXT),
     ("exception_type", TEXT), ("exception_message", TEXT), ("blame", TEXT),
-    ("arguments", TEXT),
+    ("arguments", TEXT), ("profile", TEXT), ("profile_clock", TEXT),
     ("result_type", TEXT), ("result_nbytes", INT), ("result_hash", TEXT),
     ("function", TEXT), ("function_digest", TEXT), ("code_file", TEXT), ("code_line", INT))
 
