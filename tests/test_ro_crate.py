@@ -173,7 +173,7 @@ def test_a_failed_attempt_has_the_failed_status_and_its_error(
         assert len(failed), name
         for attempt in failed.to_dict("records"):
             action = entities[f"#attempt/{attempt['span_id']}"]
-            assert action["actionStatus"] == {"@id": "http://schema.org/FailedActionStatus"}
+            assert action["actionStatus"] == "http://schema.org/FailedActionStatus"
             assert attempt["exception_type"] in action["error"]
 
 
@@ -264,7 +264,8 @@ def test_competency_questions_answered_with_sparql(crates: dict[str, Path],
     failed = graph.query(PREFIXES + """
         SELECT ?key ?error WHERE {
           ?run a schema:CreateAction ; schema:identifier ?key ;
-               schema:actionStatus schema:FailedActionStatus ; schema:error ?error }""")
+               schema:actionStatus "http://schema.org/FailedActionStatus" ;
+               schema:error ?error }""")
     assert {str(key) for key, _ in failed} == {a["key"] for a in attempts
                                                  if a["outcome"] != "success"}
     # Which files did each tool execution read (object) and write (result)?

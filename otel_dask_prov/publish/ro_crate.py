@@ -96,6 +96,7 @@ USAGE_COLUMNS: Final = {**dict.fromkeys(PHASE_COLUMNS.values(), SECONDS_UNIT),
                         "darshan_read_bytes": BYTES_UNIT, "darshan_write_bytes": BYTES_UNIT}
 """Each ``resourceUsage`` value: its column (also its ``propertyID``) and its QUDT unit."""
 COMPLETED: Final = "http://schema.org/CompletedActionStatus"
+"""``actionStatus`` is this IRI as a string, as the Process Run Crate profile writes it."""
 FAILED: Final = "http://schema.org/FailedActionStatus"
 STATUS: Final = {"success": COMPLETED, "error": FAILED}
 """A computation's outcome -> its ``actionStatus``."""
@@ -431,13 +432,13 @@ def _write_head(writer: _Writer, connection: Any, computations: list[tuple[Any, 
                            + (f"; submitted from {code_file}:{code_line}" if code_file else "")
                            + (f"; notebook cell {cell}" if cell else ""),
             "instrument": _ref(main["@id"]), "startTime": _time(start), "endTime": _time(end),
-            "actionStatus": _ref(STATUS.get(outcome or "", "http://schema.org/FailedActionStatus"))
-            if outcome else _ref("http://schema.org/ActiveActionStatus"),
-            "agent": _ref(_fragment("client", client)) if client else None,
+            "actionStatus": STATUS.get(outcome, FAILED) if outcome else None,
+            "agent": _ref(_process_id(client)) if client else None,
             "identifier": trace_id,
         })
-    for client in sorted({row[11] for row in computations if row[11]}):
-        writer.add({"@id": _fragment("client", client), "@type": "SoftwareApplication",
+    described = {row[0] for row in workers}
+    for client in sorted({row[11] for row in computations if row[11]} - described):
+        writer.add({"@id": _process_id(client), "@type": "SoftwareApplication",
                     "name": f"Dask client {client.removeprefix('run:client.')}"})
 
 
@@ -507,7 +508,7 @@ def _write_attempts(writer: _Writer, connection: Any) -> None:
             "instrument": _ref(_fragment("prefix", prefix)) if prefix else None,
             "agent": _ref(_process_id(worker)) if worker else None,
             "startTime": _time(start), "endTime": _time(end),
-            "actionStatus": _ref(status) if status else None,
+            "actionStatus": status,
             "error": error,
             "object": _refs([_result_id(dependency) for dependency in inputs or ()]
                             + [_file_id(path) for path in read or ()]),
