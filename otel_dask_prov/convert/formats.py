@@ -5,11 +5,13 @@ Format     Written by                                 Notes
 =========  =========================================  ==============================
 json       :class:`~.streaming.ProvJsonWriter`        PROV-JSON, the default
 provn      :class:`~.streaming.ProvNWriter`           PROV-N
-xml        ``prov`` (PROV-XML)
-jsonld     ``prov`` (PROV-JSONLD)
-trig       ``prov`` (PROV-O as RDF TriG)              bundles as named graphs
+xml        ``prov`` (PROV-XML)                        needs the ``xml`` extra
+jsonld     ``prov`` (PROV-JSONLD)                     context inline, not remote
+trig       ``prov`` (PROV-O as RDF TriG)              bundles as named graphs;
+                                                      needs the ``rdf`` extra
 turtle     ``prov`` (PROV-O as RDF Turtle)            always flattened: Turtle has
-                                                      no named graphs
+                                                      no named graphs; needs the
+                                                      ``rdf`` extra
 dot        :mod:`.pictures`                           Graphviz source of a picture
 svg, png   :mod:`.pictures` and Graphviz ``dot``      needs the ``dot`` program
 openlineage  :mod:`otel_dask_prov.publish`            OpenLineage run events, one
@@ -33,7 +35,7 @@ import shutil
 from collections.abc import Iterable
 from typing import IO, Any, Final
 
-from ..errors import MissingProgramError, UnsupportedFormatError
+from ..errors import MissingPackageError, MissingProgramError, UnsupportedFormatError
 from .prov_records import FORMAL, QName, Record, Time
 from .streaming import ProvJsonWriter, ProvNWriter
 
@@ -72,8 +74,28 @@ def resolve_format(requested: str | None, output: str | None) -> str:
     return "json"
 
 
+_OPTIONAL_MODULES: Final = {"xml": ("lxml", "xml"), "trig": ("rdflib", "rdf"),
+                             "turtle": ("rdflib", "rdf")}
+"""The module ``prov`` needs to write a format, and our extra that installs it."""
+
+
 def check_program(format_name: str) -> None:
-    """Fail early, before reading any input, if *format_name* needs a missing program."""
+    """Fail early, before reading any input, if *format_name* needs a missing program
+    or an optional package (:class:`~otel_dask_prov.errors.MissingPackageError`, naming
+    the extra to install)."""
+    needed = _OPTIONAL_MODULES.get(format_name)
+    if needed is not None:
+        import importlib.util
+
+        module, extra = needed
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):  # ValueError: a module set to None in sys.modules
+            found = False
+        if not found:
+            raise MissingPackageError(
+                f"the {format_name} output format needs the Python package {module!r}; "
+                f'install it with: pip install "otel-dask-prov[{extra}]"')
     if format_name in ("svg", "png") and shutil.which("dot") is None:
         raise MissingProgramError(
             "dot", f"{format_name.upper()} output",
@@ -170,7 +192,6 @@ def streaming_writer(
 
 _PROV_SERIALIZERS: Final[dict[str, dict[str, str]]] = {
     "xml": {"format": "xml"},
-    "jsonld": {"format": "jsonld"},
     "trig": {"format": "rdf", "rdf_format": "trig"},
     "turtle": {"format": "rdf", "rdf_format": "turtle"},
     "json": {"format": "json"},
@@ -180,6 +201,54 @@ _PROV_SERIALIZERS: Final[dict[str, dict[str, str]]] = {
 
 
 def serialize(document: Any, format_name: str) -> str:
-    """*document* (a ``prov`` document) in one of the formats ``prov`` writes."""
+    """*document* (a ``prov`` document) in one of the formats ``prov`` writes.
+
+    Departures from ``prov``'s own output make it readable by ProvToolbox
+    (``docs/prov-mapping.md``, "Read by other tools"); all are what the
+    specifications allow and what ``prov`` reads back. PROV-XML writes every agent,
+    entity and collection under its base element (``prov:agent`` with ``prov:type``
+    ``prov:SoftwareAgent``, not ``prov:softwareAgent``). PROV-JSONLD has its context
+    inline (it reads offline), writes the member of a ``hadMember`` as a list and
+    repeats the document's prefixes in the context of every bundle.
+    """
+    if format_name == "xml":
+        return _prov_xml(document)
+    if format_name == "jsonld":
+        return _prov_jsonld(document)
     text: str = document.serialize(**_PROV_SERIALIZERS[format_name])
     return text
+
+
+def _prov_xml(document: Any) -> str:
+    import io
+
+    from prov.serializers.provxml import FULL_NAMES_MAP, ProvXMLSerializer
+
+    class BaseElements(ProvXMLSerializer):
+        def _derive_record_label(self, rec_type: Any, attributes: Any) -> str:
+            return str(FULL_NAMES_MAP[rec_type])
+
+    out = io.StringIO()
+    BaseElements(document).serialize(out)
+    return out.getvalue()
+
+
+def _prov_jsonld(document: Any) -> str:
+    import json
+
+    from prov.serializers.provjsonld import encode_jsonld_document
+
+    encoded = encode_jsonld_document(document, "embed")
+    prefixes: dict[str, str] = next(
+        (part for part in encoded["@context"] if "@version" not in part), {})
+    containers = [encoded["@graph"]]
+    while containers:
+        for statement in containers.pop():
+            if statement.get("@type") == "Bundle":
+                containers.append(statement["@graph"])
+                # ProvToolbox resolves a bundle's names in the bundle's own context only
+                statement["@context"] = [{**prefixes, **part} for part in statement["@context"]
+                                         ] or [prefixes]
+            elif statement.get("@type") == "Membership" and isinstance(statement.get("entity"), str):
+                statement["entity"] = [statement["entity"]]
+    return json.dumps(encoded, indent=2)
