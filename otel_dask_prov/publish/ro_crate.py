@@ -82,6 +82,8 @@ DASK: Final = "#dask"
 GRAPH_FILE: Final = "dask-graph.json"
 README: Final = "README.md"
 BATCH: Final = 10_000
+DUCKDB_MEMORY: Final = "256MB"
+"""The memory DuckDB may use for the crate's queries before it spills to a temporary folder."""
 
 SECONDS_UNIT: Final = "http://qudt.org/vocab/unit/SEC"
 BYTES_UNIT: Final = "http://qudt.org/vocab/unit/BYTE"
@@ -286,6 +288,10 @@ def write_crate_of_dataset(dataset: PathLike, directory: PathLike, *,
     target = Path(directory)
     target.mkdir(parents=True, exist_ok=True)
     connection = connect(dataset)
+    spill = tempfile.mkdtemp(prefix="otel-prov-ro-crate-duckdb-")
+    # DuckDB sorts and joins the attempts: past this it spills to *spill*, not to memory
+    connection.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    connection.execute("SET temp_directory = ?", [spill])
     try:
         computations = connection.execute(_COMPUTATIONS_SQL).fetchall()
         groups = connection.execute(_GROUPS_SQL).fetchall()
@@ -305,6 +311,7 @@ def write_crate_of_dataset(dataset: PathLike, directory: PathLike, *,
         return writer.entities
     finally:
         connection.close()
+        shutil.rmtree(spill, ignore_errors=True)
 
 
 def _main_entity(target: Path, computations: list[tuple[Any, ...]], connection: Any,
