@@ -234,11 +234,14 @@ PREFIX bioschemas: <https://bioschemas.org/>
 
 def rdf_graph(crate: Path) -> Any:
     rdflib = pytest.importorskip("rdflib")
-    if not rocrate_validator_run.online():
-        rocrate_validator_run.serve_context_locally()
-    graph = rdflib.Graph()
-    graph.parse(crate / ro_crate.METADATA, format="json-ld",
-                publicID=f"{crate.resolve().as_uri()}/")
+    undo = None if rocrate_validator_run.online() else rocrate_validator_run.serve_context_locally()
+    try:
+        graph = rdflib.Graph()
+        graph.parse(crate / ro_crate.METADATA, format="json-ld",
+                    publicID=f"{crate.resolve().as_uri()}/")
+    finally:
+        if undo is not None:
+            undo()
     return graph
 
 

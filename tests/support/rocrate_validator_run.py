@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,8 @@ def _bundled_context() -> bytes:
     return json.dumps({"@id": CONTEXT_URLS[0], "@context": terms}).encode()
 
 
-def serve_context_locally() -> None:
+def serve_context_locally() -> Callable[[], None]:
+    """Serve the RO-Crate 1.1 context from here; returns what undoes it."""
     import requests
     from rdflib.plugins.shared.jsonld import context as jsonld_context
 
@@ -86,6 +88,12 @@ def serve_context_locally() -> None:
         return send(self, request, *args, **kwargs)
 
     requests.adapters.HTTPAdapter.send = send_local  # type: ignore[method-assign]
+
+    def undo() -> None:
+        jsonld_context.source_to_json = fetch
+        requests.adapters.HTTPAdapter.send = send  # type: ignore[method-assign]
+
+    return undo
 
 
 def main() -> None:
