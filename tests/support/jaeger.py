@@ -14,20 +14,34 @@ jaeger.otlp_grpc_address``, then ask the HTTP query API::
 
 The ``jaeger`` fixture (``tests/conftest.py``) is one Jaeger for the whole
 session: its storage holds the traces of every test that used it, so a test
-looks its own up by trace id.
+looks its own up by trace id.  ``Jaeger(runner, workdir, ui_assets=...)``
+serves the web UI built by ``scripts/build-jaeger-ui`` (:func:`ui_assets`)
+at :attr:`Jaeger.query_url`.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from .collector import JAEGER_IMAGE as JAEGER_IMAGE  # the image the container runner runs
-from .collector import Runner, Service, config_path, free_ports, http_get
+from .collector import (
+    SCRIPTS_DIR,
+    BinaryRunner,
+    Runner,
+    Service,
+    ServiceError,
+    config_path,
+    free_ports,
+    http_get,
+)
 
 JaegerTrace = dict[str, Any]
 """One trace as ``/api/traces`` returns it: ``traceID``, ``spans`` (with
@@ -39,12 +53,31 @@ def same_trace_id(jaeger_id: str, otlp_id: str) -> bool:
     return int(jaeger_id, 16) == int(otlp_id, 16)
 
 
+def ui_assets(runner: Runner) -> Path | None:
+    """The web UI that ``scripts/build-jaeger-ui`` builds (cached), for a Jaeger binary.
+
+    ``None`` for the container image, which serves its own UI.  Skips the test
+    when Node/npm or the UI's source archive is missing (the script says which);
+    any other failure of the build is an error.
+    """
+    if not isinstance(runner, BinaryRunner):
+        return None
+    build = subprocess.run(
+        [str(SCRIPTS_DIR / "build-jaeger-ui")], capture_output=True, text=True, check=False
+    )
+    if build.returncode in (2, 127):  # no archive, no Node: nothing to build the UI from
+        pytest.skip(f"cannot build the Jaeger UI: {build.stderr.strip()}")
+    if build.returncode != 0:
+        raise ServiceError(f"scripts/build-jaeger-ui failed ({build.returncode}):\n{build.stderr[-3000:]}")
+    return Path(build.stdout.strip().splitlines()[-1])
+
+
 class Jaeger(Service):
-    """Jaeger v2 with in-memory storage, its OTLP receiver and its query API."""
+    """Jaeger v2 with in-memory storage, its OTLP receiver, its query API and (*ui_assets*) its UI."""
 
     name = "jaeger"
 
-    def __init__(self, runner: Runner, workdir: Path) -> None:
+    def __init__(self, runner: Runner, workdir: Path, ui_assets: Path | None = None) -> None:
         workdir.mkdir(parents=True, exist_ok=True)
         (self.otlp_grpc_port, self.otlp_http_port, self.query_http_port,
          self.query_grpc_port, self.health_port, self.metrics_port) = free_ports(6)
@@ -58,6 +91,8 @@ class Jaeger(Service):
             "OTEL_DASK_PROV_JAEGER_HEALTH_PORT": str(self.health_port),
             "OTEL_DASK_PROV_JAEGER_METRICS_PORT": str(self.metrics_port),
         }
+        if ui_assets is not None:
+            env["OTEL_DASK_PROV_JAEGER_UI_ASSETS"] = str(ui_assets)
         super().__init__(runner, config_path("jaeger.yaml"), workdir, env)
 
     @property
