@@ -72,12 +72,17 @@ def as_list(value: Any) -> list[Any]:
 @pytest.mark.parametrize("name", RUNS)
 def test_roc_validator_accepts_the_crate_as_a_provenance_run_crate(
         crates: dict[str, Path], name: str, tmp_path: Path) -> None:
+    validate(crates[name], tmp_path)
+
+
+def validate(crate: Path, tmp_path: Path) -> None:
+    """Run the real ``rocrate-validator`` under ``provenance-run-crate``: every check passes."""
     pytest.importorskip("rocrate_validator")
     report = tmp_path / "report.json"
     done = subprocess.run(
         [sys.executable, "-m", "tests.support.rocrate_validator_run", "validate",
          "--profile-identifier", "provenance-run-crate", "--no-paging", "--no-cache",
-         "--output-format", "json", "--output-file", str(report), str(crates[name])],
+         "--output-format", "json", "--output-file", str(report), str(crate)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=240, check=False)
     assert report.exists(), done.stdout + done.stderr
     result = json.loads(report.read_text())
@@ -344,3 +349,31 @@ def test_without_the_query_extra_one_line_says_what_to_install(
         convert([FIXTURES / "retry"], output=tmp_path / "crate", format="ro-crate")
     assert 'pip install "otel-dask-prov[query]"' in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+# ---------------------------------------------------------------------------
+# A real cluster: the submitting code is the main entity
+# ---------------------------------------------------------------------------
+@pytest.mark.slow
+def test_the_submitting_code_of_a_real_run_is_the_main_entity(tmp_path: Path) -> None:
+    import dask
+
+    from tests.support.cluster import DaskProcesses
+    from tests.support.workloads import inc
+
+    cluster = DaskProcesses(tmp_path / "cluster", n_workers=1)
+    with cluster, dask.config.set({"distributed.diagnostics.computations.nframes": 1}):
+        with cluster.client() as client:
+            assert client.submit(inc, 41, key="answer").result() == 42
+        cluster.stop()
+    crate = tmp_path / "crate"
+    convert([cluster.trace_dir], output=crate, format="ro-crate")
+    entities = {entity["@id"]: entity for entity in graph_of(crate)}
+    main_id = entities["./"]["mainEntity"]["@id"]
+    assert main_id == Path(__file__).name
+    assert "client.submit(inc, 41" in (crate / main_id).read_text()
+    assert {"File", "SoftwareSourceCode", "ComputationalWorkflow"} <= set(entities[main_id]["@type"])
+    assert not (crate / ro_crate.GRAPH_FILE).exists()
+    runs = [entity for entity in entities.values() if entity["@id"].startswith("#computation/")]
+    assert runs and all(run["instrument"] == {"@id": main_id} for run in runs)
+    validate(crate, tmp_path)
