@@ -13,7 +13,8 @@ OTLP JSON format modules (the encoder and the typed decoder); report summarizes
 the records convert makes, so it may use convert, and so may query, which
 writes them as tables; publish reads those tables (and writes the events in
 export's OpenLineage format, the one the scheduler sends live); convert hands
-its ``openlineage`` output format to publish, imported only when asked; no other
+its ``openlineage`` and ``ro-crate`` output formats to publish, imported only when
+asked; no other
 arrow between stages exists. The CLI, the façade ``__init__`` and the demo sit on
 top and may import anything.
 """
@@ -35,7 +36,8 @@ ALLOWED: dict[str, set[str]] = {
     "shared": set(),
     "capture": {"export"},
     "export": set(),
-    "convert": {"export.otlp_json", "export.otlp_json_decode", "publish.openlineage_events"},
+    "convert": {"export.otlp_json", "export.otlp_json_decode", "publish.openlineage_events",
+                "publish.ro_crate"},
     "validate": set(),
     "report": {"convert"},
     "query": {"convert"},
