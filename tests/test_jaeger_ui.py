@@ -24,10 +24,9 @@ import pytest
 
 from otel_dask_prov import attributes as attr
 from tests.support.browser import open_page
-from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, Runner
+from tests.support.collector import Runner
 from tests.support.jaeger import Jaeger, same_trace_id, ui_assets
-from tests.support.pipeline import TREE_KEYS, assert_tree_trace, otlp_env, run_tree
+from tests.support.pipeline import TREE_KEYS, assert_tree_trace, run_tree_into_jaeger
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -63,17 +62,7 @@ def ui_jaeger(jaeger_runner: Runner, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def traced(ui_jaeger: Jaeger, otelcol_runner: Runner, tmp_path_factory: pytest.TempPathFactory) -> Traced:
     """The tree computed through a collector into the UI's Jaeger, all its spans stored there."""
-    workdir = tmp_path_factory.mktemp("jaeger-ui-pipeline")
-    collector = Collector(
-        otelcol_runner, "local.yaml", workdir / "collector",
-        {"OTEL_DASK_PROV_JAEGER_ENDPOINT": ui_jaeger.otlp_grpc_address},
-    )
-    collector.start()
-    try:
-        run_tree(DaskProcesses(workdir / "dask", n_workers=2, env=otlp_env(collector.grpc_endpoint, "grpc")))
-    finally:
-        collector.stop()
-    spans = collector.spans()
+    spans = run_tree_into_jaeger(ui_jaeger, otelcol_runner, tmp_path_factory.mktemp("jaeger-ui-pipeline"))
     trace_id = assert_tree_trace(spans)
     sent = sum(1 for span in spans if same_trace_id(span.trace_id, trace_id))
     ui_jaeger.wait_for_trace(

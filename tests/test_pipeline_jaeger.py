@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 
 from otel_dask_prov import attributes as attr
-from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, Runner
+from tests.support.collector import Runner
 from tests.support.jaeger import Jaeger, JaegerTrace, same_trace_id
-from tests.support.pipeline import TREE_KEYS, assert_tree_trace, otlp_env, run_tree
+from tests.support.pipeline import TREE_KEYS, assert_tree_trace, run_tree_into_jaeger
 
 pytestmark = [pytest.mark.collector, pytest.mark.jaeger, pytest.mark.slow]
 
@@ -37,17 +36,7 @@ def computation(jaeger: Jaeger, otelcol_runner: Runner, tmp_path_factory: pytest
 
     The collector is the module's own: the session's collector feeds no Jaeger.
     """
-    workdir = tmp_path_factory.mktemp("jaeger-pipeline")
-    collector = Collector(
-        otelcol_runner, "local.yaml", workdir / "collector",
-        {"OTEL_DASK_PROV_JAEGER_ENDPOINT": jaeger.otlp_grpc_address},
-    )
-    collector.start()
-    try:
-        run_tree(DaskProcesses(workdir / "dask", n_workers=2, env=otlp_env(collector.grpc_endpoint, "grpc")))
-    finally:
-        collector.stop()
-    return assert_tree_trace(collector.spans())
+    return assert_tree_trace(run_tree_into_jaeger(jaeger, otelcol_runner, tmp_path_factory.mktemp("jaeger-pipeline")))
 
 
 def jaeger_trace(jaeger: Jaeger, service: str, trace_id: str) -> JaegerTrace:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from pathlib import Path
 
 import dask
 from dask.utils import key_split
@@ -25,6 +26,8 @@ from dask.utils import key_split
 from otel_dask_prov import attributes as attr
 
 from .cluster import DaskProcesses
+from .collector import Collector, Runner
+from .jaeger import Jaeger
 from .traces import Span
 from .workloads import add, inc, total
 
@@ -131,3 +134,21 @@ def assert_tree_trace(spans: list[Span], resource: Mapping[str, str] | None = No
         for name, value in (resource or {}).items():
             assert span.resource.get(name) == value, f"{span.name}: {name}={span.resource.get(name)!r}"
     return root.trace_id
+
+
+def run_tree_into_jaeger(jaeger: Jaeger, otelcol_runner: Runner, workdir: Path) -> list[Span]:
+    """Compute the tree through a collector of its own (``local.yaml``) that feeds *jaeger*.
+
+    Returns every span the collector wrote (the collector is stopped, so that
+    is all it accepted); the tree's trace is checked by :func:`assert_tree_trace`.
+    """
+    collector = Collector(
+        otelcol_runner, "local.yaml", workdir / "collector",
+        {"OTEL_DASK_PROV_JAEGER_ENDPOINT": jaeger.otlp_grpc_address},
+    )
+    collector.start()
+    try:
+        run_tree(DaskProcesses(workdir / "dask", n_workers=2, env=otlp_env(collector.grpc_endpoint, "grpc")))
+    finally:
+        collector.stop()
+    return collector.spans()
