@@ -585,7 +585,8 @@ class Settings:
     )
     darshan: bool = _setting(
         False,
-        "Read the worker's Darshan log at teardown (workers run under the Darshan runtime; "
+        "Read each worker's Darshan log once the worker process has exited, and attribute "
+        "its DXT segments to the tasks (workers run under the Darshan runtime; "
         "needs `pip install darshan`).",
         _parse_bool,
         type_name="boolean",

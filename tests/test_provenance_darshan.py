@@ -12,6 +12,7 @@ missing.
 from __future__ import annotations
 
 import importlib.resources
+import time
 from collections import defaultdict
 from pathlib import Path
 
@@ -25,10 +26,12 @@ from otel_dask_prov.capture.probes.darshan_logs import (
     TaskWindow,
     attribute_segments,
     find_log,
+    log_locations,
     log_spans,
     read_log,
 )
 from otel_dask_prov.capture.span_ids import attempt_span_id
+from otel_dask_prov.export.exporter_process import helper_environment
 
 darshan = pytest.importorskip("darshan", reason="needs the darshan package (pip install darshan)")
 
@@ -189,3 +192,65 @@ def test_the_log_of_a_process_is_found_by_pid_under_the_log_path(tmp_path: Path)
     assert find_log(4242, {"DARSHAN_LOGPATH": str(tmp_path)}, timeout=0) == mine
     assert find_log(4244, {"DARSHAN_LOGPATH": str(tmp_path)}, timeout=0) is None
     assert find_log(1, {"DARSHAN_LOGFILE": str(other)}, timeout=0) == other
+
+
+def fake_runtime(prefix: Path, log_path: str) -> Path:
+    """A ``libdarshan.so`` and the ``darshan-config`` beside it, as an install has them."""
+    (prefix / "lib").mkdir(parents=True)
+    (prefix / "bin").mkdir()
+    library = prefix / "lib" / "libdarshan.so"
+    library.write_bytes(b"")
+    config = prefix / "bin" / "darshan-config"
+    config.write_text(f'#!/bin/sh\n[ "$1" = --log-path ] && echo \'{log_path}\'\n')
+    return library
+
+
+def test_the_log_is_looked_for_where_the_runtime_writes_it_in_its_order(tmp_path: Path) -> None:
+    library = fake_runtime(tmp_path, "$SITE_LOGS,$JOB_LOGS,/site/default")
+    environ = {"LD_PRELOAD": f"/lib/other.so {library}", "PATH": "", "JOB_LOGS": "/job",
+               "DARSHAN_LOGPATH": "/mine"}
+    assert log_locations(environ) == [("flat", "/job"), ("dated", "/mine"),
+                                      ("dated", "/site/default")]
+    assert log_locations({**environ, "SITE_LOGS": "/site"})[0] == ("flat", "/site")
+    assert log_locations({**environ, "DARSHAN_LOGFILE": "/x.darshan"}) == [("file", "/x.darshan")]
+    assert log_locations({"PATH": ""}) == []
+
+
+def test_a_dated_directory_is_searched_on_the_day_the_process_started(tmp_path: Path) -> None:
+    started = time.time() - 60
+    day = time.localtime(started)
+    directory = tmp_path / str(day.tm_year) / str(day.tm_mon) / str(day.tm_mday)
+    directory.mkdir(parents=True)
+    mine = directory / "me_python3_id77-77_1-2-3-4_5.darshan"
+    mine.write_bytes(b"")
+    (directory / "me_python3_id77-77_1-2-3-4.darshan_partial").write_bytes(b"")
+    found = find_log(77, locations=[("dated", str(tmp_path))], started=started, timeout=0)
+    assert found == mine
+    # the same pid, but a log older than the process: another process's
+    assert find_log(77, locations=[("dated", str(tmp_path))], started=time.time() + 60,
+                    timeout=0) is None
+
+
+def test_helper_processes_run_without_the_darshan_runtime() -> None:
+    environment = helper_environment({"LD_PRELOAD": "/a/libfoo.so:/b/lib/libdarshan.so",
+                                      "X": "1"})
+    assert environment == {"LD_PRELOAD": "/a/libfoo.so", "X": "1"}
+    assert "LD_PRELOAD" not in helper_environment({"LD_PRELOAD": "/b/libdarshan.so.0"})
+
+
+def test_a_segment_just_past_a_window_is_its_task_unless_another_holds_it() -> None:
+    def segment(start: float, end: float) -> Segment:
+        return Segment("DXT_POSIX", "/f", "read", 0, 1, start, end)
+
+    # Darshan's clock runs a few µs late: a segment ending just after a window is its task's
+    late = segment(10.9999, 11.0002)
+    apart = [window(10.0, 11.0, 1), window(11.002, 12.0, 2)]
+    assert attribute_segments([late], apart, tolerance=0.001).by_window == {0: [late]}
+    assert attribute_segments([late], apart).outside == 1  # without the tolerance
+    # within the tolerance of two windows: the one that holds it, else nobody's
+    close = [window(10.0, 11.0, 1), window(11.0005, 12.0, 2)]
+    held = segment(11.0006, 11.0008)
+    straddling = segment(10.9999, 11.0007)
+    result = attribute_segments([held, straddling], close, tolerance=0.001)
+    assert result.by_window == {1: [held]}
+    assert result.ambiguous == 1

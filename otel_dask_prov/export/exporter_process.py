@@ -15,6 +15,17 @@ process writes the export settings as one JSON line on the child's standard
 input and keeps that pipe open; its end, whether the Dask process closed it or
 died, tells the exporter process to deliver the rest, finish the computations
 still open, remove the journal and exit.
+
+Some records are not spans but notes for later: a record class with an
+``AFTER_EXIT`` attribute is gathered (by that attribute's value) instead of
+exported, and once the Dask process is gone the exporter process calls the
+class's ``after_exit(records, context)``. The worker's Darshan pick-up works
+this way (:mod:`otel_dask_prov.capture.probes.darshan_pickup`): the Darshan
+runtime writes its log only when the worker process exits.
+
+Helper processes (this one, and what ``after_exit`` starts) run with
+:func:`helper_environment`: without an I/O tracer such as Darshan preloaded into
+them, which would otherwise trace them and write logs of their own.
 """
 
 from __future__ import annotations
@@ -56,6 +67,25 @@ def export_settings(settings: Settings) -> dict[str, Any]:
     return values
 
 
+PRELOADED_TRACERS = ("libdarshan",)
+"""Libraries left out of ``LD_PRELOAD`` for helper processes."""
+
+
+def helper_environment(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """*environ* (the process's own by default) without :data:`PRELOADED_TRACERS` in
+    ``LD_PRELOAD``."""
+    environment = dict(os.environ if environ is None else environ)
+    preload = environment.get("LD_PRELOAD")
+    if preload:
+        kept = [entry for entry in preload.replace(":", " ").split()
+                if not any(tracer in Path(entry).name for tracer in PRELOADED_TRACERS)]
+        if kept:
+            environment["LD_PRELOAD"] = " ".join(kept)
+        else:
+            del environment["LD_PRELOAD"]
+    return environment
+
+
 def start_exporter_process(journal_directory: Path, lock_fd: int,
                            settings: Settings) -> subprocess.Popen[bytes]:
     """Start the exporter process of the journal in *journal_directory*; raises ``OSError``.
@@ -65,6 +95,7 @@ def start_exporter_process(journal_directory: Path, lock_fd: int,
     process = subprocess.Popen(
         [sys.executable, "-m", __name__, str(journal_directory), str(lock_fd)],
         stdin=subprocess.PIPE, pass_fds=(lock_fd,), start_new_session=True,
+        env=helper_environment(),
     )
     assert process.stdin is not None
     process.stdin.write(json.dumps(export_settings(settings)).encode() + b"\n")
@@ -91,19 +122,52 @@ def follow(journal_directory: Path, settings: Settings, control: IO[bytes]) -> i
     pipeline = SpanPipeline(settings, Resource(reader.resource), journal=False)
     delivery = JournalDelivery(pipeline, reader)
     parent = os.getppid()
+    gathered: dict[str, list[Any]] = {}
     gone = False
     while not gone:
         gone = _owner_gone(control, settings.export_interval, parent)
-        delivery.take(reader.read(final=gone))
+        delivery.take(_gather(reader.read(final=gone), gathered))
         pipeline.drain()
     delivery.finish_open()
     stats = pipeline.shutdown()
     reader.close()
+    _after_exit(gathered, settings, reader.resource)
     if reader.torn_frames:
         logger.warning("otel-dask-prov: %s ended with %d torn record(s) (the process died "
                        "while writing them)", journal_directory, reader.torn_frames)
     shutil.rmtree(journal_directory, ignore_errors=True)
     return stats.records
+
+
+MAX_GATHERED = 200_000
+"""Records gathered per ``AFTER_EXIT`` group; later ones are dropped."""
+
+
+def _gather(entries: list[tuple[int, Any, bool]],
+            gathered: dict[str, list[Any]]) -> list[tuple[int, Any, bool]]:
+    """The *entries* to export; those of an ``AFTER_EXIT`` class go to *gathered*."""
+    exported = []
+    for entry in entries:
+        group = getattr(type(entry[1]), "AFTER_EXIT", None)
+        if group is None:
+            exported.append(entry)
+            continue
+        records = gathered.setdefault(group, [])
+        if len(records) < MAX_GATHERED:
+            records.append(entry[1])
+    return exported
+
+
+def _after_exit(gathered: Mapping[str, list[Any]], settings: Settings,
+                resource: Mapping[str, Any]) -> None:
+    """Hand each group of gathered records to its class's ``after_exit``."""
+    context = {"settings": export_settings(settings), "resource": dict(resource)}
+    for group, records in gathered.items():
+        try:
+            type(records[0]).after_exit(records, context)
+        except Exception as error:  # noqa: BLE001 - one group must not stop the others
+            logger.warning("otel-dask-prov: the %s follow-up of a process failed: %r",
+                           group, error)
 
 
 def main(argv: list[str]) -> int:

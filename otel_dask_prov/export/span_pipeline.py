@@ -149,6 +149,13 @@ class SpanPipeline:
             self.journal.append(record, provisional=True)
 
     @property
+    def exporter_process_running(self) -> bool:
+        """Whether an exporter process follows this pipeline's journal (it outlives this
+        process and runs the journal's ``AFTER_EXIT`` follow-ups)."""
+        process = self._exporter_process
+        return process is not None and process.poll() is None
+
+    @property
     def _service(self) -> str:
         return str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
 

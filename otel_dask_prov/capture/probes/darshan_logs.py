@@ -27,9 +27,10 @@ the worker span. With ``--nthreads 1`` every segment inside a task is attributed
 What needs the Darshan runtime, and how it runs, is in ``docs/provenance.md``:
 the worker process runs with ``LD_PRELOAD=libdarshan.so`` and
 ``DARSHAN_ENABLE_NONMPI=1`` (``DXT_ENABLE_IO_TRACE=1`` for DXT), and writes its
-log to ``DARSHAN_LOGFILE`` or under ``DARSHAN_LOGPATH``. Darshan writes the log
-when the process exits; at worker teardown this module asks the runtime to write
-it then (``darshan_core_shutdown``), reads it and exports the spans.
+log where :func:`log_locations` says (``DARSHAN_LOGFILE``, the build's
+``--with-log-path-by-env`` variable, ``DARSHAN_LOGPATH``). Darshan writes the log
+when the process exits, after every hook of ours: :mod:`.darshan_pickup` reads
+it then, in a process that outlives the worker.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ MAX_FILE_EVENTS = 1000
 """``darshan.file`` events on the worker span; the file count says how many there were."""
 MAX_SEGMENT_EVENTS = 1000
 """``darshan.segment`` events on one execution's span, the earliest; the others are counted."""
+ATTRIBUTION_TOLERANCE = 0.001
+"""Seconds a segment may stick out of a task's window and still be the task's. Darshan's
+segment times run a few µs late against the process clock (the runtime takes its time
+reference a moment before the job start time it writes in the log), and a task's window
+ends right after its last call."""
 MAX_WINDOWS = 100_000
 """Task windows kept per worker. Like DXT's own trace buffer, the earliest are kept."""
 
@@ -187,7 +193,8 @@ class Attribution:
 
 def attribute_segments(segments: Iterable[Segment], windows: Sequence[TaskWindow],
                        tolerance: float = 0.0) -> Attribution:
-    """Give each segment to the one window containing it (within *tolerance* seconds)."""
+    """Give each segment to the one window containing it within *tolerance* seconds (of
+    several such windows, to the one containing it exactly, if there is one)."""
     order = sorted(range(len(windows)), key=lambda index: windows[index].start)
     starts = [windows[index].start for index in order]
     longest = max((window.end - window.start for window in windows), default=0.0)
@@ -200,6 +207,11 @@ def attribute_segments(segments: Iterable[Segment], windows: Sequence[TaskWindow
             if window.start - tolerance <= segment.start and segment.end <= window.end + tolerance:
                 candidates.append(order[position])
             position -= 1
+        if len(candidates) > 1:  # within the tolerance of several: the one holding it, if any
+            holding = [index for index in candidates
+                       if windows[index].start <= segment.start
+                       and segment.end <= windows[index].end]
+            candidates = holding if len(holding) == 1 else candidates
         if len(candidates) == 1:
             result.by_window.setdefault(candidates[0], []).append(segment)
         elif candidates:
@@ -324,7 +336,7 @@ def log_spans(log: DarshanLog, windows: Sequence[TaskWindow], worker: Mapping[st
 
 
 # ---------------------------------------------------------------------------
-# The runtime in this process
+# The runtime in this process, and where it writes its log
 # ---------------------------------------------------------------------------
 def _runtime_library() -> Any | None:
     library = ctypes.CDLL(None)
@@ -343,43 +355,108 @@ def runtime_loaded() -> bool:
     return _runtime_library() is not None
 
 
-def write_log_now() -> bool:
-    """Ask the Darshan runtime to write this process's log now, ending its instrumentation.
+def darshan_config(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The ``darshan-config`` of the runtime: beside the preloaded ``libdarshan.so``
+    (``<prefix>/lib/libdarshan.so`` → ``<prefix>/bin/darshan-config``), else on ``PATH``."""
+    import shutil
 
-    Darshan writes a non-MPI process's log at exit; ``darshan_core_shutdown``
-    does it earlier, and the exit-time call then finds nothing left to do.
-    """
-    library = _runtime_library()
-    if library is None:
-        return False
-    library.darshan_core_shutdown(ctypes.c_int(1))
-    return True
+    environ = os.environ if environ is None else environ
+    for entry in environ.get("LD_PRELOAD", "").replace(":", " ").split():
+        if "libdarshan" in Path(entry).name:
+            candidate = Path(entry).resolve().parent.parent / "bin" / "darshan-config"
+            if candidate.is_file():
+                return candidate
+    found = shutil.which("darshan-config", path=environ.get("PATH"))
+    return Path(found) if found else None
 
 
-def find_log(pid: int, environ: Mapping[str, str] | None = None,
-             timeout: float = 5.0) -> Path | None:
-    """The log Darshan wrote for process *pid*, waiting up to *timeout* seconds for it.
+def configured_log_path(environ: Mapping[str, str] | None = None) -> tuple[list[str], list[str]]:
+    """What the runtime was built with: the ``--with-log-path-by-env`` variable names and
+    the ``--with-log-path`` directory, as ``darshan-config --log-path`` tells
+    (``$NAME1,$NAME2,/default/path``); empty lists when it cannot be asked."""
+    import subprocess
 
-    ``DARSHAN_LOGFILE`` names it exactly; otherwise it is the newest
-    ``*_id*-<pid>_*.darshan`` under ``DARSHAN_LOGPATH`` (Darshan files logs in
-    ``<year>/<month>/<day>/`` there).
+    from ...export.exporter_process import helper_environment
+
+    config = darshan_config(environ)
+    if config is None:
+        return [], []
+    try:
+        output = subprocess.run(["/bin/sh", str(config), "--log-path"], capture_output=True,
+                                text=True, timeout=10, check=False,
+                                env=helper_environment(environ)).stdout
+    except (OSError, subprocess.SubprocessError):
+        return [], []
+    names, paths = [], []
+    for token in output.strip().split(","):
+        token = token.strip()
+        if token.startswith("$") and len(token) > 1:
+            names.append(token[1:])
+        elif token:
+            paths.append(token)
+    return names, paths
+
+
+def log_locations(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """Where the runtime of a process with *environ* writes its log, in the runtime's order.
+
+    ``("file", path)`` for ``DARSHAN_LOGFILE``; ``("flat", dir)`` for the first set
+    variable of the build's ``--with-log-path-by-env`` list (logs straight in the
+    directory); ``("dated", dir)`` for ``DARSHAN_LOGPATH`` and the build's
+    ``--with-log-path`` (logs in ``<dir>/<year>/<month>/<day>/``). The runtime uses
+    the first that is set; the others are kept as fallbacks.
     """
     environ = os.environ if environ is None else environ
+    if environ.get("DARSHAN_LOGFILE"):
+        return [("file", environ["DARSHAN_LOGFILE"])]
+    names, paths = configured_log_path(environ)
+    locations = []
+    for name in names:
+        if environ.get(name):
+            locations.append(("flat", environ[name]))
+            break
+    if environ.get("DARSHAN_LOGPATH"):
+        locations.append(("dated", environ["DARSHAN_LOGPATH"]))
+    locations.extend(("dated", path) for path in paths)
+    return locations
+
+
+def find_log(pid: int, environ: Mapping[str, str] | None = None, timeout: float = 5.0, *,
+             locations: Sequence[tuple[str, str]] | None = None,
+             started: float | None = None) -> Path | None:
+    """The log Darshan wrote for process *pid*, waiting up to *timeout* seconds for it.
+
+    Looked for in *locations* (:func:`log_locations` of *environ* by default):
+    ``DARSHAN_LOGFILE`` names it exactly; in a directory it is the newest
+    ``*_id*-<pid>_*.darshan`` (the runtime renames ``.darshan_partial`` when the log
+    is complete) written after *started*, the process's start time (a pid can be
+    reused), under ``<year>/<month>/<day>/`` of that start for a dated directory.
+    """
+    if locations is None:
+        locations = log_locations(environ)
     deadline = time.monotonic() + timeout
     while True:
-        found = _look_for_log(pid, environ)
-        if found is not None or time.monotonic() >= deadline:
-            return found
+        for kind, where in locations:
+            found = _look_for_log(pid, kind, Path(where), started)
+            if found is not None:
+                return found
+        if time.monotonic() >= deadline:
+            return None
         time.sleep(0.1)
 
 
-def _look_for_log(pid: int, environ: Mapping[str, str]) -> Path | None:
-    exact = environ.get("DARSHAN_LOGFILE")
-    if exact:
-        path = Path(exact)
-        return path if path.is_file() else None
-    directory = environ.get("DARSHAN_LOGPATH")
-    if not directory or not Path(directory).is_dir():
-        return None
-    matches = list(Path(directory).rglob(f"*_id*-{pid}_*.darshan"))
+def _look_for_log(pid: int, kind: str, where: Path, started: float | None) -> Path | None:
+    if kind == "file":
+        return where if where.is_file() else None
+    pattern = f"*_id*-{pid}_*.darshan"
+    if kind == "flat":
+        matches = list(where.glob(pattern))
+    elif started is not None:
+        day = time.localtime(started)  # the runtime files a log by its start, local time
+        matches = list((where / str(day.tm_year) / str(day.tm_mon) / str(day.tm_mday))
+                       .glob(pattern))
+    else:
+        matches = list(where.rglob(pattern))
+    if started is not None:
+        matches = [path for path in matches if path.stat().st_mtime >= started - 1]
     return max(matches, key=lambda path: path.stat().st_mtime) if matches else None

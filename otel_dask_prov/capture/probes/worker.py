@@ -3,35 +3,25 @@
 :class:`WorkerProvenance` is created by the worker plugin at set-up. It owns the
 :class:`~.recorder.TaskRecorder` that the executing-thread wrapper calls, adds
 what the recorder saw to each execution record (:meth:`complete`, on the event
-loop), and at teardown (:meth:`close`) reads the worker's Darshan log when the
-``darshan`` setting is on.
+loop), and with the ``darshan`` setting on journals what the Darshan pick-up
+(:mod:`.darshan_pickup`) needs to read the worker's log after the worker exits.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
 from typing import Any
 
 from ... import attributes as attr
-from ...export.span_data import SpanData
+from ...export.exporter_process import export_settings
 from ...settings import Settings
 from ..span_ids import execution_span_id
 from . import darshan_logs as darshan
+from .darshan_pickup import DarshanWatch, DarshanWindow, start_pickup
 from .recorder import TaskObservation, TaskRecorder
 
 logger = logging.getLogger("otel_dask_prov")
-
-
-class _Spans:
-    """Spans built already, queued on the pipeline like any record."""
-
-    def __init__(self, spans: list[SpanData]) -> None:
-        self.spans = spans
-
-    def to_span_data(self) -> Iterable[SpanData]:
-        return self.spans
 
 
 class WorkerProvenance:
@@ -43,10 +33,31 @@ class WorkerProvenance:
         self.pipeline = pipeline
         recorder = TaskRecorder(settings)
         self.recorder: TaskRecorder | None = recorder if recorder.active else None
-        self.windows: list[Any] | None = None
+        self.windows: list[DarshanWindow] | None = None
+        """The windows kept here (no exporter process to gather them), else ``None``."""
+        self.watch: DarshanWatch | None = None
+        self.window_count = 0
         self.windows_dropped = 0
-        if settings.darshan:
-            self.windows = [] if self._darshan_usable() else None
+        if settings.darshan and self._darshan_usable():
+            self.watch = self._watch()
+
+    def _watch(self) -> DarshanWatch | None:
+        """Journal where this process's log will be (read once it exits)."""
+        import psutil
+
+        locations = darshan.log_locations()
+        if not locations:
+            logger.warning("otel-dask-prov: the darshan setting is on but the Darshan runtime "
+                           "of this worker has no log location (set DARSHAN_LOGPATH, "
+                           "DARSHAN_LOGFILE or the variable of its --with-log-path-by-env)")
+            return None
+        watch = DarshanWatch(os.getpid(), psutil.Process().create_time(), locations, {
+            attr.WORKER_ADDRESS: self.worker.address or "",
+            attr.WORKER_NAME: str(self.worker.name)})
+        self.pipeline.put(watch)
+        if not self.pipeline.exporter_process_running:
+            self.windows = []
+        return watch
 
     @staticmethod
     def _darshan_usable() -> bool:
@@ -67,36 +78,36 @@ class WorkerProvenance:
         if seen is None:
             return
         record.extra.update(seen.attributes)
-        if self.windows is None or seen.window is None:
+        if self.watch is None or seen.window is None:
             return
-        if len(self.windows) >= darshan.MAX_WINDOWS:
+        if self.window_count >= darshan.MAX_WINDOWS:
             self.windows_dropped += 1
             return
-        self.windows.append(darshan.TaskWindow(
+        self.window_count += 1
+        window = DarshanWindow(
             seen.window[0], seen.window[1], getattr(observation, "native_id", None),
             record.trace_id, execution_span_id(record.trace_id, record.key, record.run_id),
-            record.key, record.prefix, record.run_id))
+            record.key, record.prefix, record.run_id, float(self.worker.scheduler_delay))
+        self.pipeline.put(window)
+        if self.windows is not None:
+            self.windows.append(window)
 
     def close(self) -> None:
-        """At teardown: read this worker's Darshan log and queue its spans."""
-        if self.windows is None:
+        """At teardown: without an exporter process, start the Darshan pick-up from here.
+
+        The Darshan runtime writes this process's log when it exits; the pick-up
+        process waits for that (:mod:`.darshan_pickup`).
+        """
+        if self.watch is None:
             return
+        if self.windows_dropped:
+            logger.warning("otel-dask-prov: %d task executions past the first %d are not "
+                           "matched with Darshan DXT segments", self.windows_dropped,
+                           darshan.MAX_WINDOWS)
+        if self.windows is None:
+            return  # the exporter process gathered the windows and starts the pick-up
         try:
-            darshan.write_log_now()
-            path = darshan.find_log(os.getpid())
-            if path is None:
-                logger.warning("otel-dask-prov: no Darshan log found for worker process %d "
-                               "(set DARSHAN_LOGFILE or DARSHAN_LOGPATH)", os.getpid())
-                return
-            if self.windows_dropped:
-                logger.warning("otel-dask-prov: %d task executions past the first %d are not "
-                               "matched with Darshan DXT segments", self.windows_dropped,
-                               darshan.MAX_WINDOWS)
-            log = darshan.read_log(path)
-            worker = {attr.WORKER_ADDRESS: self.worker.address or "",
-                      attr.WORKER_NAME: str(self.worker.name)}
-            spans = darshan.log_spans(log, self.windows, worker,
-                                      clock_shift=self.worker.scheduler_delay)
-            self.pipeline.put(_Spans(spans))
+            start_pickup(self.watch, self.windows, export_settings(self.settings),
+                         dict(self.pipeline.resource.attributes))
         except Exception as error:  # noqa: BLE001 - never raise into Dask
-            logger.warning("otel-dask-prov: could not read the Darshan log: %r", error)
+            logger.warning("otel-dask-prov: could not start reading the Darshan log: %r", error)
