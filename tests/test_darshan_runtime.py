@@ -185,3 +185,19 @@ def test_a_worker_killed_under_darshan_gives_one_warning_line(
     assert len(warnings) == 1, log[-3000:]
     assert f"process {pid} " in warnings[0]
     assert "Traceback" not in log
+
+
+def test_without_an_exporter_process_the_worker_starts_the_pickup_itself(
+        darshan_prefix: Path, tmp_path: Path) -> None:
+    cluster = darshan_cluster(tmp_path, darshan_prefix, tmp_path / "darshan-logs")
+    cluster.env["DASK_OTEL_DASK_PROV__EXPORT_PROCESS"] = "False"
+    data = tmp_path / "data.bin"
+    with cluster:
+        with cluster.client() as client:
+            assert client.submit(write_known_bytes, str(data), SIZE, key="write-data").result()
+        cluster.stop()
+    spans = wait_for_darshan_spans(cluster.trace_dir)
+    written = [event["attributes"] for span in spans if span.kind == attr.RECORD_DARSHAN_TASK_IO
+               for event in span.events if event["name"] == attr.DARSHAN_FILE_EVENT
+               and event["attributes"][attr.FILE_PATH] == str(data)]
+    assert [event[attr.IO_WRITE_BYTES] for event in written] == [SIZE], cluster.logs()[-3000:]
