@@ -201,3 +201,32 @@ def test_without_an_exporter_process_the_worker_starts_the_pickup_itself(
                for event in span.events if event["name"] == attr.DARSHAN_FILE_EVENT
                and event["attributes"][attr.FILE_PATH] == str(data)]
     assert [event[attr.IO_WRITE_BYTES] for event in written] == [SIZE], cluster.logs()[-3000:]
+
+
+def test_at_the_end_of_a_batch_job_every_process_gets_sigterm_and_the_log_is_still_read(
+        darshan_prefix: Path, tmp_path: Path) -> None:
+    """Slurm ends a job with SIGTERM to all its processes (SIGKILL after KillWait): the
+    worker under its nanny must exit normally, so that the runtime writes its log, and
+    the exporter process must outlive it to start the pick-up."""
+    import psutil
+
+    cluster = darshan_cluster(tmp_path, darshan_prefix, tmp_path / "darshan-logs")
+    data = tmp_path / "data.bin"
+    with cluster:
+        with cluster.client() as client:
+            assert client.submit(write_known_bytes, str(data), SIZE, key="write-data").result()
+        nanny = psutil.Process(cluster.workers[0].pid)
+        everything = [nanny, *nanny.children(recursive=True)]
+        exporters = [p for p in everything
+                     if "otel_dask_prov.export.exporter_process" in p.cmdline()]
+        assert exporters  # the worker's
+        for process in everything:
+            process.send_signal(signal.SIGTERM)
+        cluster.workers[0].wait(30)
+        spans = wait_for_darshan_spans(cluster.trace_dir)
+    log = cluster.log("worker-0")
+    assert "killed by signal" not in log, log[-3000:]
+    written = [event["attributes"] for span in spans if span.kind == attr.RECORD_DARSHAN_TASK_IO
+               for event in span.events if event["name"] == attr.DARSHAN_FILE_EVENT
+               and event["attributes"][attr.FILE_PATH] == str(data)]
+    assert [event[attr.IO_WRITE_BYTES] for event in written] == [SIZE], log[-3000:]

@@ -25,7 +25,8 @@ runtime writes its log only when the worker process exits.
 
 Helper processes (this one, and what ``after_exit`` starts) run with
 :func:`helper_environment`: without an I/O tracer such as Darshan preloaded into
-them, which would otherwise trace them and write logs of their own.
+them, which would otherwise trace them and write logs of their own; and through
+:func:`helper_command`, ignoring the SIGTERM that ends a batch job's processes.
 """
 
 from __future__ import annotations
@@ -86,6 +87,20 @@ def helper_environment(environ: Mapping[str, str] | None = None) -> dict[str, st
     return environment
 
 
+def helper_command(module: str, *args: str) -> list[str]:
+    """The command running *module* as a helper process that ignores ``SIGTERM`` from its
+    first instant (before its imports, which take a while).
+
+    A batch system ends a job with SIGTERM to every process of it (Slurm: SIGKILL
+    after ``KillWait``, 30 s by default): the Dask process exits then, and a helper
+    must outlive it to deliver the rest and run the follow-ups. Helpers end by
+    themselves once their Dask process is gone; SIGKILL still ends them.
+    """
+    bootstrap = ("import runpy, signal, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                 "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-c", bootstrap, module, *args]
+
+
 def start_exporter_process(journal_directory: Path, lock_fd: int,
                            settings: Settings) -> subprocess.Popen[bytes]:
     """Start the exporter process of the journal in *journal_directory*; raises ``OSError``.
@@ -93,7 +108,7 @@ def start_exporter_process(journal_directory: Path, lock_fd: int,
     *lock_fd* is the journal's locked descriptor, shared with the child.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", __name__, str(journal_directory), str(lock_fd)],
+        helper_command(__name__, str(journal_directory), str(lock_fd)),
         stdin=subprocess.PIPE, pass_fds=(lock_fd,), start_new_session=True,
         env=helper_environment(),
     )

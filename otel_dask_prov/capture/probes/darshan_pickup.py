@@ -25,20 +25,23 @@ that outlives the worker:
    it) is one warning line.
 
 Helper processes run without ``libdarshan`` in ``LD_PRELOAD``, so that they
-write no Darshan logs of their own.
+write no Darshan logs of their own. The pick-up ignores ``SIGTERM`` and ``SIGHUP``:
+at the end of a batch job every process gets ``SIGTERM``, the workers exit then
+(and only then write their logs), and the pick-up must still be there to read them.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ...export.exporter_process import helper_environment
+from ...export.exporter_process import helper_command, helper_environment
 from ...export.span_data import SpanData
 
 logger = logging.getLogger("otel_dask_prov")
@@ -130,7 +133,7 @@ def start_pickup(watch: DarshanWatch, windows: Sequence[DarshanWindow],
         "windows": [[getattr(window, name) for name in DarshanWindow.JOURNAL_FIELDS]
                     for window in windows],
     }
-    process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+    process = subprocess.Popen(helper_command(__name__), stdin=subprocess.PIPE,
                                start_new_session=True, env=helper_environment())
     assert process.stdin is not None
     try:
@@ -203,6 +206,7 @@ def pick_up(payload: Mapping[str, Any]) -> int:
 
 def main() -> int:
     logging.basicConfig(format="%(message)s", level=logging.WARNING)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # SIGTERM: see helper_command
     try:
         pick_up(json.loads(sys.stdin.buffer.read()))
     except Exception as error:  # noqa: BLE001 - one line in the worker's log, not a traceback

@@ -57,7 +57,38 @@ class WorkerProvenance:
         self.pipeline.put(watch)
         if not self.pipeline.exporter_process_running:
             self.windows = []
+        self._close_on_sigterm()
         return watch
+
+    def _close_on_sigterm(self) -> None:
+        """Make a SIGTERM close this worker process gracefully rather than end it at once.
+
+        The Darshan runtime writes its log only at a normal exit, and a worker under a
+        nanny has no SIGTERM handler of its own: at the end of a batch job, where every
+        process gets SIGTERM, it would die without a log. ``dask worker`` without a nanny
+        has its own handler, which is kept. A second SIGTERM ends the process at once.
+        """
+        import asyncio
+        import signal
+        import threading
+
+        if (threading.current_thread() is not threading.main_thread()
+                or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        worker = self.worker
+
+        def close(signum: int, frame: Any) -> None:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            logger.warning("otel-dask-prov: SIGTERM: closing the worker so that the Darshan "
+                           "runtime writes its log (a second SIGTERM ends it at once)")
+            loop.call_soon_threadsafe(
+                lambda: loop.create_task(worker.close(nanny=False, reason="signal-15")))
+
+        signal.signal(signal.SIGTERM, close)
 
     @staticmethod
     def _darshan_usable() -> bool:
