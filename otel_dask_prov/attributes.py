@@ -354,6 +354,11 @@ DARSHAN_LENGTH: Final = "dask.darshan.length"
 DARSHAN_END_TIME: Final = "dask.darshan.end_time_unix_nano"
 """When the read or write ended (nanoseconds since the epoch, the span's clock)."""
 DARSHAN_SEGMENTS_OMITTED: Final = "dask.darshan.segments_omitted"
+DARSHAN_ATTRIBUTED_BY: Final = "dask.darshan.attributed_by"
+"""On a ``darshan.file`` event of a ``darshan-io`` span: how the file record was found to be
+the task's; :data:`DARSHAN_BY_OPEN_CLOSE` when its first open and last close fell in the
+task's window (a log without DXT for that file)."""
+DARSHAN_BY_OPEN_CLOSE: Final = "open-close"
 """Segments of an execution past the per-span cap: counted, without an event."""
 TASK_ATTEMPT_SPAN_ID: Final = "dask.task.attempt_span_id"
 """Span id (16 hex digits) of the attempt span an execution belongs to, on spans

@@ -27,6 +27,7 @@ import pytest
 from otel_dask_prov import attributes as attr
 from otel_dask_prov import prov_vocabulary as vocabulary
 from otel_dask_prov.convert.taskdata import path_id
+from otel_dask_prov.validate import validate
 from tests.support.cluster import REPO_ROOT, DaskProcesses, dask_command
 from tests.support.provenance_tasks import read_whole_file, write_known_bytes
 from tests.support.traces import Span, read_spans
@@ -54,12 +55,12 @@ def darshan_prefix() -> Path:
     return Path(build.stdout.strip().splitlines()[-1])
 
 
-def darshan_cluster(workdir: Path, prefix: Path, log_dir: Path) -> DaskProcesses:
+def darshan_cluster(workdir: Path, prefix: Path, log_dir: Path, dxt: bool = True) -> DaskProcesses:
     """One ``dask worker`` (with its nanny) under the Darshan runtime; the scheduler is not."""
     log_dir.mkdir(parents=True, exist_ok=True)
     worker = ["env", f"LD_PRELOAD={prefix / 'lib' / 'libdarshan.so'}",
-              "DARSHAN_ENABLE_NONMPI=1", "DXT_ENABLE_IO_TRACE=1", f"DARSHAN_LOG_DIR={log_dir}",
-              *dask_command(), "worker"]
+              "DARSHAN_ENABLE_NONMPI=1", *(["DXT_ENABLE_IO_TRACE=1"] if dxt else []),
+              f"DARSHAN_LOG_DIR={log_dir}", *dask_command(), "worker"]
     return DaskProcesses(workdir, n_workers=1, nthreads=1, nanny=True, worker_command=worker,
                          env={"DASK_OTEL_DASK_PROV__DARSHAN": "True",
                               "DASK_OTEL_DASK_PROV__EXPORT_INTERVAL": "0.2"})
@@ -147,6 +148,7 @@ def test_the_dxt_segments_go_to_the_tasks_that_did_the_io(real_run: RealRun) -> 
 def test_the_prov_document_has_the_file_record_its_writer_and_its_reader(
         real_run: RealRun, tmp_path: Path) -> None:
     converted = Converted(real_run.cluster.trace_dir, tmp_path / "run.json")
+    assert list(validate(str(converted.path))) == []
     data = str(real_run.data)
     records = [entity for entity in converted.entities(vocabulary.DARSHAN_FILE_RECORD).values()
                if entity["prov:location"] == data and entity[vocabulary.DARSHAN_MODULE] == "POSIX"]
@@ -230,3 +232,30 @@ def test_at_the_end_of_a_batch_job_every_process_gets_sigterm_and_the_log_is_sti
                for event in span.events if event["name"] == attr.DARSHAN_FILE_EVENT
                and event["attributes"][attr.FILE_PATH] == str(data)]
     assert [event[attr.IO_WRITE_BYTES] for event in written] == [SIZE], log[-3000:]
+
+
+def test_without_dxt_the_file_records_of_files_one_task_used_are_that_tasks(
+        darshan_prefix: Path, tmp_path: Path) -> None:
+    """Most sites run Darshan without DXT: a file that one task alone opened and closed
+    is still that task's (its record's first open and last close fall in the task)."""
+    cluster = darshan_cluster(tmp_path, darshan_prefix, tmp_path / "darshan-logs", dxt=False)
+    written, given = tmp_path / "written.bin", tmp_path / "given.bin"
+    given.write_bytes(b"g" * SIZE)  # by the test process, not under Darshan
+    with cluster:
+        with cluster.client() as client:
+            assert client.submit(write_known_bytes, str(written), SIZE, key="write-alone").result()
+            assert client.submit(read_whole_file, str(given), key="read-given").result() == SIZE
+        cluster.stop()
+    assert wait_for_darshan_spans(cluster.trace_dir)
+    converted = Converted(cluster.trace_dir, tmp_path / "run.json")
+    assert list(validate(str(converted.path))) == []
+    writer, reader = converted.task("write-alone"), converted.task("read-given")
+    (generation,) = [g for g in converted.relations("wasGeneratedBy")
+                     if g["prov:activity"] == writer and vocabulary.DARSHAN_MODULE in g]
+    assert generation[vocabulary.darshan_counter("POSIX_BYTES_WRITTEN")] == SIZE
+    specializations = {(r["prov:specificEntity"], r["prov:generalEntity"])
+                       for r in converted.relations("specializationOf")}
+    assert (generation["prov:entity"], path_id(str(written))) in specializations
+    (usage,) = [u for u in converted.relations("used")
+                if u["prov:activity"] == reader and u["prov:entity"] == path_id(str(given))]
+    assert usage[vocabulary.darshan_counter("POSIX_BYTES_READ")] == SIZE

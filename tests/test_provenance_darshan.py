@@ -22,8 +22,11 @@ from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture.probes.darshan_logs import (
     MAX_FILE_EVENTS,
     MAX_SEGMENT_EVENTS,
+    DarshanLog,
+    FileCounters,
     Segment,
     TaskWindow,
+    attribute_files,
     attribute_segments,
     find_log,
     log_locations,
@@ -254,3 +257,26 @@ def test_a_segment_just_past_a_window_is_its_task_unless_another_holds_it() -> N
     result = attribute_segments([held, straddling], close, tolerance=0.001)
     assert result.by_window == {1: [held]}
     assert result.ambiguous == 1
+
+
+def test_without_dxt_a_file_used_within_one_task_is_that_tasks() -> None:
+    def record(path: str, opened: float, closed: float, written: int = 0) -> FileCounters:
+        return FileCounters("POSIX", path, {"POSIX_BYTES_WRITTEN": written,
+                                            "POSIX_BYTES_READ": 0, "POSIX_WRITES": 1},
+                            0, opened, closed)
+
+    alone = record("/alone", 10.1, 10.9, written=12345)
+    shared = record("/shared", 10.5, 11.5)  # open from the first task into the second
+    traced = record("/traced", 10.2, 10.3)  # DXT covers it: its segments say more
+    log = DarshanLog("/log.darshan", 1, "3.4.7", 9.0, 13.0, [alone, shared, traced],
+                     [Segment("DXT_POSIX", "/traced", "read", 0, 8, 10.2, 10.25)])
+    windows = [window(10.0, 11.0, 1), window(11.1, 12.0, 2)]
+    assert attribute_files(log, windows) == {0: [alone]}
+    spans = log_spans(log, windows, {})
+    (task,) = [s for s in spans if s.attributes[attr.RECORD_TYPE] == attr.RECORD_DARSHAN_TASK_IO]
+    assert task.attributes[attr.IO_WRITE_BYTES] == 12345 and task.attributes[attr.IO_READ_BYTES] == 8
+    assert task.attributes[attr.IO_FILES] == ["/alone", "/traced"]
+    (event,) = [values for name, _, values in task.events
+                if values.get(attr.DARSHAN_ATTRIBUTED_BY) == attr.DARSHAN_BY_OPEN_CLOSE]
+    assert event[attr.FILE_PATH] == "/alone"
+    assert event[attr.darshan_counter_attribute("POSIX_BYTES_WRITTEN")] == 12345

@@ -87,6 +87,10 @@ class FileCounters:
     counters: Mapping[str, float]
     rank: int = 0
     """The MPI rank whose record this is (a log has one per rank and file)."""
+    opened: float | None = None
+    """When the process first opened the file (seconds since the epoch), if known."""
+    closed: float | None = None
+    """When it last closed it; with :attr:`opened`, the time the file was in use."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,21 @@ def _job_times(job: Mapping[str, Any]) -> tuple[float, float]:
     return float(start), float(max(start, end))
 
 
+_IN_USE = {"POSIX": ("POSIX_F_OPEN_START_TIMESTAMP", "POSIX_F_CLOSE_END_TIMESTAMP"),
+           "STDIO": ("STDIO_F_OPEN_START_TIMESTAMP", "STDIO_F_CLOSE_END_TIMESTAMP")}
+
+
+def _in_use(module: str, values: Mapping[str, float], start: float) -> tuple[float | None, float | None]:
+    """First open and last close of a file record (job-relative in the log), absolute."""
+    names = _IN_USE.get(module)
+    if names is None:
+        return None, None
+    opened, closed = values.get(names[0], 0.0), values.get(names[1], 0.0)
+    if not opened or opened <= 0 or closed < opened:  # never opened, or still open at exit
+        return None, None
+    return start + opened, start + closed
+
+
 def read_log(path: str | os.PathLike[str]) -> DarshanLog:
     """Read the counters and DXT segments of a Darshan log (needs ``pip install darshan``)."""
     import darshan
@@ -143,8 +162,9 @@ def read_log(path: str | os.PathLike[str]) -> DarshanLog:
             values = dict(zip(counter_names, record["counters"].tolist(), strict=False))
             values.update(zip(fcounter_names, record["fcounters"].tolist(), strict=False))
             kept = {name: values[name] for name in wanted if name in values}
+            opened, closed = _in_use(module, values, start)
             log.files.append(FileCounters(module, names.get(record["id"], str(record["id"])), kept,
-                                          int(record["rank"])))
+                                          int(record["rank"]), opened, closed))
     for module in DXT_MODULES:
         if module not in report.modules:
             continue
@@ -275,16 +295,27 @@ def worker_span(log: DarshanLog, worker: Mapping[str, Any], attribution: Attribu
 
 
 def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
-              clock_shift: float = 0.0) -> SpanData:
+              clock_shift: float = 0.0, files: Sequence[FileCounters] = ()) -> SpanData:
     """The span of the DXT *segments* of one execution, under its execution span.
 
     It carries the totals, a ``darshan.file`` event per file and a
     ``darshan.segment`` event per segment (the first :data:`MAX_SEGMENT_EVENTS`).
     *clock_shift* moves local times to the clock of the execution spans (the
     worker's ``scheduler_delay``), so that the span nests in its parent.
+
+    *files* are the file records (no DXT) whose whole use, first open to last close,
+    fell in this execution: each is a ``darshan.file`` event with the record's
+    counters and ``dask.darshan.attributed_by`` = ``open-close``, at its first open.
     """
     per_file: dict[tuple[str, str], dict[str, int]] = {}
     totals = {"read": [0, 0], "write": [0, 0]}
+    for record in files:  # without DXT: the record's own counts
+        counters = record.counters
+        prefix = "MPIIO" if record.module == "MPI-IO" else record.module
+        totals["read"][0] += int(max(counters.get(f"{prefix}_BYTES_READ", 0), 0))
+        totals["write"][0] += int(max(counters.get(f"{prefix}_BYTES_WRITTEN", 0), 0))
+        totals["read"][1] += int(max(counters.get(f"{prefix}_READS", 0), 0))
+        totals["write"][1] += int(max(counters.get(f"{prefix}_WRITES", 0), 0))
     for segment in segments:
         totals[segment.operation][0] += segment.length
         totals[segment.operation][1] += 1
@@ -297,8 +328,10 @@ def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
         else:
             entry[attr.IO_WRITE_BYTES] += segment.length
             entry[attr.IO_WRITE_CALLS] += 1
-    start = min(segment.start for segment in segments) + clock_shift
-    end = max(segment.end for segment in segments) + clock_shift
+    times = [*(segment.start for segment in segments), *(f.opened for f in files if f.opened)]
+    ends = [*(segment.end for segment in segments), *(f.closed for f in files if f.closed)]
+    start = min(times) + clock_shift
+    end = max(ends) + clock_shift
     attributes: dict[str, Any] = {
         attr.RECORD_TYPE: attr.RECORD_DARSHAN_TASK_IO,
         attr.TASK_KEY: window.key,
@@ -318,6 +351,15 @@ def task_span(window: TaskWindow, segments: Sequence[Segment], log_path: str,
         attributes[attr.DARSHAN_SEGMENTS_OMITTED] = len(segments) - MAX_SEGMENT_EVENTS
     events = [_file_event(start, module, path, values)
               for (module, path), values in per_file.items()]
+    for record in files:
+        events.append(_file_event((record.opened or 0.0) + clock_shift, record.module, record.path, {
+            attr.DARSHAN_RANK: record.rank, attr.DARSHAN_ATTRIBUTED_BY: attr.DARSHAN_BY_OPEN_CLOSE,
+            attr.DARSHAN_END_TIME: _ns((record.closed or 0.0) + clock_shift),
+            **{attr.darshan_counter_attribute(name): value
+               for name, value in record.counters.items()}}))
+    if files:
+        attributes[attr.IO_FILES] = sorted({*attributes[attr.IO_FILES],
+                                            *(record.path for record in files)})
     events.extend(_segment_event(segment, clock_shift)
                   for segment in segments[:MAX_SEGMENT_EVENTS])
     span_id = derived_span_id(window.trace_id, window.key, window.run_id, "darshan")
@@ -329,10 +371,34 @@ def log_spans(log: DarshanLog, windows: Sequence[TaskWindow], worker: Mapping[st
               clock_shift: float = 0.0, tolerance: float = 0.0) -> list[SpanData]:
     """Every span for one worker's log: the worker span, then one per attributed execution."""
     attribution = attribute_segments(log.segments, windows, tolerance)
+    files = attribute_files(log, windows, tolerance)
     spans = [worker_span(log, worker, attribution)]
-    for index, segments in attribution.by_window.items():
-        spans.append(task_span(windows[index], segments, log.path, clock_shift))
+    for index in sorted({*attribution.by_window, *files}):
+        spans.append(task_span(windows[index], attribution.by_window.get(index, []), log.path,
+                               clock_shift, files.get(index, [])))
     return spans
+
+
+def attribute_files(log: DarshanLog, windows: Sequence[TaskWindow],
+                    tolerance: float = 0.0) -> dict[int, list[FileCounters]]:
+    """File records without DXT segments whose whole use (first open to last close) fell in
+    one execution's window, by window index: without DXT, what a task did to a file it
+    alone opened. A file used by several tasks, or open across tasks, stays the worker's."""
+    traced = {segment.path for segment in log.segments}
+    records = [record for record in log.files
+               if record.opened is not None and record.closed is not None
+               and record.path not in traced]
+    spans: list[Segment] = []
+    by_use: dict[int, FileCounters] = {}
+    for record in records:
+        use = Segment(record.module, record.path, "use", 0, 0, record.opened or 0.0,
+                      record.closed or 0.0)
+        spans.append(use)
+        by_use[id(use)] = record
+    found: dict[int, list[FileCounters]] = {}
+    for index, attributed in attribute_segments(spans, windows, tolerance).by_window.items():
+        found[index] = [by_use[id(use)] for use in attributed]
+    return found
 
 
 # ---------------------------------------------------------------------------
