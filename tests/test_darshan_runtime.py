@@ -55,12 +55,17 @@ def darshan_prefix() -> Path:
     return Path(build.stdout.strip().splitlines()[-1])
 
 
-def darshan_cluster(workdir: Path, prefix: Path, log_dir: Path, dxt: bool = True) -> DaskProcesses:
-    """One ``dask worker`` (with its nanny) under the Darshan runtime; the scheduler is not."""
+def darshan_cluster(workdir: Path, prefix: Path, log_dir: Path, dxt: bool = True,
+                    log_variable: str = "DARSHAN_LOG_DIR") -> DaskProcesses:
+    """One ``dask worker`` (with its nanny) under the Darshan runtime; the scheduler is not.
+
+    Its logs go to *log_dir* through *log_variable*: the build's
+    ``--with-log-path-by-env`` variable (flat) or ``DARSHAN_LOGPATH`` (dated).
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     worker = ["env", f"LD_PRELOAD={prefix / 'lib' / 'libdarshan.so'}",
               "DARSHAN_ENABLE_NONMPI=1", *(["DXT_ENABLE_IO_TRACE=1"] if dxt else []),
-              f"DARSHAN_LOG_DIR={log_dir}", *dask_command(), "worker"]
+              f"{log_variable}={log_dir}", *dask_command(), "worker"]
     return DaskProcesses(workdir, n_workers=1, nthreads=1, nanny=True, worker_command=worker,
                          env={"DASK_OTEL_DASK_PROV__DARSHAN": "True",
                               "DASK_OTEL_DASK_PROV__EXPORT_INTERVAL": "0.2"})
@@ -259,3 +264,21 @@ def test_without_dxt_the_file_records_of_files_one_task_used_are_that_tasks(
     (usage,) = [u for u in converted.relations("used")
                 if u["prov:activity"] == reader and u["prov:entity"] == path_id(str(given))]
     assert usage[vocabulary.darshan_counter("POSIX_BYTES_READ")] == SIZE
+
+
+def test_darshan_logpath_files_logs_by_date_and_they_are_found(
+        darshan_prefix: Path, tmp_path: Path) -> None:
+    log_path = tmp_path / "darshan-logs"
+    cluster = darshan_cluster(tmp_path, darshan_prefix, log_path, log_variable="DARSHAN_LOGPATH")
+    cluster.env.pop("DARSHAN_LOG_DIR", None)
+    today = time.localtime()  # the runtime writes only into existing dated directories
+    (log_path / str(today.tm_year) / str(today.tm_mon) / str(today.tm_mday)).mkdir(parents=True)
+    with cluster:
+        with cluster.client() as client:
+            assert client.submit(write_known_bytes, str(tmp_path / "x.bin"), SIZE,
+                                 key="write-x").result()
+        cluster.stop()
+    spans = wait_for_darshan_spans(cluster.trace_dir)
+    (worker_span,) = [s for s in spans if s.name == attr.DARSHAN_SPAN_NAME]
+    log = Path(worker_span.attributes[attr.DARSHAN_LOG])
+    assert log.parent == log_path / str(today.tm_year) / str(today.tm_mon) / str(today.tm_mday)

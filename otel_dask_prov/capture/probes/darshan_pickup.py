@@ -39,6 +39,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ...export.exporter_process import helper_command, helper_environment
@@ -190,6 +191,13 @@ def pick_up(payload: Mapping[str, Any]) -> int:
     path = darshan.find_log(pid, locations=where, started=started, timeout=LOG_WAIT)
     if path is None:
         places = ", ".join(f"{kind} {directory}" for kind, directory in where) or "nowhere"
+        day = time.localtime(started)
+        missing = [f"{directory}/{day.tm_year}/{day.tm_mon}/{day.tm_mday}"
+                   for kind, directory in where if kind == "dated"
+                   and not Path(directory, str(day.tm_year), str(day.tm_mon),
+                                str(day.tm_mday)).is_dir()]
+        if missing:  # the runtime makes no directories (darshan-mk-log-dirs.pl does)
+            places += f"; {', '.join(missing)} does not exist, run darshan-mk-log-dirs.pl"
         logger.warning("otel-dask-prov: no Darshan log of worker process %d (looked in: %s); "
                        "Darshan writes it only when the process exits normally, so a killed "
                        "worker has none and its I/O is not in the provenance", pid, places)
