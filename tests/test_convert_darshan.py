@@ -1,15 +1,16 @@
 """Darshan I/O in the PROV document: the worker's log, its per-file counters, and the
 DXT reads and writes of each task execution.
 
-The Darshan runtime cannot run here, so the spans come from the worker-side code
-reading ``dxt.darshan``, a real log shipped by the ``darshan`` package (a Java
-application's POSIX counters and DXT segments): the plugins' own records give a
-computation of two tasks whose executions ran while the log's process did I/O,
-``read_log`` and ``log_spans`` attribute the segments to them as a worker does
-at teardown, and the plugins' OTLP JSON encoder writes the scheduler's and the
+The spans come from the worker-side code reading ``dxt.darshan``, a real log
+shipped by the ``darshan`` package (a Java application's POSIX counters and DXT
+segments): the plugins' own records give a computation of two tasks whose
+executions ran while the log's process did I/O, ``read_log`` and ``log_spans``
+attribute the segments to them as the Darshan pick-up does after the worker
+exited, and the plugins' OTLP JSON encoder writes the scheduler's and the
 worker's trace files. The converted document is checked for values known from
 the log, against ``otel-prov validate``, and streamed PROV-JSON and PROV-N
-against the document ``prov`` builds.
+against the document ``prov`` builds. ``test_darshan_runtime`` does the same with
+a worker under the real runtime.
 """
 
 from __future__ import annotations
