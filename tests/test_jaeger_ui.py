@@ -169,6 +169,22 @@ def test_a_tasks_dependency_links_lead_to_the_spans_of_its_inputs(traced: Traced
 
 
 def choose_view(page: Page, view: str) -> None:
-    """Switch the trace page to *view* ("Trace Graph", "Trace Statistics", ...) with its view menu."""
-    page.locator(".TracePageHeader").get_by_text("Trace Timeline", exact=True).click()
-    page.locator(".ant-dropdown:visible").get_by_text(view, exact=True).click()
+    """Switch the trace page to *view* ("Trace Graph", "Trace Statistics", ...) with its view menu.
+
+    The menu opens with an animation: on a busy machine a click can land before its
+    item takes it, so the switch is tried again until the header names *view*.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    header = page.locator(".TracePageHeader")
+    for _ in range(3):
+        header.get_by_text("Trace Timeline", exact=True).click()
+        item = page.locator(".ant-dropdown:visible").get_by_text(view, exact=True)
+        item.wait_for()
+        item.click()
+        try:
+            header.get_by_text(view, exact=True).wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeoutError:
+            page.keyboard.press("Tab")  # the menu, if still open, closes with the focus
+    raise AssertionError(f"the trace page did not switch to {view}")
