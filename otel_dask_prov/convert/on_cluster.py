@@ -146,12 +146,7 @@ def run_on_cluster(
             shutil.rmtree(folder, ignore_errors=True)
             if made and not finished:
                 shutil.rmtree(work, ignore_errors=True)
-    stats = index.stats
-    return ConversionReport(
-        files=len(index.files), traces=len(index.traces), records=records,
-        skipped_lines=stats.skipped_lines + skipped, non_trace_units=stats.non_trace_units,
-        foreign_spans=stats.foreign_spans, foreign_scopes=sorted(stats.foreign_scopes),
-        warnings=list(stats.warnings))
+    return ConversionReport.of(index, records, skipped)
 
 
 def convert_part(index: Index, writers: Callable[[int], PartWriter], number: int,

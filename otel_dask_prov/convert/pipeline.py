@@ -85,6 +85,17 @@ class ConversionReport:
     warnings: list[str] = field(default_factory=list)
     """Files skipped and data cut short; the command prints them before the summary."""
 
+    @classmethod
+    def of(cls, index: Index, records: int, skipped_lines: int = 0) -> ConversionReport:
+        """The report of a conversion of *index* that wrote *records* records and left out
+        *skipped_lines* invalid units besides those its first pass counted."""
+        stats = index.stats
+        return cls(
+            files=len(index.files), traces=len(index.traces), records=records,
+            skipped_lines=stats.skipped_lines + skipped_lines,
+            non_trace_units=stats.non_trace_units, foreign_spans=stats.foreign_spans,
+            foreign_scopes=sorted(stats.foreign_scopes), warnings=list(stats.warnings))
+
     def summary(self) -> str:
         """One line: what was converted, and what was left out."""
         parts = [f"converted {self.traces} trace(s) from {self.files} file(s) "
@@ -212,12 +223,7 @@ def run(
             progress.end()
         finally:
             index.cleanup()
-    stats = index.stats
-    return ConversionReport(
-        files=len(index.files), traces=len(index.traces), records=records,
-        skipped_lines=stats.skipped_lines, non_trace_units=stats.non_trace_units,
-        foreign_spans=stats.foreign_spans, foreign_scopes=sorted(stats.foreign_scopes),
-        warnings=list(stats.warnings))
+    return ConversionReport.of(index, records)
 
 
 def _decoded_here(index: Index, order: list[int], holds: UnitTraces,

@@ -321,7 +321,7 @@ class RunSummaryWriter:
         self.failures_left_out += part.failures_left_out + max(0, len(part.failed) - room)
         self.sampled = self._merged_sample(part)
         self.regular_seen += part.regular_seen
-        regroup = array("I", groups) if groups else array("I")
+        regroup = array("I", groups)
         self.task_spans.extend(part.task_spans)
         self.task_groups.extend(regroup[group] for group in part.task_groups)
         self.edge_producers.extend(part.edge_producers)
