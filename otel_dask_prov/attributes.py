@@ -365,6 +365,41 @@ TASK_ATTEMPT_SPAN_ID: Final = "dask.task.attempt_span_id"
 under the execution span (``darshan-io``), so that readers need not look it up."""
 
 
+# -- per-attempt logs (OpenTelemetry log records) ------------------------------
+# What a task logged while it ran is exported as OTLP log records (one
+# ``ExportLogsServiceRequest`` per JSON line, ``{"resourceLogs": [...]}``), each
+# carrying the trace id and span id of the task's execution span, the same
+# resource as the process's spans, and the instrumentation scope of the spans.
+# In the embedded default they are lines of the process's trace file, beside
+# its span lines; through a collector they go to its logs pipeline.
+LOG_SOURCE: Final = "dask.log.source"
+"""Where a log record came from: one of :data:`LOG_SOURCES`."""
+LOG_FROM_LOGGING: Final = "logging"
+"""A ``logging`` record emitted on the thread that executed the task."""
+LOG_FROM_STDOUT: Final = "stdout"
+"""Text the task wrote to ``sys.stdout`` (opt-in), one record per line."""
+LOG_FROM_STDERR: Final = "stderr"
+"""Text the task wrote to ``sys.stderr`` (opt-in), one record per line."""
+LOG_FROM_WORKER: Final = "worker"
+"""The Dask worker's own record about the task (its "Compute Failed" warning)."""
+LOG_SOURCES: Final = (LOG_FROM_LOGGING, LOG_FROM_STDOUT, LOG_FROM_STDERR, LOG_FROM_WORKER)
+LOG_LOGGER: Final = "dask.log.logger"
+"""Name of the ``logging`` logger that emitted the record."""
+LOG_DROPPED: Final = "dask.log.dropped"
+"""On the last record of an attempt that hit a cap: how many records were not kept."""
+LOG_KEY: Final = TASK_KEY
+"""Every log record also names its task's key (``dask.task.key``) and run id
+(:data:`TASK_RUN_ID`), so that a log file can be read without its spans."""
+
+# -- the code of a run (``record_source``) ------------------------------------
+CODE_SOURCE: Final = "dask.code.source"
+"""The source text of a task's function, on the first execution span of each
+(computation, function digest) in a worker process; keyed by
+``dask.task.function.digest``."""
+CLIENT_SOURCE: Final = "dask.client.source"
+"""The submitting script's or notebook cells' source text, on the root span of
+the first computation a client submits."""
+
 def darshan_task_span_name(prefix: str) -> str:
     """Name of the span of the Darshan DXT segments attributed to one execution."""
     return DARSHAN_TASK_SPAN_PREFIX + prefix
