@@ -9,7 +9,6 @@ counts by record type.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -21,6 +20,7 @@ from typing import Self
 
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.convert.readers import decode_attributes, file_spans
+from otel_dask_prov.demo.jaeger_services import terminate
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIG = Path(__file__).with_name("collector.yaml")
@@ -100,14 +100,8 @@ class Collector:
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (the file exporter flushes), SIGKILL after *timeout*."""
-        if self.process is None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)
         self.process = None
 
     def __enter__(self) -> Self:

@@ -116,17 +116,20 @@ class Service:
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (exporters flush), SIGKILL after *timeout*."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout)
         self.process = None
 
+
+def terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Stop a collector or Jaeger process: SIGTERM (its exporters flush), SIGKILL after *timeout*."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 @dataclass
 class CollectorAndJaeger:
