@@ -65,6 +65,7 @@ SAMPLERS = (
 COMPRESSIONS = ("none", "gzip")
 OTLP_EXPORTERS = ("native", "sdk")
 YAPPI_CLOCKS = ("cpu", "wall")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 BUSY_BACKLOG = 20_000
 """Records a busy process holds back at most before exporting anyway: the bound on memory
@@ -588,6 +589,42 @@ class Settings:
         "Read each worker's Darshan log once the worker process has exited, and attribute "
         "its DXT segments to the tasks (workers run under the Darshan runtime; "
         "needs `pip install darshan`).",
+        _parse_bool,
+        type_name="boolean",
+    )
+    # -- per-attempt logs (docs/provenance.md) ---------------------------
+    record_logs: bool = _setting(
+        True,
+        "Keep the `logging` records a task emits on its executing thread (at `log-level` "
+        "and above) and the worker's own record of its failure, as OpenTelemetry log records "
+        "on its execution span.",
+        _parse_bool,
+        type_name="boolean",
+    )
+    log_level: str = _setting(
+        "warning",
+        "Lowest level of the `logging` records kept: debug, info, warning, error or critical "
+        "(records the process's logging configuration filters out are never seen).",
+        _parse_choice(LOG_LEVELS),
+    )
+    log_max_records: int = _setting(
+        100,
+        "Log records kept per task attempt; the last one kept says how many more were "
+        f"dropped (`{attr.LOG_DROPPED}`).",
+        _parse_positive_int,
+        type_name="integer",
+    )
+    log_max_process_records: int = _setting(
+        50_000,
+        "Log records kept per worker process over its life; past it records are counted, "
+        "not kept (one warning says so).",
+        _parse_positive_int,
+        type_name="integer",
+    )
+    record_output: bool = _setting(
+        False,
+        "Also keep what a task writes to `sys.stdout` and `sys.stderr`, one log record per "
+        "line (still written to the worker's own output).",
         _parse_bool,
         type_name="boolean",
     )

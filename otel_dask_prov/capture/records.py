@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .. import attributes as attr
+from ..export.log_data import LogData
 from ..export.span_data import EventData, LinkData, SpanData
 from .probes.code import notebook_cell
 from .span_ids import attempt_span_id, execution_span_id
@@ -309,6 +310,8 @@ class ExecutionRecord:
         "exception_type",
         "extra",
         "key",
+        "logs",
+        "logs_dropped",
         "nbytes",
         "outcome",
         "prefix",
@@ -348,6 +351,37 @@ class ExecutionRecord:
         self.exception_message: str | None = None
         self.stacktrace: str | None = None
         self.extra: dict[str, Any] = {}
+        self.logs: list[tuple[Any, ...]] = []
+        """What the task logged (``LogEntry`` tuples of
+        :mod:`otel_dask_prov.capture.probes.task_logs`), and the worker's record of its failure."""
+        self.logs_dropped = 0
+        """Log records of the attempt past a cap (per attempt or per process)."""
+
+    def to_log_data(self) -> list[LogData]:
+        """The attempt's log records, on its execution span; the last one says how many
+        were dropped."""
+        if not self.logs and not self.logs_dropped:
+            return []
+        span_id = execution_span_id(self.trace_id, self.key, self.run_id)
+        entries = self.logs or [(self.end, 13, "WARNING",
+                                 f"{self.logs_dropped} log records of this task were not kept "
+                                 "(log_max_process_records reached)", attr.LOG_FROM_LOGGING,
+                                 None, None, None, None, None, None, None)]
+        logs = []
+        for (when, number, level, body, source, logger, path, line, function,
+             exc_type, exc_message, stacktrace) in entries:
+            attributes: dict[str, Any] = {attr.LOG_SOURCE: source, attr.TASK_KEY: self.key,
+                                          attr.TASK_RUN_ID: self.run_id}
+            optional = {attr.LOG_LOGGER: logger, attr.CODE_FILE_PATH: path,
+                        attr.CODE_LINE_NUMBER: line, attr.CODE_FUNCTION_NAME: function,
+                        attr.EXCEPTION_TYPE: exc_type, attr.EXCEPTION_MESSAGE: exc_message,
+                        attr.EXCEPTION_STACKTRACE: stacktrace}
+            attributes.update({k: v for k, v in optional.items() if v is not None})
+            logs.append(LogData(_ns(when), _ns(when), number, level, body, attributes,
+                                self.trace_id, span_id))
+        if self.logs_dropped:
+            logs[-1].attributes[attr.LOG_DROPPED] = self.logs_dropped  # type: ignore[index]
+        return logs
 
     def to_span_data(self) -> list[SpanData]:
         span_id = execution_span_id(self.trace_id, self.key, self.run_id)

@@ -147,5 +147,5 @@ class TracingWorkerPlugin(TracingPluginBase, WorkerPlugin):
                     ts.exception_text)
             if self.settings.record_tracebacks:
                 record.stacktrace = ts.traceback_text
-        self.provenance.complete(record, observation)
+        self.provenance.complete(record, observation, key, ts.run_spec)
         self.pipeline.put(record)

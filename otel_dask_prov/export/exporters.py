@@ -11,8 +11,10 @@
 * without one: OTLP JSON lines to a file of this process in ``output_dir``.
 
 Every exporter has the :class:`SpanDataExporter` interface: ``export_data``
-returns whether the collector (or file) took the spans, and never raises for a
-peer that is down; the :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`
+(spans) and ``export_logs`` (the tasks' log records, to the collector's logs
+endpoint: ``/v1/logs`` or ``LogsService/Export``, through our sender whatever
+``otlp_exporter`` says) return whether the collector (or file) took them, and
+never raise for a peer that is down; the :class:`~otel_dask_prov.export.span_pipeline.SpanPipeline`
 spills what was not taken, and tries again later.
 """
 
@@ -28,8 +30,9 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from .. import attributes as attr
 from ..settings import Settings
-from . import otlp_protobuf
+from . import otlp_logs, otlp_protobuf
 from .jsonl_files import JsonLinesExporter, process_file_name
+from .log_data import LogData
 from .otlp_http import JSON, PROTOBUF, OtlpHttpSender
 from .otlp_json import encode_line, resource_prefix
 from .span_data import SpanData, to_readable_span
@@ -39,6 +42,8 @@ class SpanDataExporter(Protocol):
     """Delivers finished spans somewhere; ``export_data`` returns whether it worked."""
 
     def export_data(self, spans: Sequence[SpanData]) -> bool: ...
+
+    def export_logs(self, logs: Sequence[LogData]) -> bool: ...
 
     def shutdown(self) -> None: ...
 
@@ -54,39 +59,78 @@ class RequestSender(Protocol):
     def shutdown(self) -> None: ...
 
 
-class OtlpExporter:
-    """Encodes each batch with one of our encoders and sends it with a :class:`RequestSender`."""
+class OtlpLogsExporter:
+    """Sends batches of log records to the collector's logs endpoint: the OTLP JSON line
+    as it is (``http/json``), or made protobuf (:mod:`.otlp_logs`)."""
 
-    def __init__(self, sender: RequestSender,
-                 encode: Callable[[Sequence[SpanData]], bytes]) -> None:
-        self.sender = sender
-        self.encode = encode
+    def __init__(self, settings: Settings, resource: Resource) -> None:
+        self.sender = request_sender(settings, LOGS)
+        self.json = settings.protocol == "http/json"
+        self.prefix = otlp_logs.logs_prefix(resource.attributes)
 
-    @property
-    def last_error(self) -> str:
-        """Why the last failed export failed (the pipeline's warning says it)."""
-        return self.sender.last_error
+    def export_logs(self, logs: Sequence[LogData]) -> bool:
+        return self.post_line(otlp_logs.encode_logs_line(self.prefix, logs))
 
-    def export_data(self, spans: Sequence[SpanData]) -> bool:
-        return self.sender.post(self.encode(spans))
+    def post_line(self, line: str) -> bool:
+        """Send one OTLP JSON logs line; whether the collector took it."""
+        return self.sender.post(line.encode("utf-8") if self.json
+                                else otlp_logs.protobuf_request(line))
 
     def shutdown(self) -> None:
         self.sender.shutdown()
 
 
-class SdkExporter:
-    """Adapts an OpenTelemetry SDK ``SpanExporter`` (OTLP gRPC, HTTP/protobuf): ``otlp_exporter = "sdk"``."""
+class OtlpExporter:
+    """Encodes each batch with one of our encoders and sends it with a :class:`RequestSender`."""
 
-    def __init__(self, exporter: SpanExporter, resource: Resource) -> None:
+    def __init__(self, sender: RequestSender,
+                 encode: Callable[[Sequence[SpanData]], bytes], logs: OtlpLogsExporter) -> None:
+        self.sender = sender
+        self.encode = encode
+        self.logs = logs
+
+    @property
+    def last_error(self) -> str:
+        """Why the last failed export failed (the pipeline's warning says it)."""
+        return self.sender.last_error or self.logs.sender.last_error
+
+    def export_data(self, spans: Sequence[SpanData]) -> bool:
+        return self.sender.post(self.encode(spans))
+
+    def export_logs(self, logs: Sequence[LogData]) -> bool:
+        return self.logs.export_logs(logs)
+
+    def shutdown(self) -> None:
+        self.sender.shutdown()
+        self.logs.shutdown()
+
+
+class SdkExporter:
+    """Adapts an OpenTelemetry SDK ``SpanExporter`` (OTLP gRPC, HTTP/protobuf): ``otlp_exporter = "sdk"``.
+
+    Log records go through our own sender (*logs*).
+    """
+
+    def __init__(self, exporter: SpanExporter, resource: Resource, logs: OtlpLogsExporter) -> None:
         self.exporter = exporter
         self.resource = resource
+        self.logs = logs
 
     def export_data(self, spans: Sequence[SpanData]) -> bool:
         readable = [to_readable_span(span, self.resource) for span in spans]
         return self.exporter.export(readable) is SpanExportResult.SUCCESS
 
+    def export_logs(self, logs: Sequence[LogData]) -> bool:
+        return self.logs.export_logs(logs)
+
     def shutdown(self) -> None:
         self.exporter.shutdown()
+        self.logs.shutdown()
+
+
+TRACES = "traces"
+LOGS = "logs"
+"""The OTLP signals sent: their HTTP paths are ``/v1/traces`` and ``/v1/logs``."""
 
 
 def traces_endpoint(settings: Settings) -> str:
@@ -96,6 +140,22 @@ def traces_endpoint(settings: Settings) -> str:
     if settings.protocol != "grpc" and urllib.parse.urlsplit(endpoint).path in ("", "/"):
         endpoint = endpoint.rstrip("/") + "/v1/traces"
     return endpoint
+
+
+def logs_endpoint(settings: Settings) -> str:
+    """The URL of log records for the HTTP protocols: the traces endpoint with ``/v1/logs``
+    in place of ``/v1/traces``, or ``/v1/logs`` added to another path.
+
+    >>> from otel_dask_prov.settings import resolve_settings
+    >>> logs_endpoint(resolve_settings(endpoint="http://c:4318", protocol="http/json"))
+    'http://c:4318/v1/logs'
+    >>> logs_endpoint(resolve_settings(endpoint="https://c/otlp/v1/traces", protocol="http/json"))
+    'https://c/otlp/v1/logs'
+    """
+    url = urllib.parse.urlsplit(traces_endpoint(settings))
+    path = url.path.rstrip("/")
+    path = path[: -len("/v1/traces")] if path.endswith("/v1/traces") else path
+    return urllib.parse.urlunsplit(url._replace(path=path + "/v1/logs"))
 
 
 def grpc_insecure(settings: Settings) -> bool:
@@ -108,18 +168,21 @@ def grpc_insecure(settings: Settings) -> bool:
     return settings.insecure if settings.insecure is not None else scheme == "http"
 
 
-def request_sender(settings: Settings) -> RequestSender:
-    """The sender of serialized OTLP requests for the endpoint and protocol of *settings*."""
+def request_sender(settings: Settings, signal: str = TRACES) -> RequestSender:
+    """The sender of serialized OTLP requests of *signal* (:data:`TRACES` or :data:`LOGS`)
+    for the endpoint and protocol of *settings*."""
     gzip = settings.compression == "gzip"
     if settings.protocol == "grpc":
-        from .otlp_grpc import OtlpGrpcSender
+        from .otlp_grpc import EXPORT_METHOD, LOGS_EXPORT_METHOD, OtlpGrpcSender
 
         assert settings.endpoint is not None
         return OtlpGrpcSender(urllib.parse.urlsplit(settings.endpoint).netloc,
                               secure=not grpc_insecure(settings), certificate=settings.certificate,
-                              headers=settings.headers, timeout=settings.timeout, gzip=gzip)
+                              headers=settings.headers, timeout=settings.timeout, gzip=gzip,
+                              method=LOGS_EXPORT_METHOD if signal == LOGS else EXPORT_METHOD)
     content_type = JSON if settings.protocol == "http/json" else PROTOBUF
-    return OtlpHttpSender(traces_endpoint(settings), content_type, settings.headers,
+    endpoint = logs_endpoint(settings) if signal == LOGS else traces_endpoint(settings)
+    return OtlpHttpSender(endpoint, content_type, settings.headers,
                           settings.timeout, settings.certificate, gzip)
 
 
@@ -192,11 +255,13 @@ def create_exporter(settings: Settings, resource: Resource) -> SpanDataExporter:
     if settings.endpoint is None:
         service_name = str(resource.attributes.get(attr.SERVICE_NAME, "dask"))
         return JsonLinesExporter(settings.output_dir / process_file_name(service_name),
-                                 resource_prefix(resource.attributes))
+                                 resource_prefix(resource.attributes),
+                                 otlp_logs.logs_prefix(resource.attributes))
+    logs = OtlpLogsExporter(settings, resource)
     if settings.protocol == "http/json":
         return OtlpExporter(request_sender(settings),
-                            _json_encoder(resource_prefix(resource.attributes)))
+                            _json_encoder(resource_prefix(resource.attributes)), logs)
     if settings.otlp_exporter == "sdk":
-        return SdkExporter(sdk_span_exporter(settings), resource)
+        return SdkExporter(sdk_span_exporter(settings), resource, logs)
     return OtlpExporter(request_sender(settings), functools.partial(
-        otlp_protobuf.encode_request, otlp_protobuf.resource_prefix(resource.attributes)))
+        otlp_protobuf.encode_request, otlp_protobuf.resource_prefix(resource.attributes)), logs)

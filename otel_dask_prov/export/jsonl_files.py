@@ -16,7 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from .log_data import LogData
 from .otlp_json import encode_line
+from .otlp_logs import encode_logs_line
 from .span_data import SpanData
 
 logger = logging.getLogger(__name__)
@@ -54,12 +56,15 @@ class _LineFile:
 class JsonLinesExporter:
     """Append every exported batch as one OTLP JSON line to *path*.
 
-    *prefix* is the request prefix of the process (:func:`~otel_dask_prov.export.otlp_json.resource_prefix`).
+    *prefix* is the request prefix of the process (:func:`~otel_dask_prov.export.otlp_json.resource_prefix`),
+    *logs_prefix* that of its log records (:func:`~otel_dask_prov.export.otlp_logs.logs_prefix`):
+    a batch of log records is one ``resourceLogs`` line of the same file.
     """
 
-    def __init__(self, path: Path, prefix: str) -> None:
+    def __init__(self, path: Path, prefix: str, logs_prefix: str) -> None:
         self.path = path
         self._prefix = prefix
+        self._logs_prefix = logs_prefix
         self._file = _LineFile(path)
 
     def export_data(self, spans: Sequence[SpanData]) -> bool:
@@ -67,42 +72,63 @@ class JsonLinesExporter:
             self._file.write(encode_line(self._prefix, spans))
         return True
 
+    def export_logs(self, logs: Sequence[LogData]) -> bool:
+        if logs:
+            self._file.write(encode_logs_line(self._logs_prefix, logs))
+        return True
+
     def shutdown(self) -> None:
         self._file.close()
 
 
 class SpillFile:
-    """Keeps undeliverable spans in OTLP JSON lines, at most *max_bytes* of them.
+    """Keeps undeliverable spans and log records in OTLP JSON lines, at most *max_bytes*.
 
     Spans past the bound are dropped and counted in :attr:`dropped`; what was kept
-    is counted in :attr:`spilled`. ``otel-prov replay`` delivers the file later.
+    is counted in :attr:`spilled` (log records in :attr:`logs_spilled` and
+    :attr:`logs_dropped`). ``otel-prov replay`` delivers the file later.
     """
 
-    def __init__(self, path: Path, prefix: str, max_bytes: int) -> None:
+    def __init__(self, path: Path, prefix: str, logs_prefix: str, max_bytes: int) -> None:
         self.path = path
         self._prefix = prefix
+        self._logs_prefix = logs_prefix
         self.max_bytes = max_bytes
         self.spilled = 0
         self.dropped = 0
+        self.logs_spilled = 0
+        self.logs_dropped = 0
         self._bytes = 0
         self._file = _LineFile(path)
 
     def add(self, spans: Sequence[SpanData]) -> None:
         if not spans:
             return
-        line = encode_line(self._prefix, spans)
+        if self._write(encode_line(self._prefix, spans)):
+            self.spilled += len(spans)
+        else:
+            self.dropped += len(spans)
+
+    def add_logs(self, logs: Sequence[LogData]) -> None:
+        if not logs:
+            return
+        if self._write(encode_logs_line(self._logs_prefix, logs)):
+            self.logs_spilled += len(logs)
+        else:
+            self.logs_dropped += len(logs)
+
+    def _write(self, line: str) -> bool:
+        """Append *line* unless it would pass the bound; whether it was written."""
         size = len(line.encode("utf-8"))
         if self._bytes + size > self.max_bytes:
-            self.dropped += len(spans)
-            return
+            return False
         try:
             self._file.write(line)
         except OSError as error:
             logger.warning("otel-dask-prov: cannot write spill file %s: %s", self.path, error)
-            self.dropped += len(spans)
-            return
+            return False
         self._bytes += size
-        self.spilled += len(spans)
+        return True
 
     def close(self) -> None:
         self._file.close()

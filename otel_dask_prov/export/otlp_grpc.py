@@ -26,6 +26,8 @@ import grpc
 from ..version import __version__
 
 EXPORT_METHOD = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+LOGS_EXPORT_METHOD = "/opentelemetry.proto.collector.logs.v1.LogsService/Export"
+"""The call of log records (a serialized ``ExportLogsServiceRequest``)."""
 USER_AGENT = f"otel-dask-prov/{__version__}"
 _MAX_ERROR = 300
 """Longest ``last_error`` kept (gRPC's details can list every address tried)."""
@@ -37,12 +39,15 @@ class OtlpGrpcSender:
     *target* is ``host:port``. With *secure*, the channel uses TLS and trusts
     the CA in the PEM file *certificate* (default: the system's CAs). *headers*
     are sent as call metadata (keys lowercased, as gRPC wants them); *gzip*
-    compresses the requests; *timeout* is the deadline of each call in seconds.
+    compresses the requests; *timeout* is the deadline of each call in seconds; *method*
+    is :data:`LOGS_EXPORT_METHOD` for log records.
     """
 
     def __init__(self, target: str, *, secure: bool, certificate: Path | None,
-                 headers: Mapping[str, str], timeout: float, gzip: bool) -> None:
+                 headers: Mapping[str, str], timeout: float, gzip: bool,
+                 method: str = EXPORT_METHOD) -> None:
         self.target = target
+        self._method = method
         self._secure = secure
         self._root_certificates = certificate.read_bytes() if certificate is not None else None
         self._metadata = tuple((name.lower(), value) for name, value in headers.items())
@@ -67,7 +72,7 @@ class OtlpGrpcSender:
                     self._channel = grpc.insecure_channel(self.target, options=options,
                                                           compression=self._compression)
                 self._export = self._channel.unary_unary(
-                    EXPORT_METHOD, request_serializer=None, response_deserializer=None)
+                    self._method, request_serializer=None, response_deserializer=None)
             return self._export
 
     def _disconnect(self) -> None:

@@ -1,6 +1,7 @@
 """``otel-prov replay``: deliver spilled spans to a collector once it is back.
 
-When a collector is unreachable, the plugins write the spans they could not
+When a collector is unreachable, the plugins write the spans (and the tasks' log
+records, as ``resourceLogs`` lines, sent to the logs endpoint) they could not
 deliver to ``<output-dir>/spill/*.spill.jsonl`` (OTLP JSON lines). This command
 reads such files (or any OTLP JSON lines file, e.g. the local-file default)
 and exports every span with the same OTLP exporters, TLS and headers settings as
@@ -29,8 +30,9 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from ..errors import ExportError, TraceFormatError
 from ..settings import Settings, resolve_settings
 from . import openlineage_emitter, otlp_json_decode
-from .exporters import RequestSender, request_sender, sdk_span_exporter
+from .exporters import OtlpLogsExporter, RequestSender, request_sender, sdk_span_exporter
 from .journal import dead_journals
+from .otlp_logs import LOGS_KEY
 from .span_pipeline import recover_journal
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
@@ -118,10 +120,21 @@ class _Sender:
             self._native = request_sender(settings)
         else:
             self._sdk = sdk_span_exporter(settings)
+        self._logs = OtlpLogsExporter(settings, Resource({}))
+        self.logs_delivered = 0
+        """Log records delivered (``resourceLogs`` lines)."""
 
     @property
     def last_error(self) -> str:
-        return self._native.last_error if self._native is not None else ""
+        native = self._native.last_error if self._native is not None else ""
+        return native or self._logs.sender.last_error
+
+    def send_logs(self, line: str) -> bool:
+        """Send one ``resourceLogs`` line to the logs endpoint."""
+        if not self._logs.post_line(line):
+            return False
+        self.logs_delivered += line.count('"severityNumber":')
+        return True
 
     def send(self, line: str, spans: list[ReadableSpan]) -> bool:
         if self._native is not None:
@@ -135,6 +148,7 @@ class _Sender:
             self._native.shutdown()
         if self._sdk is not None:
             self._sdk.shutdown()
+        self._logs.shutdown()
 
 
 def replay_file(path: Path, sender: _Sender) -> int:
@@ -146,11 +160,13 @@ def replay_file(path: Path, sender: _Sender) -> int:
     lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     delivered = 0
     for index, line in enumerate(lines):
+        spans: list[ReadableSpan] = []
         try:
-            spans = decode_request(otlp_json_decode.FULL.decode(line))
+            if not line.startswith(LOGS_KEY):
+                spans = decode_request(otlp_json_decode.FULL.decode(line))
         except (ValueError, TypeError) as error:  # msgspec's errors are ValueErrors
             raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
-        if not sender.send(line, spans):
+        if not (sender.send_logs(line) if line.startswith(LOGS_KEY) else sender.send(line, spans)):
             path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
             reason = f" ({sender.last_error})" if sender.last_error else ""
             raise ExportError(
@@ -253,4 +269,5 @@ def replay_command(paths: tuple[Path, ...], endpoint: str | None, output_dir: Pa
             click.echo(f"{path}: delivered {count} spans", err=True)
     finally:
         sender.close()
-    click.echo(f"delivered {total} spans to {endpoint}")
+    logs = f" and {sender.logs_delivered} log records" if sender.logs_delivered else ""
+    click.echo(f"delivered {total} spans{logs} to {endpoint}")

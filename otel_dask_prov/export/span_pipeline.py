@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from opentelemetry.sdk.resources import Resource
 
@@ -49,7 +49,9 @@ from .exporter_process import start_exporter_process
 from .exporters import SpanDataExporter, create_exporter
 from .journal import DeadJournal, Journal, JournalReader, dead_journals
 from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
+from .log_data import LogData
 from .otlp_json import resource_prefix
+from .otlp_logs import logs_prefix
 from .span_data import SpanData
 
 logger = logging.getLogger("otel_dask_prov")
@@ -57,6 +59,9 @@ EXPORTER_RESTARTS = 3
 """How often a pipeline starts its exporter process again after it died."""
 _JOURNALS = itertools.count(1)
 """Numbers the journals of this process (in-process clusters run several pipelines)."""
+
+
+T = TypeVar("T")
 
 
 class SpanRecord(Protocol):
@@ -79,6 +84,8 @@ class PipelineStats:
     """Records kept in memory only (journal full or unwritable): lost if the process is killed."""
     recovered: int = 0
     """Records of dead processes' journals delivered by this pipeline."""
+    logs_exported: int = 0
+    """Log records of tasks delivered (``record_logs``)."""
 
 
 class SpanPipeline:
@@ -321,6 +328,7 @@ class SpanPipeline:
     def drain(self) -> None:
         """Build and export everything queued now, committing the journal as batches go out."""
         batch: list[SpanData] = []
+        logs: list[LogData] = []
         limit = self.settings.max_export_batch_size
         position = 0  # journal position of the last record in the batch
         while self._queue:
@@ -329,15 +337,17 @@ class SpanPipeline:
             self.stats.records += 1
             try:
                 batch.extend(record.to_span_data())
+                if hasattr(record, "to_log_data"):
+                    logs.extend(record.to_log_data())
             except Exception as error:  # noqa: BLE001 - a bad record must not stop export
                 self.stats.build_errors += 1
                 self._warn_once("build", "could not build spans from a record: %r", error)
-            if len(batch) >= limit:
-                self._deliver(batch)
-                batch = []
+            if len(batch) >= limit or len(logs) >= limit:
+                self._deliver(batch, logs)
+                batch, logs = [], []
                 self._commit_journal(position)
-        if batch:
-            self._deliver(batch)
+        if batch or logs:
+            self._deliver(batch, logs)
         self._commit_journal(position)
 
     def _commit_journal(self, position: int) -> None:
@@ -345,17 +355,18 @@ class SpanPipeline:
         if position and self._commit is not None:
             self._commit(position)
 
-    def _deliver(self, spans: Sequence[SpanData]) -> None:
+    def _deliver(self, spans: Sequence[SpanData], logs: Sequence[LogData] = ()) -> None:
+        """Export *spans* and then the log records *logs*; spill what was not taken."""
         if time.monotonic() < self._retry_at:
-            self._spill_spans(spans)
+            self._spill_spans(spans, logs)
             return
-        try:
-            delivered = self.exporter.export_data(spans)
-        except Exception as error:  # noqa: BLE001 - exporters may raise on bad peers
-            self._warn_once("export-raise", "export raised %r", error)
-            delivered = False
-        if delivered:
+        spans_taken = not spans or self._export(self.exporter.export_data, spans)
+        logs_taken = not logs or self._export(self.exporter.export_logs, logs)
+        if spans_taken:
             self.stats.exported += len(spans)
+        if logs_taken:
+            self.stats.logs_exported += len(logs)
+        if spans_taken and logs_taken:
             self._retry_after = self.RETRY_AFTER
             self._retry_at = 0.0
             return
@@ -370,20 +381,30 @@ class SpanPipeline:
         )
         self._retry_at = time.monotonic() + self._retry_after
         self._retry_after = min(self._retry_after * 2, self.RETRY_AFTER_MAX)
-        self._spill_spans(spans)
+        self._spill_spans(() if spans_taken else spans, () if logs_taken else logs)
+
+    def _export(self, export: Callable[[Sequence[T]], bool], items: Sequence[T]) -> bool:
+        """Whether *export* took *items* (an exporter that raises did not)."""
+        try:
+            return export(items)
+        except Exception as error:  # noqa: BLE001 - exporters may raise on bad peers
+            self._warn_once("export-raise", "export raised %r", error)
+            return False
 
     def _spill_file(self) -> SpillFile:
         if self._spill is None:
             service = str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
             path = self.settings.effective_spill_dir / process_file_name(service, ".spill.jsonl")
             self._spill = SpillFile(path, resource_prefix(self.resource.attributes),
+                                    logs_prefix(self.resource.attributes),
                                     self.settings.spill_max_bytes)
         return self._spill
 
-    def _spill_spans(self, spans: Sequence[SpanData]) -> None:
+    def _spill_spans(self, spans: Sequence[SpanData], logs: Sequence[LogData] = ()) -> None:
         spill = self._spill_file()
         before = spill.dropped
         spill.add(spans)
+        spill.add_logs(logs)
         self.stats.spilled = spill.spilled
         self.stats.dropped = spill.dropped
         if spill.dropped > before:
@@ -445,7 +466,7 @@ def recover_journal(dead: DeadJournal, settings: Settings) -> PipelineStats:
     if settings.endpoint is None:
         exporter = JsonLinesExporter(
             settings.output_dir / f"{dead.directory.name}.recovered.jsonl",
-            resource_prefix(resource.attributes))
+            resource_prefix(resource.attributes), logs_prefix(resource.attributes))
     pipeline = SpanPipeline(settings, resource, exporter=exporter, journal=False)
     delivery = JournalDelivery(pipeline, dead)
     delivery.take(dead.records())

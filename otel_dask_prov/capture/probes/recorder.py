@@ -10,6 +10,7 @@ nest so that each measures as little of the others as possible::
     I/O counters                  (snapshot / snapshot)
     files opened                  (start / stop)
     time window for Darshan       (time / time)
+    log records of the thread     (start / stop)
         task function
     result hash                   (after everything else)
 
@@ -32,19 +33,23 @@ from .arguments import render_arguments
 from .code import FunctionCache, origin_attributes, task_function
 from .files import FileRecorder
 from .redaction import Redactor
+from .task_logs import LogCapture, LogEntry
 
 logger = logging.getLogger("otel_dask_prov")
 
 
 class TaskObservation:
-    """What a task's executing thread recorded: span attributes and its time window."""
+    """What a task's executing thread recorded: span attributes, its time window, its logs."""
 
-    __slots__ = ("attributes", "window")
+    __slots__ = ("attributes", "logs", "window")
 
-    def __init__(self, attributes: dict[str, Any], window: tuple[float, float] | None) -> None:
+    def __init__(self, attributes: dict[str, Any], window: tuple[float, float] | None,
+                 logs: tuple[list[LogEntry], int] | None = None) -> None:
         self.attributes = attributes
         self.window = window
         """``(start, end)`` of the task function, in this host's clock, when Darshan wants it."""
+        self.logs = logs
+        """``(records kept, records dropped)`` with the ``record_logs`` setting."""
 
 
 class TaskRecorder:
@@ -68,12 +73,13 @@ class TaskRecorder:
                                "installed here; run `pip install yappi` (tasks are not profiled)")
         self.result_hash = settings.result_hash
         self.windows = settings.darshan
+        self.logs = LogCapture(settings) if settings.record_logs else None
 
     @property
     def active(self) -> bool:
         """Whether any probe is on."""
         return bool(self.code or self.io or self.redactor or self.files or self.profiler
-                    or self.result_hash or self.windows)
+                    or self.result_hash or self.windows or self.logs)
 
     @staticmethod
     def _annotations(execution_state: Any, key: Any) -> dict[str, Any] | None:
@@ -114,7 +120,8 @@ class TaskRecorder:
             if self.files is not None:
                 self.files.start()
             window_start = time() if self.windows else None
-            return attributes, profiling, io_before, window_start
+            logs = self.logs.start() if self.logs is not None else None
+            return attributes, profiling, io_before, window_start, logs, task
         except Exception as error:  # noqa: BLE001 - never raise into Dask
             self._stop_probes(profiling)
             self._failed(error)
@@ -122,9 +129,10 @@ class TaskRecorder:
 
     def finish(self, state: tuple[Any, ...], result: Any) -> TaskObservation | None:
         """End recording; *result* is Dask's message about the run (a dict)."""
-        attributes, profiling, io_before, window_start = state
+        attributes, profiling, io_before, window_start, logs, task = state
         try:
             try:
+                kept = self.logs.stop(logs, task) if logs is not None else None  # type: ignore[union-attr]
                 window = (window_start, time()) if window_start is not None else None
                 if io_before is not None:
                     attributes.update(self.io.delta(io_before, self.io.snapshot()))  # type: ignore[union-attr]
@@ -133,10 +141,15 @@ class TaskRecorder:
             if (self.result_hash and isinstance(result, dict)
                     and result.get("op") == "task-finished"):
                 self._hash_result(result.get("result"), attributes)
-            return TaskObservation(attributes, window)
+            return TaskObservation(attributes, window, kept)
         except Exception as error:  # noqa: BLE001 - never raise into Dask
             self._failed(error)
             return None
+
+    def close(self) -> None:
+        """At the worker's teardown: stop capturing log records in this process."""
+        if self.logs is not None:
+            self.logs.close()
 
     def _stop_probes(self, profiling: bool) -> dict[str, Any]:
         """Stop the file recorder and the profiler; their attributes."""

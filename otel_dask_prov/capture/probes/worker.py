@@ -20,6 +20,7 @@ from ..span_ids import execution_span_id
 from . import darshan_logs as darshan
 from .darshan_pickup import DarshanWatch, DarshanWindow, start_pickup
 from .recorder import TaskObservation, TaskRecorder
+from .task_logs import pop_worker_record
 
 logger = logging.getLogger("otel_dask_prov")
 
@@ -103,12 +104,21 @@ class WorkerProvenance:
             return False
         return True
 
-    def complete(self, record: Any, observation: Any) -> None:
-        """Add what the executing thread recorded to *record* (an ``ExecutionRecord``)."""
+    def complete(self, record: Any, observation: Any, key: Any = None, task: Any = None) -> None:
+        """Add what the executing thread recorded to *record* (an ``ExecutionRecord``), and
+        the worker's own log record about the attempt of *key* (which ran *task*)."""
+        recorder = self.recorder
+        if recorder is not None and recorder.logs is not None:
+            worker_record = pop_worker_record(key)
+            if worker_record is not None:
+                record.logs.extend(recorder.logs.redact([worker_record], task))
         seen: TaskObservation | None = getattr(observation, "provenance", None)
         if seen is None:
             return
         record.extra.update(seen.attributes)
+        if seen.logs is not None:
+            entries, record.logs_dropped = seen.logs
+            record.logs[:0] = entries
         if self.watch is None or seen.window is None:
             return
         if self.window_count >= darshan.MAX_WINDOWS:
@@ -129,6 +139,8 @@ class WorkerProvenance:
         The Darshan runtime writes this process's log when it exits; the pick-up
         process waits for that (:mod:`.darshan_pickup`).
         """
+        if self.recorder is not None:
+            self.recorder.close()
         if self.watch is None:
             return
         if self.windows_dropped:
