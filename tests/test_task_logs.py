@@ -1,0 +1,222 @@
+"""What a task logged, on its own attempt: real ``dask scheduler`` / ``dask worker`` processes.
+
+One worker with two threads runs tasks that log, print, fail and are retried,
+with the default settings but for a small per-attempt cap (20 records) and
+stdout/stderr capture on. The log records are read straight from the OTLP JSON
+lines of the trace files (``resourceLogs`` lines beside the spans), and through a
+real collector: delivered, and spilled then replayed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from distributed import wait
+
+from otel_dask_prov import attributes as attr
+from tests.support import log_tasks
+from tests.support.cluster import DaskProcesses
+from tests.support.collector import Collector, free_ports
+from tests.support.log_records import LogRecord, read_log_records
+from tests.support.log_tasks import (
+    fail_the_first_time,
+    log_at_every_level,
+    log_in_a_loop,
+    print_progress,
+    quiet_while_the_other_logs,
+    warn_then_fail,
+)
+from tests.support.pipeline import otlp_env
+from tests.support.traces import Span, read_spans
+
+pytestmark = pytest.mark.slow
+
+MAX_RECORDS = 20
+LOOP = 50
+
+
+class LoggingRun:
+    """One cluster, the tasks it ran, its execution spans and its log records."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.cluster = DaskProcesses(workdir / "dask", n_workers=1, nthreads=2, env={
+            "DASK_OTEL_DASK_PROV__LOG_MAX_RECORDS": str(MAX_RECORDS),
+            "DASK_OTEL_DASK_PROV__RECORD_OUTPUT": "True",
+        })
+        self.spans: list[Span] = []
+        self.logs: list[LogRecord] = []
+
+    def run(self) -> None:
+        meeting = self.workdir / "meeting"
+        meeting.mkdir(parents=True)
+        with self.cluster, self.cluster.client() as client:
+            failing = client.submit(warn_then_fail, str(meeting), key="warn-then-fail")
+            quiet = client.submit(quiet_while_the_other_logs, str(meeting), key="quiet")
+            wait([failing, quiet])
+            assert quiet.result() == 1 and failing.status == "error"
+            retried = client.submit(fail_the_first_time, str(self.workdir / "marker"),
+                                    retries=1, key="retried")
+            assert retried.result() == "second attempt succeeded"
+            assert client.submit(log_in_a_loop, LOOP, key="loop").result() == LOOP
+            assert client.submit(log_at_every_level, key="levels").result() == "logged"
+            assert client.submit(print_progress, key="printed").result() == "printed"
+            self.cluster.stop()
+        self.spans = read_spans([self.cluster.trace_dir])
+        self.logs = read_log_records([self.cluster.trace_dir])
+
+    def executions(self, key: str) -> list[Span]:
+        return sorted((span for span in self.spans if span.key == key
+                       and span.kind == attr.RECORD_TASK_EXECUTION),
+                      key=lambda span: span.attributes[attr.TASK_RUN_ID])
+
+    def logs_of(self, span: Span) -> list[LogRecord]:
+        return sorted((log for log in self.logs if log.span_id == span.span_id),
+                      key=lambda log: log.time)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> LoggingRun:
+    logging_run = LoggingRun(tmp_path_factory.mktemp("task-logs"))
+    logging_run.run()
+    return logging_run
+
+
+def test_a_failing_tasks_warning_is_on_its_own_execution_span(run: LoggingRun) -> None:
+    (failed,) = run.executions("warn-then-fail")
+    (quiet,) = run.executions("quiet")
+    assert failed.attributes[attr.THREAD_ID] != quiet.attributes[attr.THREAD_ID]
+    assert failed.start < quiet.end and quiet.start < failed.end  # they ran at the same time
+    warning, _worker_record = run.logs_of(failed)
+    assert (warning.severity_number, warning.severity_text) == (13, "WARNING")
+    assert warning.body == "calibration file cal-2026.nc is stale"
+    assert warning.trace_id == failed.trace_id
+    assert warning.attributes == {
+        attr.LOG_SOURCE: attr.LOG_FROM_LOGGING,
+        attr.LOG_LOGGER: "science.pipeline",
+        attr.TASK_KEY: "warn-then-fail",
+        attr.TASK_RUN_ID: failed.attributes[attr.TASK_RUN_ID],
+        attr.CODE_FILE_PATH: log_tasks.__file__,
+        attr.CODE_LINE_NUMBER: warning.attributes[attr.CODE_LINE_NUMBER],
+        attr.CODE_FUNCTION_NAME: "warn_then_fail",
+    }
+    assert warning.resource[attr.SERVICE_NAME] == "dask-worker"
+    assert run.logs_of(quiet) == []
+
+
+def test_the_workers_compute_failed_record_is_linked_to_the_attempt(run: LoggingRun) -> None:
+    (failed,) = run.executions("warn-then-fail")
+    worker_record = run.logs_of(failed)[-1]
+    assert worker_record.attributes[attr.LOG_SOURCE] == attr.LOG_FROM_WORKER
+    assert worker_record.attributes[attr.LOG_LOGGER] == "distributed.worker"
+    assert worker_record.severity_text == "ERROR"
+    assert worker_record.body.startswith("Compute Failed\nKey:       warn-then-fail\n")
+    assert "calibration failed" in worker_record.body
+
+
+def test_a_retried_tasks_attempts_keep_their_own_logs(run: LoggingRun) -> None:
+    first, second = run.executions("retried")
+    assert first.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_ERROR
+    assert [(log.attributes[attr.LOG_SOURCE], log.body.split("\n")[0])
+            for log in run.logs_of(first)] == [
+        (attr.LOG_FROM_LOGGING, "attempt 1 starting"), (attr.LOG_FROM_WORKER, "Compute Failed")]
+    assert [log.body for log in run.logs_of(second)] == ["attempt 2 starting"]
+    assert {log.attributes[attr.TASK_RUN_ID] for log in run.logs_of(second)} == {
+        second.attributes[attr.TASK_RUN_ID]}
+
+
+def test_a_task_logging_in_a_loop_hits_the_cap_and_says_how_many_were_dropped(
+        run: LoggingRun) -> None:
+    (loop,) = run.executions("loop")
+    logs = run.logs_of(loop)
+    assert [log.body for log in logs] == [f"step {n} of {LOOP}" for n in range(MAX_RECORDS)]
+    assert logs[-1].attributes[attr.LOG_DROPPED] == LOOP - MAX_RECORDS
+    assert all(attr.LOG_DROPPED not in log.attributes for log in logs[:-1])
+
+
+def test_records_below_warning_are_not_kept_by_default(run: LoggingRun) -> None:
+    (levels,) = run.executions("levels")
+    warning, error = run.logs_of(levels)
+    assert (warning.severity_text, warning.body) == ("WARNING", "warning: unusual input")
+    assert (error.severity_number, error.severity_text) == (17, "ERROR")
+    assert error.attributes[attr.EXCEPTION_TYPE] == "KeyError"
+    assert error.attributes[attr.EXCEPTION_MESSAGE] == "'missing'"
+    assert 'KeyError: \'missing\'' in error.attributes[attr.EXCEPTION_STACKTRACE]
+
+
+def test_printed_lines_arrive_one_record_each_and_still_reach_the_worker_output(
+        run: LoggingRun) -> None:
+    (printed,) = run.executions("printed")
+    lines = [(log.attributes[attr.LOG_SOURCE], log.severity_text, log.body)
+             for log in run.logs_of(printed)]
+    assert sorted(lines) == sorted([
+        (attr.LOG_FROM_STDOUT, "INFO", "reading input.nc"),
+        (attr.LOG_FROM_STDOUT, "INFO", "wrote output.nc"),
+        (attr.LOG_FROM_STDERR, "WARNING", "disk almost full"),
+        (attr.LOG_FROM_STDOUT, "INFO", "unfinished"),
+    ])
+    assert "reading input.nc" in run.cluster.log("worker-0")  # copied, not swallowed
+
+
+def test_every_log_record_is_on_an_execution_span_of_the_files(run: LoggingRun) -> None:
+    execution_ids = {span.span_id for span in run.spans if span.kind == attr.RECORD_TASK_EXECUTION}
+    assert run.logs and {log.span_id for log in run.logs} <= execution_ids
+
+
+def run_one_failing_task(cluster: DaskProcesses, workdir: Path) -> None:
+    meeting = workdir / "meeting"
+    meeting.mkdir(parents=True)
+    with cluster, cluster.client() as client:
+        failing = client.submit(warn_then_fail, str(meeting), key="warn-then-fail")
+        quiet = client.submit(quiet_while_the_other_logs, str(meeting), key="quiet")
+        wait([failing, quiet])
+        cluster.stop()
+
+
+def assert_failing_task_logged(logs: list[LogRecord], spans: list[Span]) -> None:
+    (failed,) = [span for span in spans if span.key == "warn-then-fail"
+                 and span.kind == attr.RECORD_TASK_EXECUTION]
+    bodies = [log.body.split("\n")[0] for log in logs if log.span_id == failed.span_id]
+    assert bodies == ["calibration file cal-2026.nc is stale", "Compute Failed"]
+
+
+@pytest.mark.collector
+@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
+def test_log_records_reach_the_collectors_file(
+        protocol: str, start_collector: Callable[..., Collector], tmp_path: Path) -> None:
+    collector = start_collector("local.yaml")
+    endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=1, nthreads=2,
+                            env=otlp_env(endpoint, protocol))
+    run_one_failing_task(cluster, tmp_path)
+    collector.stop()
+    assert_failing_task_logged(read_log_records([collector.traces_file]), collector.spans())
+    assert not list(cluster.trace_dir.rglob("*.jsonl")), "spilled instead of delivered"
+
+
+@pytest.mark.collector
+def test_spilled_log_records_are_replayed_to_the_logs_endpoint(
+        start_collector: Callable[..., Collector], tmp_path: Path) -> None:
+    (nobody,) = free_ports(1)
+    spill_dir = tmp_path / "spill"
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=1, nthreads=2, env=otlp_env(
+        f"http://127.0.0.1:{nobody}", "grpc", OTEL_DASK_PROV_SPILL_DIR=str(spill_dir),
+        OTEL_EXPORTER_OTLP_TIMEOUT="2"))
+    run_one_failing_task(cluster, tmp_path)
+    spilled = read_log_records([spill_dir])
+    assert_failing_task_logged(spilled, read_spans([spill_dir]))
+
+    collector = start_collector("local.yaml")
+    replay = subprocess.run(
+        [sys.executable, "-m", "otel_dask_prov.cli", "replay", str(spill_dir),
+         "--endpoint", collector.grpc_endpoint],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert replay.returncode == 0, replay.stderr
+    assert f"and {len(spilled)} log records" in replay.stdout
+    collector.stop()
+    assert_failing_task_logged(read_log_records([collector.traces_file]), collector.spans())
