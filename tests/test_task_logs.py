@@ -9,15 +9,20 @@ real collector: delivered, and spilled then replayed.
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from distributed import wait
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov.capture.probes.task_logs import LogCapture
+from otel_dask_prov.settings import resolve_settings
 from tests.support import log_tasks
 from tests.support.cluster import DaskProcesses
 from tests.support.collector import Collector, free_ports
@@ -32,8 +37,6 @@ from tests.support.log_tasks import (
 )
 from tests.support.pipeline import otlp_env
 from tests.support.traces import Span, read_spans
-
-pytestmark = pytest.mark.slow
 
 MAX_RECORDS = 20
 LOOP = 50
@@ -86,6 +89,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> LoggingRun:
     return logging_run
 
 
+@pytest.mark.slow
 def test_a_failing_tasks_warning_is_on_its_own_execution_span(run: LoggingRun) -> None:
     (failed,) = run.executions("warn-then-fail")
     (quiet,) = run.executions("quiet")
@@ -106,8 +110,11 @@ def test_a_failing_tasks_warning_is_on_its_own_execution_span(run: LoggingRun) -
     }
     assert warning.resource[attr.SERVICE_NAME] == "dask-worker"
     assert run.logs_of(quiet) == []
+    # kept, and still printed where it was before (Python's last-resort handler)
+    assert run.cluster.log("worker-0").count("calibration file cal-2026.nc is stale") == 1
 
 
+@pytest.mark.slow
 def test_the_workers_compute_failed_record_is_linked_to_the_attempt(run: LoggingRun) -> None:
     (failed,) = run.executions("warn-then-fail")
     worker_record = run.logs_of(failed)[-1]
@@ -118,6 +125,7 @@ def test_the_workers_compute_failed_record_is_linked_to_the_attempt(run: Logging
     assert "calibration failed" in worker_record.body
 
 
+@pytest.mark.slow
 def test_a_retried_tasks_attempts_keep_their_own_logs(run: LoggingRun) -> None:
     first, second = run.executions("retried")
     assert first.attributes[attr.TASK_OUTCOME] == attr.OUTCOME_ERROR
@@ -129,6 +137,7 @@ def test_a_retried_tasks_attempts_keep_their_own_logs(run: LoggingRun) -> None:
         second.attributes[attr.TASK_RUN_ID]}
 
 
+@pytest.mark.slow
 def test_a_task_logging_in_a_loop_hits_the_cap_and_says_how_many_were_dropped(
         run: LoggingRun) -> None:
     (loop,) = run.executions("loop")
@@ -138,6 +147,7 @@ def test_a_task_logging_in_a_loop_hits_the_cap_and_says_how_many_were_dropped(
     assert all(attr.LOG_DROPPED not in log.attributes for log in logs[:-1])
 
 
+@pytest.mark.slow
 def test_records_below_warning_are_not_kept_by_default(run: LoggingRun) -> None:
     (levels,) = run.executions("levels")
     warning, error = run.logs_of(levels)
@@ -148,6 +158,7 @@ def test_records_below_warning_are_not_kept_by_default(run: LoggingRun) -> None:
     assert 'KeyError: \'missing\'' in error.attributes[attr.EXCEPTION_STACKTRACE]
 
 
+@pytest.mark.slow
 def test_printed_lines_arrive_one_record_each_and_still_reach_the_worker_output(
         run: LoggingRun) -> None:
     (printed,) = run.executions("printed")
@@ -162,6 +173,7 @@ def test_printed_lines_arrive_one_record_each_and_still_reach_the_worker_output(
     assert "reading input.nc" in run.cluster.log("worker-0")  # copied, not swallowed
 
 
+@pytest.mark.slow
 def test_every_log_record_is_on_an_execution_span_of_the_files(run: LoggingRun) -> None:
     execution_ids = {span.span_id for span in run.spans if span.kind == attr.RECORD_TASK_EXECUTION}
     assert run.logs and {log.span_id for log in run.logs} <= execution_ids
@@ -185,13 +197,16 @@ def assert_failing_task_logged(logs: list[LogRecord], spans: list[Span]) -> None
 
 
 @pytest.mark.collector
-@pytest.mark.parametrize("protocol", ["grpc", "http/protobuf", "http/json"])
+@pytest.mark.slow
+@pytest.mark.parametrize(("protocol", "exporter"), [
+    ("grpc", "native"), ("http/protobuf", "native"), ("http/json", "native"), ("grpc", "sdk")])
 def test_log_records_reach_the_collectors_file(
-        protocol: str, start_collector: Callable[..., Collector], tmp_path: Path) -> None:
+        protocol: str, exporter: str, start_collector: Callable[..., Collector],
+        tmp_path: Path) -> None:
     collector = start_collector("local.yaml")
     endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
-    cluster = DaskProcesses(tmp_path / "dask", n_workers=1, nthreads=2,
-                            env=otlp_env(endpoint, protocol))
+    cluster = DaskProcesses(tmp_path / "dask", n_workers=1, nthreads=2, env=otlp_env(
+        endpoint, protocol, DASK_OTEL_DASK_PROV__OTLP_EXPORTER=exporter))
     run_one_failing_task(cluster, tmp_path)
     collector.stop()
     assert_failing_task_logged(read_log_records([collector.traces_file]), collector.spans())
@@ -199,6 +214,7 @@ def test_log_records_reach_the_collectors_file(
 
 
 @pytest.mark.collector
+@pytest.mark.slow
 def test_spilled_log_records_are_replayed_to_the_logs_endpoint(
         start_collector: Callable[..., Collector], tmp_path: Path) -> None:
     (nobody,) = free_ports(1)
@@ -220,3 +236,85 @@ def test_spilled_log_records_are_replayed_to_the_logs_endpoint(
     assert f"and {len(spilled)} log records" in replay.stdout
     collector.stop()
     assert_failing_task_logged(read_log_records([collector.traces_file]), collector.spans())
+
+
+# -- the capture logic, in this process ------------------------------------------
+
+@pytest.fixture
+def capture_with(request: pytest.FixtureRequest) -> Iterator[Callable[..., LogCapture]]:
+    """``capture_with(**settings)`` -> a :class:`LogCapture`, closed after the test."""
+    captures: list[LogCapture] = []
+
+    def make(**settings: Any) -> LogCapture:
+        captures.append(LogCapture(resolve_settings(**settings)))
+        return captures[-1]
+
+    yield make
+    for capture in captures:
+        capture.close()
+
+
+def test_records_of_other_threads_are_not_the_attempts(
+        capture_with: Callable[..., LogCapture]) -> None:
+    capture = capture_with()
+    buffer = capture.start()
+    other = threading.Thread(target=logging.getLogger("science").error, args=("elsewhere",))
+    other.start()
+    other.join()
+    logging.getLogger("science").error("here")
+    entries, dropped = capture.stop(buffer, None)
+    assert [entry[3] for entry in entries] == ["here"] and dropped == 0
+
+
+def test_the_worker_limit_counts_what_it_drops_and_says_so_once(
+        capture_with: Callable[..., LogCapture], caplog: pytest.LogCaptureFixture) -> None:
+    capture = capture_with(log_max_process_records=3, log_max_records=10)
+    results = []
+    for attempt in range(2):
+        buffer = capture.start()
+        for number in range(2):
+            logging.getLogger("science").warning("attempt %d record %d", attempt, number)
+        results.append(capture.stop(buffer, None))
+    assert [(len(entries), dropped) for entries, dropped in results] == [(2, 0), (1, 1)]
+    assert caplog.text.count("further ones are only counted") == 1
+
+
+def test_secret_keyword_arguments_and_environment_values_are_masked(
+        capture_with: Callable[..., LogCapture], monkeypatch: pytest.MonkeyPatch) -> None:
+    from dask.task_spec import Task
+
+    monkeypatch.setenv("SERVICE_API_TOKEN", "tok-from-the-environment")
+    capture = capture_with()
+    buffer = capture.start()
+    try:
+        raise ValueError("login with hunter2-secret failed")
+    except ValueError:
+        logging.getLogger("science").exception(
+            "login as %s with %s", "tok-from-the-environment", "hunter2-secret")
+    task = Task("login-1", print, "user", password="hunter2-secret")
+    ((*_, body, _source, _logger, _path, _line, _function, _type, message, stacktrace),), _ = (
+        capture.stop(buffer, task))
+    assert body == "login as <redacted> with <redacted>"
+    assert message == "login with <redacted> failed"
+    assert "hunter2-secret" not in stacktrace and "<redacted>" in stacktrace
+
+
+def test_a_record_that_cannot_be_formatted_is_counted_not_raised(
+        capture_with: Callable[..., LogCapture]) -> None:
+    capture = capture_with()
+    buffer = capture.start()
+    before = capture.errors
+    science = logging.getLogger("science")
+    science.makeRecord("science", logging.WARNING, __file__, 1, "%d items", ("oops",), None)
+    entries, _ = capture.stop(buffer, None)
+    assert entries == [] and capture.errors == before + 1
+
+
+def test_closing_the_last_capture_restores_the_record_factory(
+        capture_with: Callable[..., LogCapture]) -> None:
+    factory = logging.getLogRecordFactory()
+    first, second = capture_with(), capture_with()
+    first.close()
+    assert logging.getLogRecordFactory() is not factory  # the second still captures
+    second.close()
+    assert logging.getLogRecordFactory() is factory

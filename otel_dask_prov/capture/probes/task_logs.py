@@ -2,23 +2,24 @@
 
 A :class:`LogCapture` belongs to the worker's
 :class:`~.recorder.TaskRecorder`. While a task function runs, its executing thread
-holds an :class:`AttemptLogs` buffer (a thread-local); one ``logging.Handler`` per
-process, on the root logger, copies into it the records emitted *on that thread*
-at the ``log_level`` setting and above, so the records of a task running on
-another thread of the same worker never mix in. With the ``record_output``
+holds an :class:`AttemptLogs` buffer (a thread-local); the process's ``logging``
+record factory, wrapped once per process, copies into it the records created *on
+that thread* at the ``log_level`` setting and above, so the records of a task
+running on another thread of the same worker never mix in. No handler is added:
+where records are written, and whether Python's last-resort handler prints a
+warning that no handler takes, stays as it was. With the ``record_output``
 setting, ``sys.stdout`` and ``sys.stderr`` are wrapped too: what a task writes is
 still written, and each line is also kept (one record per line).
 
-Only what reaches a root-logger handler is seen: a record a logger's own level
-filters out, or one of a logger that does not propagate, never gets here, and
-the levels of the user's loggers are left as they are. Records emitted by other
-threads a task starts are not the task's. The Dask worker's own "Compute Failed"
-record, logged on the event loop after the task failed, is kept by a second
-handler, on the ``distributed.worker`` logger (it does not propagate to the
-root), and joins the attempt it names.
+Only records that a logger creates are seen: one below its logger's level is
+never made (the levels of the user's loggers are left as they are; let INFO
+through with ``logging.getLogger("mypackage").setLevel("INFO")`` as well as
+``log_level = "info"``). Records of other threads a task starts are not the
+task's. The Dask worker's own "Compute Failed" record, made on the event loop
+after the task failed, names the task's key and joins that attempt.
 
-Bounds: ``log_max_records`` per attempt and ``log_max_process_records`` per
-process (what is past them is counted, and the attempt's last record says how
+Bounds: ``log_max_records`` per attempt and ``log_max_process_records`` per worker
+over its life (what is past them is counted, and the attempt's last record says how
 many in ``dask.log.dropped``), and :data:`MAX_BODY_CHARS` per record. Texts are
 masked with the ``redact`` rules: the values of secret-looking environment
 variables and of the task's secret-named keyword arguments. Nothing here raises
@@ -42,7 +43,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, TextIO
 
 from ... import attributes as attr
@@ -137,41 +138,40 @@ class AttemptLogs:
         self.partial.clear()
 
 
-class _AttemptHandler(logging.Handler):
-    """Copies records emitted on a thread that runs a task into its :class:`AttemptLogs`."""
+def _is_compute_failed(record: logging.LogRecord) -> bool:
+    """Whether *record* is the worker's "Compute Failed" record (its first argument: the key)."""
+    return (record.name == "distributed.worker" and isinstance(record.msg, str)
+            and record.msg.startswith("Compute Failed")
+            and isinstance(record.args, tuple) and bool(record.args))
 
-    def emit(self, record: logging.LogRecord) -> None:
+
+def _make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """The process's ``logging`` record factory while capturing: the previous factory's
+    record, copied to the :class:`AttemptLogs` of the thread that creates it, if any."""
+    record = _state.factory(*args, **kwargs)
+    try:
         buffer: AttemptLogs | None = getattr(_thread, "logs", None)
-        if buffer is None or record.name.startswith(_OWN_LOGGER):
-            return
-        _thread.logs = None  # a record logged while handling this one is not kept
-        try:
-            buffer.add(entry_of(record, attr.LOG_FROM_LOGGING))
-        finally:
-            _thread.logs = buffer
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        if buffer is not None:
+            if record.levelno >= buffer.capture.level and not record.name.startswith(_OWN_LOGGER):
+                _thread.logs = None  # a record logged while keeping this one is not kept
+                try:
+                    buffer.add(entry_of(record, attr.LOG_FROM_LOGGING))
+                finally:
+                    _thread.logs = buffer
+        elif record.levelno >= logging.ERROR and _is_compute_failed(record):
+            if len(worker_records) >= MAX_WORKER_RECORDS:
+                worker_records.clear()
+            worker_records[record.args[0]] = entry_of(record, attr.LOG_FROM_WORKER)  # type: ignore[index]
+    except Exception:  # noqa: BLE001 - never break a logging call
         _state.errors += 1
-
-
-class _WorkerRecordHandler(logging.Handler):
-    """Keeps the worker's ``Compute Failed`` record for the attempt whose key it names."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if not (isinstance(record.msg, str) and record.msg.startswith("Compute Failed")
-                and isinstance(record.args, tuple) and record.args):
-            return
-        if len(worker_records) >= MAX_WORKER_RECORDS:
-            worker_records.clear()
-        worker_records[record.args[0]] = entry_of(record, attr.LOG_FROM_WORKER)
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
-        _state.errors += 1
+    return record
 
 
 class _OutputCopy:
     """A ``sys.stdout``/``sys.stderr`` stand-in: writes through, and copies what a task
-    writes (on the thread running it) to its :class:`AttemptLogs`."""
+    writes (on the thread running it) to its :class:`AttemptLogs`; not what a ``logging``
+    handler writes (Python's last-resort handler, a ``StreamHandler`` made later): that
+    record is kept as a record already."""
 
     def __init__(self, stream: TextIO, source: str) -> None:
         self._stream = stream
@@ -180,7 +180,8 @@ class _OutputCopy:
     def write(self, text: str) -> int:
         written = self._stream.write(text)
         buffer: AttemptLogs | None = getattr(_thread, "logs", None)
-        if buffer is not None and buffer.capture.output:
+        if (buffer is not None and buffer.capture.output
+                and not sys._getframe(1).f_globals.get("__name__", "").startswith("logging")):
             try:
                 buffer.write(self._source, str(text))
             except Exception:  # noqa: BLE001 - never break a print
@@ -192,15 +193,13 @@ class _OutputCopy:
 
 
 class _ProcessState:
-    """What one process shares: the handlers, the stream wrappers, the process-wide count."""
+    """What one process shares: the record factory it replaced, the stream wrappers."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.owners: set[int] = set()
-        self.handler = _AttemptHandler()
-        self.worker_handler = _WorkerRecordHandler(logging.ERROR)
+        self.factory: Callable[..., logging.LogRecord] = logging.getLogRecordFactory()
         self.outputs: tuple[_OutputCopy, _OutputCopy] | None = None
-        self.kept = 0
         self.errors = 0
 
 
@@ -216,34 +215,36 @@ class LogCapture:
         self.max_process_records = settings.log_max_process_records
         self.output = settings.record_output
         self.redactor = Redactor(settings.redact)
+        self.kept = 0
+        """Records kept so far (by all the attempts of this worker)."""
         self.dropped_in_process = 0
         self._install()
 
     @property
     def errors(self) -> int:
-        """Failures in the handlers of this process (counted, never raised)."""
+        """Failures while capturing in this process (counted, never raised)."""
         return _state.errors
 
     def _install(self) -> None:
         with _state.lock:
             if not _state.owners:
-                logging.getLogger().addHandler(_state.handler)
-                logging.getLogger("distributed.worker").addHandler(_state.worker_handler)
+                _state.factory = logging.getLogRecordFactory()
+                logging.setLogRecordFactory(_make_record)
             _state.owners.add(id(self))
-            _state.handler.setLevel(self.level)  # the latest capture's level wins
             if self.output and _state.outputs is None:
                 _state.outputs = (_OutputCopy(sys.stdout, attr.LOG_FROM_STDOUT),
                                   _OutputCopy(sys.stderr, attr.LOG_FROM_STDERR))
                 sys.stdout, sys.stderr = _state.outputs
 
     def close(self) -> None:
-        """Remove the handlers (and stream wrappers) once the last capture of the process closes."""
+        """Stop capturing (the record factory and stream wrappers go) once the last capture
+        of the process closes."""
         with _state.lock:
             _state.owners.discard(id(self))
             if _state.owners:
                 return
-            logging.getLogger().removeHandler(_state.handler)
-            logging.getLogger("distributed.worker").removeHandler(_state.worker_handler)
+            if logging.getLogRecordFactory() is _make_record:
+                logging.setLogRecordFactory(_state.factory)
             worker_records.clear()
             if _state.outputs is not None:
                 if sys.stdout is _state.outputs[0]:
@@ -258,8 +259,8 @@ class LogCapture:
 
     def take_one(self) -> bool:
         """Count one more record kept in this process; ``False`` past the process's limit."""
-        if _state.kept < self.max_process_records:
-            _state.kept += 1
+        if self.kept < self.max_process_records:
+            self.kept += 1
             return True
         self.dropped_in_process += 1
         if self.dropped_in_process == 1:
