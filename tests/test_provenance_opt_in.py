@@ -22,6 +22,7 @@ from distributed import Client
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture.probes.profiling import BUSY
 from tests.support.cluster import DaskProcesses
+from tests.support.log_records import read_log_records
 from tests.support.provenance_tasks import (
     arange,
     copy_file,
@@ -124,6 +125,10 @@ def test_literal_arguments_are_recorded_capped_and_redacted(run: OptInRun) -> No
 
 
 def test_secrets_stay_out_even_with_everything_on(run: OptInRun) -> None:
+    logged = {log.attributes[attr.TASK_KEY]: log.body
+              for log in read_log_records([run.cluster.trace_dir])}
+    assert logged["args"].endswith("with password <redacted>")  # the task logged its secrets
+    assert logged["masked-arg"] == "measuring <redacted> with password "
     for path in run.cluster.trace_dir.rglob("*"):
         if path.is_file():
             content = path.read_bytes()

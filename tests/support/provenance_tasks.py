@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -36,7 +37,8 @@ def write_then_fail(path: str, size: int, message: str) -> int:
 
 
 def measure_length(value: str, password: str = "") -> int:
-    """Takes a secret as an argument, returns nothing secret."""
+    """Takes a secret as an argument, logs it (a careless warning), returns nothing secret."""
+    logging.getLogger(__name__).warning("measuring %s with password %s", value, password)
     return len(value) + len(password)
 
 
