@@ -71,6 +71,8 @@ def configurations() -> dict[str, Configuration]:
              Configuration("file-unjournaled", "default without the journal (as before issue 13): "
                            "a thread of each Dask process exports from memory",
                            settings={"journal_max_bytes": 0}),
+             Configuration("file-no-logs", "default without the per-attempt log records "
+                           "(record_logs off)", settings={"record_logs": False}),
              Configuration("all", "local file + " + ", ".join(sorted(features)), settings=features)]
     if "yappi" in SETTINGS_BY_NAME:
         found.append(Configuration("yappi", "local file + yappi per-task profiles",

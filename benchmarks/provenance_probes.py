@@ -11,6 +11,7 @@ worker's executing thread runs, called the same way.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -28,11 +29,12 @@ from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture.probes.recorder import TaskRecorder
 from otel_dask_prov.settings import resolve_settings
 
-NOTHING = dict(record_code=False, task_io=False)
+NOTHING = dict(record_code=False, task_io=False, record_logs=False)
 CASES: list[tuple[str, dict[str, Any]]] = [
-    ("defaults (code + task I/O)", {}),
-    ("code identity only", dict(task_io=False)),
-    ("task I/O only", dict(record_code=False)),
+    ("defaults (code + task I/O + logs)", {}),
+    ("code identity only", dict(task_io=False, record_logs=False)),
+    ("task I/O only", dict(record_code=False, record_logs=False)),
+    ("log capture only", dict(record_code=False, task_io=False)),
     ("+ record_arguments", dict(record_arguments=True)),
     ("+ record_files", dict(record_files=True)),
     ("+ result_hash (int result)", dict(result_hash=True)),
@@ -42,6 +44,16 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 
 def inc(x: int) -> int:
+    return x + 1
+
+
+warnings = logging.getLogger("benchmarks.provenance_probes")
+warnings.addHandler(logging.NullHandler())  # records are made (and captured), not printed
+warnings.propagate = False
+
+
+def warn_inc(x: int) -> int:
+    warnings.warning("value %d looks odd", x)
     return x + 1
 
 
@@ -69,6 +81,15 @@ def main() -> None:
 
             cost = per_call(recorded, number=2_000 if "yappi" in label else 20_000)
             print(f"{label:32s} +{(cost - bare) * 1e6:7.2f} us per task")
+        warn_task = Task(key, warn_inc, 1)
+        bare_warning = per_call(lambda: {"op": "task-finished", "result": warn_task({})})
+        logs = TaskRecorder(resolve_settings(environ={}, output_dir=directory,
+                                             record_code=False, task_io=False,
+                                             log_max_process_records=10**9))
+        logged = per_call(lambda: logs.finish(logs.start(warn_task, state, key),
+                                              {"op": "task-finished", "result": warn_task({})}))
+        print(f"{'log capture, one warning logged':32s} +{(logged - bare_warning) * 1e6:7.2f} us "
+              f"per task (the warning alone: {bare_warning * 1e6 - bare * 1e6:.2f} us)")
         array = numpy.random.default_rng(0).random(1_000_000)
         hasher = TaskRecorder(resolve_settings(environ={}, output_dir=directory, **NOTHING,
                                                result_hash=True))

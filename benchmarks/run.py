@@ -99,9 +99,10 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def select_workloads(workloads: list[Workload], wanted: list[str] | None) -> list[Workload]:
-    """The *wanted* workloads (full names like ``c-tree`` or their letters), all when ``None``."""
+    """The *wanted* workloads (full names like ``c-tree`` or their letters); when ``None``,
+    all but the optional ones."""
     if wanted is None:
-        return workloads
+        return [w for w in workloads if not w.optional]
     chosen = [w for w in workloads if w.name in wanted or w.name.split("-")[0] in wanted]
     known = {w.name for w in workloads} | {w.name.split("-")[0] for w in workloads}
     unknown = [name for name in wanted if name not in known]

@@ -23,6 +23,14 @@ def inc(x: int) -> int:
     return x + 1
 
 
+def warn_inc(x: int) -> int:
+    """The tiny task of the logging workload: one warning (kept by ``record_logs``)."""
+    import logging
+
+    logging.getLogger("benchmarks.workloads").warning("value %d looks odd", x)
+    return x + 1
+
+
 def tree_graph(leaves: int, name: str = "tree") -> Delayed:
     """A binary tree reduction over *leaves* ``inc`` tasks: ``2 * leaves - 1`` tasks.
 
@@ -61,6 +69,8 @@ class Workload:
     tasks: int
     prepare: Callable[[Client], Run]
     """Build the graph (untimed) and return the timed submit-and-wait call."""
+    optional: bool = False
+    """Run only when named (``--workloads``), not by default."""
 
 
 def map_tiny(count: int) -> Workload:
@@ -75,6 +85,21 @@ def map_tiny(count: int) -> Workload:
         return run
 
     return Workload("a-map", f"client.map over {count:,} tiny tasks", count, prepare)
+
+
+def map_warning(count: int) -> Workload:
+    """(e) *count* tiny tasks that log one warning each (optional: the cost of ``record_logs``)."""
+
+    def prepare(client: Client) -> Run:
+        def run() -> None:
+            futures = client.map(warn_inc, range(count), pure=False)
+            wait(futures)
+            del futures
+
+        return run
+
+    return Workload("e-warn", f"client.map over {count:,} tiny tasks logging a warning each",
+                    count, prepare, optional=True)
 
 
 def array_sum(side: int, chunk: int) -> Workload:
@@ -132,13 +157,15 @@ def _scaled(mode: str, name: str, scale: float) -> int:
 
 
 def overhead_workloads(mode: str, scale: float = 1.0) -> list[Workload]:
-    """Workloads (a)-(d) of the overhead benchmark; *scale* multiplies task counts."""
+    """Workloads (a)-(d) of the overhead benchmark, and the optional (e); *scale* multiplies
+    task counts."""
     side = max(200, round(SIZES[mode]["array_side"] * scale ** 0.5 / 100) * 100)
     return [
         map_tiny(_scaled(mode, "map", scale)),
         array_sum(side, 100),
         delayed_tree(_scaled(mode, "tree", scale), "c-tree", "delayed"),
         delayed_tree(_scaled(mode, "large", scale), "d-large", "large graph"),
+        map_warning(_scaled(mode, "map", scale)),
     ]
 
 
