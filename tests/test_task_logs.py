@@ -21,7 +21,9 @@ import pytest
 from distributed import wait
 
 from otel_dask_prov import attributes as attr
-from otel_dask_prov.capture.probes.task_logs import LogCapture
+from otel_dask_prov.capture.probes.task_logs import MAX_BODY_CHARS, LogCapture
+from otel_dask_prov.capture.records import ExecutionRecord
+from otel_dask_prov.capture.span_ids import execution_span_id
 from otel_dask_prov.settings import resolve_settings
 from tests.support import log_tasks
 from tests.support.cluster import DaskProcesses
@@ -210,7 +212,7 @@ def test_log_records_reach_the_collectors_file(
     run_one_failing_task(cluster, tmp_path)
     collector.stop()
     assert_failing_task_logged(read_log_records([collector.traces_file]), collector.spans())
-    assert not list(cluster.trace_dir.rglob("*.jsonl")), "spilled instead of delivered"
+    assert not list(cluster.trace_dir.rglob("*.jsonl*")), "spilled instead of delivered"
 
 
 @pytest.mark.collector
@@ -318,3 +320,23 @@ def test_closing_the_last_capture_restores_the_record_factory(
     assert logging.getLogRecordFactory() is not factory  # the second still captures
     second.close()
     assert logging.getLogRecordFactory() is factory
+
+
+def test_an_attempt_whose_records_were_all_dropped_still_says_so() -> None:
+    record = ExecutionRecord(1, "loop-1", "loop", 0, "tcp://w", "w", attr.OUTCOME_SUCCESS,
+                             [], 10.0, 11.0)
+    record.logs_dropped = 7  # the worker's limit was reached before this attempt
+    (log,) = record.to_log_data()
+    assert log.attributes[attr.LOG_DROPPED] == 7
+    assert log.body == "7 log records of this task were not kept (log_max_process_records reached)"
+    assert (log.trace_id, log.span_id) == (1, execution_span_id(1, "loop-1", 0))
+
+
+def test_endless_output_without_a_newline_is_cut_into_records(
+        capture_with: Callable[..., LogCapture]) -> None:
+    capture = capture_with(record_output=True)
+    buffer = capture.start()
+    for _ in range(3):
+        buffer.write(attr.LOG_FROM_STDOUT, "x" * 5000)
+    entries, _ = capture.stop(buffer, None)
+    assert [len(entry[3]) for entry in entries] == [MAX_BODY_CHARS, 5000]

@@ -112,24 +112,29 @@ class AttemptLogs:
         self.partial: dict[str, str] = {}
         """Stream -> text written after its last newline."""
 
-    def add(self, entry: LogEntry) -> None:
+    def room(self) -> bool:
+        """Whether one more record may be kept (then it counts against the worker's limit);
+        if not, it is counted as dropped, and need not be formatted at all."""
         if len(self.entries) < self.capture.max_records and self.capture.take_one():
-            self.entries.append(entry)
-        else:
-            self.dropped += 1
+            return True
+        self.dropped += 1
+        return False
 
     def write(self, source: str, text: str) -> None:
         """Keep the whole lines of *text* written to *source* (``stdout``/``stderr``)."""
         lines = (self.partial.pop(source, "") + text).split("\n")
-        if lines[-1]:
-            self.partial[source] = lines[-1]
         for line in lines[:-1]:
             self._add_line(source, line)
+        if len(lines[-1]) > MAX_BODY_CHARS:  # no newline coming: a record of its own now
+            self._add_line(source, lines[-1])
+        elif lines[-1]:
+            self.partial[source] = lines[-1]
 
     def _add_line(self, source: str, line: str) -> None:
         number, text = _OUTPUT_SEVERITY[source]
-        self.add((time.time(), number, text, _cut(line.rstrip("\r")), source,
-                  None, None, None, None, None, None, None))
+        if self.room():
+            self.entries.append((time.time(), number, text, _cut(line.rstrip("\r")), source,
+                                 None, None, None, None, None, None, None))
 
     def flush(self) -> None:
         """Keep the unfinished last line of each stream."""
@@ -155,7 +160,8 @@ def _make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
             if record.levelno >= buffer.capture.level and not record.name.startswith(_OWN_LOGGER):
                 _thread.logs = None  # a record logged while keeping this one is not kept
                 try:
-                    buffer.add(entry_of(record, attr.LOG_FROM_LOGGING))
+                    if buffer.room():
+                        buffer.entries.append(entry_of(record, attr.LOG_FROM_LOGGING))
                 finally:
                     _thread.logs = buffer
         elif record.levelno >= logging.ERROR and _is_compute_failed(record):
