@@ -125,6 +125,7 @@ def test_the_workers_compute_failed_record_is_linked_to_the_attempt(run: Logging
     assert worker_record.severity_text == "ERROR"
     assert worker_record.body.startswith("Compute Failed\nKey:       warn-then-fail\n")
     assert "calibration failed" in worker_record.body
+    assert "\nTask:" not in worker_record.body  # the lines showing arguments are left out
 
 
 @pytest.mark.slow

@@ -100,6 +100,20 @@ def entry_of(record: logging.LogRecord, source: str) -> LogEntry:
             record.funcName, exc_type, exc_message, stacktrace)
 
 
+_ARGUMENT_LINES = ("Task:", "args:", "kwargs:")
+"""Lines of the worker's "Compute Failed" record that show the task's arguments (ERROR
+``Task:`` since distributed 2024.11; WARNING ``args:``/``kwargs:`` before)."""
+
+
+def _without_arguments(entry: LogEntry) -> LogEntry:
+    """*entry* (a "Compute Failed" record) without its lines showing the task's arguments:
+    they may hold secrets that the masking cannot find there (``record_arguments`` records
+    the arguments, masked)."""
+    body = "\n".join(line for line in entry[3].split("\n")
+                     if not line.startswith(_ARGUMENT_LINES))
+    return (*entry[:3], body, *entry[4:])
+
+
 class AttemptLogs:
     """The records of one task attempt, as its executing thread emits them."""
 
@@ -164,10 +178,11 @@ def _make_record(*args: Any, **kwargs: Any) -> logging.LogRecord:
                         buffer.entries.append(entry_of(record, attr.LOG_FROM_LOGGING))
                 finally:
                     _thread.logs = buffer
-        elif record.levelno >= logging.ERROR and _is_compute_failed(record):
+        elif record.levelno >= logging.WARNING and _is_compute_failed(record):
             if len(worker_records) >= MAX_WORKER_RECORDS:
                 worker_records.clear()
-            worker_records[record.args[0]] = entry_of(record, attr.LOG_FROM_WORKER)  # type: ignore[index]
+            worker_records[record.args[0]] = _without_arguments(  # type: ignore[index]
+                entry_of(record, attr.LOG_FROM_WORKER))
     except Exception:  # noqa: BLE001 - never break a logging call
         _state.errors += 1
     return record
