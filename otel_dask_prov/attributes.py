@@ -386,7 +386,9 @@ LOG_SOURCES: Final = (LOG_FROM_LOGGING, LOG_FROM_STDOUT, LOG_FROM_STDERR, LOG_FR
 LOG_LOGGER: Final = "dask.log.logger"
 """Name of the ``logging`` logger that emitted the record."""
 LOG_DROPPED: Final = "dask.log.dropped"
-"""On the last record of an attempt that hit a cap: how many records were not kept."""
+"""On the last record of an attempt that hit a cap: how many records were not kept. An
+attempt none of whose records was kept (the worker's ``log_max_process_records`` was
+reached) gets one WARNING record of source ``logging``, without a logger, saying so."""
 LOG_KEY: Final = TASK_KEY
 """Every log record also names its task's key (``dask.task.key``) and run id
 (:data:`TASK_RUN_ID`), so that a log file can be read without its spans."""
