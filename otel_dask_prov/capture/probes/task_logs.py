@@ -277,6 +277,11 @@ class LogCapture:
             logger.warning("otel-dask-prov: %d task log records past the process's limit of "
                            "%d (log_max_process_records) were not kept",
                            self.dropped_in_process, self.max_process_records)
+        if _state.errors:
+            logger.warning("otel-dask-prov: %d log records could not be kept for their task "
+                           "(an error while copying them; the logging calls were not affected)",
+                           _state.errors)
+            _state.errors = 0
 
     def take_one(self) -> bool:
         """Count one more record kept in this process; ``False`` past the process's limit."""
