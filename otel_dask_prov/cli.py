@@ -27,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "diff": "otel_dask_prov.query.diff_command:diff_command",
     "lineage": "otel_dask_prov.query.lineage:lineage_command",
     "replay": "otel_dask_prov.export.replay:replay_command",
+    "cat": "otel_dask_prov.export.cat_command:cat_command",
     "demo": "otel_dask_prov.demo.command:demo_command",
     "settings": "otel_dask_prov.settings_command:settings_command",
 }

@@ -54,6 +54,8 @@ CONFIG_SECTION = "otel-dask-prov"
 """Name of the Dask configuration section (``dask.config.get("otel-dask-prov.endpoint")``)."""
 
 PROTOCOLS = ("grpc", "http/protobuf", "http/json")
+TRACE_FILE_FORMATS = ("jsonl.zst", "jsonl")
+"""The values of the ``trace_file_format`` setting (:mod:`.export.line_encoding`), the default first."""
 SAMPLERS = (
     "always_on",
     "always_off",
@@ -407,6 +409,15 @@ class Settings:
         "Largest size of this process's spill file; spans past it are dropped and counted.",
         _parse_positive_int,
         type_name="integer",
+    )
+    trace_file_format: str = _setting(
+        "jsonl.zst",
+        f"How local trace files (without an endpoint) and spill files are written: "
+        f"{_one_of(TRACE_FILE_FORMATS)}. `jsonl.zst` is OTLP JSON lines, each batch one zstd "
+        "frame (a tenth of the bytes; a file cut by a killed process reads to its last whole "
+        "frame); `jsonl` the same uncompressed. Every reader takes both; `otel-prov cat` prints "
+        "either as text.",
+        _parse_choice(TRACE_FILE_FORMATS),
     )
     journal_dir: Path | None = _setting(
         None,

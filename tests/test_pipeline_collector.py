@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from otel_dask_prov import attributes as attr
+from otel_dask_prov.convert import to_document
 from tests.support.cluster import DaskProcesses
-from tests.support.collector import Collector, CollectorShare
+from tests.support.collector import Collector, CollectorShare, Runner
 from tests.support.jaeger import Jaeger, same_trace_id
 from tests.support.pipeline import assert_tree_trace, otlp_env, run_tree, tree_is_complete
 from tests.support.tls import make_tls_material
@@ -39,7 +40,7 @@ def test_spans_reach_the_trace_file_through_the_collector(
 
     spans = collector.wait_for_spans(tree_is_complete)
     assert_tree_trace(spans, {attr.DEPLOYMENT_ENVIRONMENT_NAME: "local"})  # local.yaml's default
-    assert not list(cluster.trace_dir.rglob("*.jsonl")), "spans were spilled instead of delivered"
+    assert not list(cluster.trace_dir.rglob("*.jsonl*")), "spans were spilled instead of delivered"
 
 
 @pytest.mark.jaeger
@@ -82,3 +83,22 @@ def test_an_agent_forwards_to_a_gateway_that_writes_the_file_and_feeds_jaeger(
         lambda trace: same_trace_id(trace["traceID"], trace_id) and len(trace["spans"]) == len(spans),
     )
     assert {span["spanID"] for span in in_jaeger["spans"]} == {span.span_id for span in spans}
+
+
+def test_the_collectors_protobuf_file_converts_like_its_json(otelcol_runner: Runner, tmp_path: Path) -> None:
+    """``format: proto`` (with local.yaml's ``compression: zstd``): length-prefixed,
+    zstd-compressed ``ExportTraceServiceRequest`` messages, read by content."""
+    collector = Collector(otelcol_runner, "local.yaml", tmp_path / "collector",
+                          overrides={"exporters.file.format": "proto"})
+    collector.start()
+    try:
+        cluster = DaskProcesses(tmp_path / "dask", n_workers=2,
+                                env=otlp_env(collector.grpc_endpoint, "grpc"))
+        run_tree(cluster)
+    finally:
+        collector.stop()
+
+    assert collector.traces_file.read_bytes()[4:8] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    assert_tree_trace(collector.spans(), {attr.DEPLOYMENT_ENVIRONMENT_NAME: "local"})
+    document = to_document([collector.traces_file])
+    assert len(list(document.bundles)) == 1

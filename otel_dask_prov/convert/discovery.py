@@ -9,7 +9,9 @@ from typing import Final
 
 from ..errors import TraceFormatError
 
-TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz")
+TRACE_SUFFIXES: Final = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz",
+                         ".zst", ".binpb")
+"""``.zst`` also finds the collector's rotated ``traces.jsonl-<time>.zst``."""
 """Files a directory is searched for; files named explicitly are read whatever their name."""
 
 
@@ -29,7 +31,7 @@ class InputFile:
     layout: str = "lines"
     """``lines`` (a JSON value per line) or ``document`` (the whole file is one unit)."""
     store: Path | None = None
-    """Decompressed copy of the useful lines of a compressed JSON-lines file."""
+    """Decompressed copy of the useful lines of a compressed or framed file."""
 
 
 def discover(paths: list[str | os.PathLike[str]]) -> list[InputFile]:

@@ -3,8 +3,11 @@
 A file whose lines are each a JSON value (OTLP JSON lines, the normal case,
 also NDJSON of SDK spans or Jaeger responses) is read line by line; any other
 JSON file (a pretty-printed Jaeger download, ``ConsoleSpanExporter`` output) is
-one unit. The lines of a compressed file that hold spans the second pass needs
-are kept, decompressed, in a temporary file (:attr:`~.discovery.InputFile.store`).
+one unit. Compressed and framed files (gzip, zstd frames, the collector's
+length-prefixed messages) are read as the JSON lines they hold
+(:mod:`otel_dask_prov.export.trace_file_reader`). The lines of such a file
+that hold spans the second pass needs are kept, decompressed, in a temporary
+file (:attr:`~.discovery.InputFile.store`).
 While it parses, :class:`FileScanner` hashes the file and catalogs the
 resources (processes) that wrote its spans.
 """
@@ -20,9 +23,10 @@ from typing import IO, BinaryIO
 
 from ..errors import TraceFormatError
 from ..export import otlp_json_decode
+from ..export.trace_file_reader import PLAIN, DamagedDataError, TraceLines, detect_format
 from . import readers
 from .discovery import InputFile
-from .input_streams import GZIP_MAGIC, Gunzip, HashingReader, document_values
+from .input_streams import HashingReader, document_values
 from .model import ATTEMPT, COMPUTATION, SCHEDULER_SIDE, WORKER_SIDE, Resource
 from .resource_catalog import ResourceCatalog
 from .scan_index import WHOLE_DOCUMENT, Index, ScanStats, Traces
@@ -54,25 +58,30 @@ class FileScanner:
             self._unreadable(file, error)
             return
         with raw:
-            file.compressed = raw.read(2) == GZIP_MAGIC
+            kind = detect_format(raw.read(8))
+            file.compressed = kind != PLAIN
             raw.seek(0)
             reader = HashingReader(raw, self.progress)
             try:
-                self._scan_raw(number, file, reader)
+                self._scan_raw(number, file, reader, kind)
             finally:
                 reader.sha256.close()
 
-    def _scan_raw(self, number: int, file: InputFile, reader: HashingReader) -> None:
+    def _scan_raw(self, number: int, file: InputFile, reader: HashingReader, kind: str) -> None:
         buffered = io.BufferedReader(reader, 1 << 20)
-        gunzip = Gunzip(buffered) if file.compressed else None
-        stream: IO[bytes] = io.BufferedReader(gunzip, 1 << 20) if gunzip else buffered
+        lines = TraceLines(buffered, kind) if file.compressed else None
+        stream: IO[bytes] = io.BufferedReader(lines, 1 << 20) if lines else buffered
         try:
             self._scan_stream(number, file, stream,
-                              lambda: gunzip is not None and gunzip.truncated)
+                              lambda: lines is not None and lines.truncated)
         except OSError as error:
             self._unreadable(file, error)
             return
-        if gunzip is not None and gunzip.truncated and not self._cut_line_reported:
+        except DamagedDataError as error:
+            if not self.skip_invalid:
+                raise TraceFormatError(file.shown, None, str(error)) from None
+            self._warn(f"{file.shown}: {error}; converted what came before, skipped the rest")
+        if lines is not None and lines.truncated and not self._cut_line_reported:
             self._warn(f"{file.shown}: compressed data ends early (was the writer stopped "
                        "mid-write?); converted what could be read")
         while buffered.read(1 << 20):  # hash what the decompressor did not need

@@ -1,8 +1,10 @@
-"""Reading input files: gzip that tolerates a cut, SHA-256 while reading, whole documents.
+"""Reading input files: SHA-256 while reading, whole documents.
 
-Gzip-compressed files are recognized by their magic bytes (:data:`GZIP_MAGIC`),
-whatever their name. The conversion records the SHA-256 of every input; the
-first pass computes it from the bytes it parses anyway (:class:`HashingReader`).
+Compressed and framed files (gzip, zstd, the collector's length-prefixed
+messages) are recognized by content and read as JSON lines by
+:mod:`otel_dask_prov.export.trace_file_reader`. The conversion records the
+SHA-256 of every input; the first pass computes it from the bytes it parses
+anyway (:class:`HashingReader`).
 """
 
 from __future__ import annotations
@@ -12,17 +14,14 @@ import io
 import json
 import queue
 import threading
-import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
+
+from ..export.trace_file_reader import open_trace_lines
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer, WriteableBuffer
-
-GZIP_MAGIC: Final = b"\x1f\x8b"
-"""The first two bytes of a gzip stream."""
-
 
 class BackgroundSha256:
     """SHA-256 of the chunks given to :meth:`update`, computed in a thread.
@@ -79,67 +78,10 @@ class HashingReader(io.RawIOBase):
         return size or 0
 
 
-class Gunzip(io.RawIOBase):
-    """Decompresses a gzip stream (all members); a stream cut short just ends early.
-
-    ``gzip.GzipFile`` raises on a truncated file before handing out the data it
-    did decompress; a collector killed mid-write leaves exactly such files, and
-    the lines before the cut are worth converting. :attr:`truncated` tells.
-    """
-
-    def __init__(self, raw: IO[bytes]) -> None:
-        self.raw = raw
-        self.truncated = False
-        self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        self._pending = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: WriteableBuffer) -> int:
-        while not self._pending:
-            if self._decompressor.eof:
-                rest = self._decompressor.unused_data
-                self._decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                if not rest.strip(b"\0"):
-                    rest = self.raw.read(1 << 16)
-                    if not rest:
-                        return 0
-                self._pending = self._decompressor.decompress(rest)
-                continue
-            chunk = self.raw.read(1 << 16)
-            if not chunk:
-                self.truncated = True
-                self._pending = self._decompressor.flush()
-                if not self._pending:
-                    return 0
-                break
-            try:
-                self._pending = self._decompressor.decompress(chunk)
-            except zlib.error:
-                self.truncated = True
-                return 0
-        view = memoryview(buffer)
-        size = min(len(view), len(self._pending))
-        view[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
-        return size
-
-
-def open_decompressed(path: Path) -> IO[bytes]:
-    """*path* as a binary stream, decompressed if it is gzip."""
-    raw = open(path, "rb")  # noqa: SIM115 - returned open, or wrapped by what is returned
-    if raw.read(2) != GZIP_MAGIC:
-        raw.seek(0)
-        return raw
-    raw.seek(0)
-    return io.BufferedReader(Gunzip(raw), 1 << 20)
-
-
 def document_values(path: Path) -> Any | None:
     """The JSON values of the whole file *path* (one value, or a list of several), or None
     if it is not a sequence of JSON values."""
-    with open_decompressed(path) as stream:
+    with open_trace_lines(path) as stream:
         text = stream.read().decode("utf-8", errors="replace")
     decoder = json.JSONDecoder()
     values = []

@@ -42,6 +42,7 @@ import msgspec
 
 from .. import attributes as attr
 from ..export import otlp_json_decode
+from ..export.trace_file_reader import open_trace_lines
 from .model import (
     ATTEMPT,
     COMPUTATION,
@@ -330,23 +331,26 @@ def iter_spans(
 # Whole files, every span: for the demo's summary and the tests
 # --------------------------------------------------------------------------
 def trace_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Files as given; directories searched for ``*.jsonl``."""
+    """Files as given; directories searched for ``*.jsonl`` and ``*.jsonl.zst``."""
     files: list[Path] = []
     for path in map(Path, paths):
-        files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
+        files.extend(sorted(child for child in path.rglob("*.jsonl*")
+                            if child.name.endswith((".jsonl", ".jsonl.zst")))
+                     if path.is_dir() else [path])
     return files
 
 
 def file_requests(paths: Iterable[str | os.PathLike[str]]) -> Iterator[otlp_json_decode.Request]:
-    """Every OTLP trace request in the JSON lines files *paths* (see :func:`trace_files`), in order.
+    """Every OTLP trace request in the trace files *paths* (see :func:`trace_files`), in order.
 
+    Files of any format are read (:mod:`otel_dask_prov.export.trace_file_reader`).
     A line may hold two requests (see :func:`_json_values`). Raises
     :class:`ValueError` (:class:`InvalidUnitError` included) on a line that is
     not JSON or not trace data. ``otel-prov convert`` indexes and reads its
     inputs itself (:mod:`.scan`), with the same decoding.
     """
     for file in trace_files(paths):
-        with open(file, "rb") as lines:
+        with open_trace_lines(file) as lines:
             for line in lines:
                 if line.strip():
                     yield from full_requests(line) or []

@@ -32,8 +32,10 @@ from ..settings import Settings, resolve_settings
 from . import openlineage_emitter, otlp_json_decode
 from .exporters import OtlpLogsExporter, RequestSender, request_sender, sdk_span_exporter
 from .journal import dead_journals
+from .line_encoding import LineEncoding
 from .otlp_logs import LOGS_KEY
 from .span_pipeline import recover_journal
+from .trace_file_reader import PLAIN, DamagedDataError, detect_format, open_trace_lines
 
 _STATUS = {0: StatusCode.UNSET, 1: StatusCode.OK, 2: StatusCode.ERROR}
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED)
@@ -92,11 +94,12 @@ def decode_request(request: otlp_json_decode.Request) -> list[ReadableSpan]:
 
 
 def spill_files(paths: Iterable[Path]) -> list[Path]:
-    """The files to replay: files as given, directories searched for ``*.jsonl``."""
+    """The files to replay: files as given, directories searched for ``*.jsonl`` and ``*.jsonl.zst``."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(path.rglob("*.jsonl")))
+            files.extend(sorted(child for child in path.rglob("*.jsonl*")
+                                if child.name.endswith((".jsonl", ".jsonl.zst"))))
         elif path.is_file():
             files.append(path)
         else:
@@ -157,7 +160,12 @@ def replay_file(path: Path, sender: _Sender) -> int:
     Raises :class:`~otel_dask_prov.errors.ExportError` when the collector refuses a
     batch; the lines not delivered are written back to *path* first.
     """
-    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    try:
+        with open_trace_lines(path) as stream:
+            text = stream.read().decode("utf-8")
+    except DamagedDataError as error:
+        raise TraceFormatError(str(path), None, str(error)) from None
+    lines = [line for line in text.splitlines() if line.strip()]
     delivered = 0
     for index, line in enumerate(lines):
         spans: list[ReadableSpan] = []
@@ -167,7 +175,10 @@ def replay_file(path: Path, sender: _Sender) -> int:
         except (ValueError, TypeError) as error:  # msgspec's errors are ValueErrors
             raise TraceFormatError(str(path), index + 1, f"not an OTLP JSON line ({error})") from None
         if not (sender.send_logs(line) if line.startswith(LOGS_KEY) else sender.send(line, spans)):
-            path.write_text("\n".join(lines[index:]) + "\n", encoding="utf-8")
+            with open(path, "rb") as head:
+                encoding = LineEncoding("jsonl" if detect_format(head.read(8)) == PLAIN
+                                        else "jsonl.zst")
+            path.write_bytes(encoding.encode("\n".join(lines[index:]) + "\n"))
             reason = f" ({sender.last_error})" if sender.last_error else ""
             raise ExportError(
                 f"{path}: the collector did not accept the spans{reason}; delivered {delivered} spans, "
