@@ -40,6 +40,7 @@ from tests.support.provenance_tasks import (
     write_known_bytes,
     write_then_fail,
 )
+from tests.support.trace_files import otlp_lines, trace_files
 
 FIXTURE = Path(__file__).parent / "fixtures" / "traces" / "provenance"
 SETTINGS_ENV = {
@@ -226,5 +227,6 @@ if __name__ == "__main__":  # re-record the fixture: python -m tests.test_conver
     shutil.rmtree(FIXTURE, ignore_errors=True)
     FIXTURE.mkdir()
     for process in ("scheduler", "worker"):
-        trace_file, = traces.glob(f"dask-{process}-*.jsonl")
-        (FIXTURE / f"dask-{process}.jsonl").write_text(neutralize(trace_file.read_text()))
+        trace_file, = trace_files(traces, f"dask-{process}-*")
+        text = "".join(f"{line}\n" for line in otlp_lines(trace_file))
+        (FIXTURE / f"dask-{process}.jsonl").write_text(neutralize(text))

@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 import otel_dask_prov
 from otel_dask_prov import attributes as attr
 from otel_dask_prov.capture import task_thread
+from tests.support.trace_files import trace_files
 from tests.support.traces import read_spans, summarize
 from tests.support.workloads import inc
 
@@ -34,7 +35,7 @@ def test_install_traces_a_local_cluster_of_processes(tmp_path: Path) -> None:
     assert attempts >= 16 + 1  # 16 chunks, then the reduction tree
     assert counts[attr.RECORD_TASK_EXECUTION] == attempts
     assert len({span.trace_id for span in spans}) == 1
-    files = sorted(path.name.split("-")[1] for path in tmp_path.glob("*.jsonl"))
+    files = sorted(path.name.split("-")[1] for path in trace_files(tmp_path))
     assert files == ["scheduler", "worker", "worker"]  # one file per process
 
 

@@ -82,7 +82,7 @@ def test_collector_down_for_the_whole_run_then_replayed(tmp_path: Path, collecto
 
     spilled = read_spans([spill_dir])
     assert_complete(spilled, computations=2, tasks_each=11)
-    assert sorted(p.name.split("-")[1] for p in spill_dir.glob("*.spill.jsonl")) == [
+    assert sorted(p.name.split("-")[1] for p in spill_dir.glob("*.spill.jsonl.zst")) == [
         "scheduler", "worker", "worker"]
 
     replay = subprocess.run(
@@ -95,7 +95,7 @@ def test_collector_down_for_the_whole_run_then_replayed(tmp_path: Path, collecto
     delivered = collector.wait_for_spans(lambda spans: len(spans) >= len(spilled))
     assert sorted(s.span_id for s in delivered) == sorted(s.span_id for s in spilled)
     assert {s.resource[attr.SERVICE_NAME] for s in delivered} == {"dask-scheduler", "dask-worker"}
-    assert list(spill_dir.glob("*.spill.jsonl")) == []  # renamed *.replayed: not sent twice
+    assert list(spill_dir.glob("*.spill.jsonl.zst")) == []  # renamed *.replayed: not sent twice
 
 
 def test_collector_killed_and_restarted_mid_run_loses_nothing(

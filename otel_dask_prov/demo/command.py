@@ -117,11 +117,12 @@ def demo_command(workdir: Path, workers: int, with_jaeger: bool, jaeger_port: in
         results = run_workload(cluster)
         cluster.stop()
     click.echo(f"workload done in {time.monotonic() - started:.1f} s: {results}")
-    if not any(cluster.trace_dir.glob("*.jsonl")):
+    if not any(cluster.trace_dir.glob("*.jsonl*")):
         click.echo("no trace files were written locally: spans went to the OTLP endpoint "
                    "configured in the environment")
         return
-    click.echo(f"traces: {cluster.trace_dir}/ (one OTLP JSON lines file per process)")
+    click.echo(f"traces: {cluster.trace_dir}/ (one zstd-compressed OTLP JSON lines file per "
+               "process; `otel-prov cat FILE` prints one)")
     for line in summarize([cluster.trace_dir]).lines():
         click.echo(f"  {line}")
     click.echo(f"logs: {cluster.log_dir}/")

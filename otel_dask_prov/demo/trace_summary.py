@@ -42,7 +42,7 @@ class TraceSummary:
 
 def summarize(paths: Iterable[str | os.PathLike[str]]) -> TraceSummary:
     """Count traces, spans, tasks, attempts by outcome and workers in *paths*
-    (files, or directories searched for ``*.jsonl``)."""
+    (files, or directories searched for ``*.jsonl`` and ``*.jsonl.zst``)."""
     summary = TraceSummary()
     for _, span in file_spans(paths):
         attributes = decode_attributes(span.attributes)

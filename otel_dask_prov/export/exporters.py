@@ -32,6 +32,7 @@ from .. import attributes as attr
 from ..settings import Settings
 from . import otlp_logs, otlp_protobuf
 from .jsonl_files import JsonLinesExporter, process_file_name
+from .line_encoding import LineEncoding
 from .log_data import LogData
 from .otlp_http import JSON, PROTOBUF, OtlpHttpSender
 from .otlp_json import encode_line, resource_prefix
@@ -254,9 +255,11 @@ def create_exporter(settings: Settings, resource: Resource) -> SpanDataExporter:
     """The exporter of a process with *resource*: the local JSON lines file, or OTLP."""
     if settings.endpoint is None:
         service_name = str(resource.attributes.get(attr.SERVICE_NAME, "dask"))
-        return JsonLinesExporter(settings.output_dir / process_file_name(service_name),
+        encoding = LineEncoding(settings.trace_file_format)
+        return JsonLinesExporter(settings.output_dir / process_file_name(service_name,
+                                                                         encoding.suffix),
                                  resource_prefix(resource.attributes),
-                                 otlp_logs.logs_prefix(resource.attributes))
+                                 otlp_logs.logs_prefix(resource.attributes), encoding)
     logs = OtlpLogsExporter(settings, resource)
     if settings.protocol == "http/json":
         return OtlpExporter(request_sender(settings),

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
+from .line_encoding import LineEncoding
 from .log_data import LogData
 from .otlp_json import encode_line
 from .otlp_logs import encode_logs_line
@@ -31,19 +32,24 @@ def process_file_name(service_name: str, suffix: str = ".jsonl") -> str:
 
 
 class _LineFile:
-    """An append-only text file written one whole line at a time, opened on first use."""
+    """An append-only file written one whole line at a time, opened on first use.
 
-    def __init__(self, path: Path) -> None:
+    Each line is stored as its *encoding* makes it (plain text by default; a zstd
+    frame for ``jsonl.zst``), so a file cut by a killed process loses at most its last line.
+    """
+
+    def __init__(self, path: Path, encoding: LineEncoding | None = None) -> None:
         self.path = path
-        self._file: IO[str] | None = None
+        self._encoding = encoding or LineEncoding("jsonl")
+        self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
 
     def write(self, line: str) -> None:
         with self._lock:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
-            self._file.write(line)
+                self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+            self._file.write(self._encoding.encode(line))
             self._file.flush()
 
     def close(self) -> None:
@@ -61,11 +67,12 @@ class JsonLinesExporter:
     a batch of log records is one ``resourceLogs`` line of the same file.
     """
 
-    def __init__(self, path: Path, prefix: str, logs_prefix: str) -> None:
+    def __init__(self, path: Path, prefix: str, logs_prefix: str,
+                 encoding: LineEncoding | None = None) -> None:
         self.path = path
         self._prefix = prefix
         self._logs_prefix = logs_prefix
-        self._file = _LineFile(path)
+        self._file = _LineFile(path, encoding)
 
     def export_data(self, spans: Sequence[SpanData]) -> bool:
         if spans:
@@ -89,7 +96,8 @@ class SpillFile:
     :attr:`logs_dropped`). ``otel-prov replay`` delivers the file later.
     """
 
-    def __init__(self, path: Path, prefix: str, logs_prefix: str, max_bytes: int) -> None:
+    def __init__(self, path: Path, prefix: str, logs_prefix: str, max_bytes: int,
+                 encoding: LineEncoding | None = None) -> None:
         self.path = path
         self._prefix = prefix
         self._logs_prefix = logs_prefix
@@ -99,7 +107,7 @@ class SpillFile:
         self.logs_spilled = 0
         self.logs_dropped = 0
         self._bytes = 0
-        self._file = _LineFile(path)
+        self._file = _LineFile(path, encoding)
 
     def add(self, spans: Sequence[SpanData]) -> None:
         if not spans:

@@ -49,6 +49,7 @@ from .exporter_process import start_exporter_process
 from .exporters import SpanDataExporter, create_exporter
 from .journal import DeadJournal, Journal, JournalReader, dead_journals
 from .jsonl_files import JsonLinesExporter, SpillFile, process_file_name
+from .line_encoding import LineEncoding
 from .log_data import LogData
 from .otlp_json import resource_prefix
 from .otlp_logs import logs_prefix
@@ -394,10 +395,12 @@ class SpanPipeline:
     def _spill_file(self) -> SpillFile:
         if self._spill is None:
             service = str(self.resource.attributes.get(attr.SERVICE_NAME, "dask"))
-            path = self.settings.effective_spill_dir / process_file_name(service, ".spill.jsonl")
+            encoding = LineEncoding(self.settings.trace_file_format)
+            path = self.settings.effective_spill_dir / process_file_name(
+                service, f".spill{encoding.suffix}")
             self._spill = SpillFile(path, resource_prefix(self.resource.attributes),
                                     logs_prefix(self.resource.attributes),
-                                    self.settings.spill_max_bytes)
+                                    self.settings.spill_max_bytes, encoding)
         return self._spill
 
     def _spill_spans(self, spans: Sequence[SpanData], logs: Sequence[LogData] = ()) -> None:
@@ -457,16 +460,17 @@ def recover_journal(dead: DeadJournal, settings: Settings) -> PipelineStats:
     """Deliver what the dead process of *dead* journaled but did not export; remove it after.
 
     Spans go where *settings* send them, with the dead process's resource: to
-    the endpoint, or without one to ``<output-dir>/<journal name>.recovered.jsonl``.
+    the endpoint, or without one to ``<output-dir>/<journal name>.recovered.jsonl.zst``.
     Progress is committed batch by batch, so running it again (or after being
     killed in turn) delivers nothing twice.
     """
     resource = Resource(dead.resource)
     exporter: SpanDataExporter | None = None
     if settings.endpoint is None:
+        encoding = LineEncoding(settings.trace_file_format)
         exporter = JsonLinesExporter(
-            settings.output_dir / f"{dead.directory.name}.recovered.jsonl",
-            resource_prefix(resource.attributes), logs_prefix(resource.attributes))
+            settings.output_dir / f"{dead.directory.name}.recovered{encoding.suffix}",
+            resource_prefix(resource.attributes), logs_prefix(resource.attributes), encoding)
     pipeline = SpanPipeline(settings, resource, exporter=exporter, journal=False)
     delivery = JournalDelivery(pipeline, dead)
     delivery.take(dead.records())

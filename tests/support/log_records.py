@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .trace_files import TRACE_FILE_GLOB, otlp_lines, trace_files
+
 
 @dataclass
 class LogRecord:
@@ -34,10 +36,10 @@ def read_log_records(paths: Iterable[Path]) -> list[LogRecord]:
     """Every log record in the OTLP JSON lines files *paths* (directories are searched)."""
     files: list[Path] = []
     for path in paths:
-        files.extend(sorted(path.rglob("*.jsonl")) if path.is_dir() else [path])
+        files.extend(trace_files(path, f"**/{TRACE_FILE_GLOB}") if path.is_dir() else [path])
     records: list[LogRecord] = []
     for file in files:
-        for line in file.read_text(encoding="utf-8").splitlines():
+        for line in otlp_lines(file):
             if not line.startswith('{"resourceLogs"'):
                 continue
             for resource_logs in json.loads(line)["resourceLogs"]:
