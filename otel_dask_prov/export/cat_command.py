@@ -43,10 +43,10 @@ def cat_command(files: tuple[Path, ...]) -> None:
 
     Reads every format that the other commands read, told apart by content: OTLP
     JSON lines, gzip, the zstd frames of local trace and spill files
-    (``*.jsonl.zst``), and the collector's file exporter output with ``format:
-    proto`` and/or ``compression: zstd``. A file cut short by a killed writer is
+    (*.jsonl.zst), and the collector's file exporter output with format:
+    proto and/or compression: zstd. A file cut short by a killed writer is
     printed up to the cut with a warning; damaged data stops with
-    ``FILE: byte N: reason`` and exit status 2.
+    FILE: byte N: reason and exit status 2.
 
     \b
       otel-prov cat traces/dask-scheduler-*.jsonl.zst | less
