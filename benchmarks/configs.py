@@ -1,7 +1,8 @@
 """The tracing configurations the benchmarks compare.
 
 * ``none``: no plugin at all (the baseline);
-* ``file``: the default, OTLP JSON lines to a local file per process;
+* ``file``: the default, OTLP JSON lines to a local file per process (zstd frames);
+* ``file-jsonl``: the same uncompressed (``trace_file_format: jsonl``);
 * ``otlp``: OTLP over gRPC to the real collector (``benchmarks/collector.yaml``);
 * ``file-thread``: the default exported by a thread of each Dask process, not an
   exporter process; ``file-unjournaled``: without the journal either (before issue 13);
@@ -64,7 +65,9 @@ def configurations() -> dict[str, Configuration]:
     """Every configuration by name, in the order they are reported."""
     features = optional_features()
     found = [Configuration("none", "no tracing", traced=False),
-             Configuration("file", "default: OTLP JSON lines to a local file"),
+             Configuration("file", "default: OTLP JSON lines to a local file, a zstd frame per batch"),
+             Configuration("file-jsonl", "default with uncompressed JSON lines (trace_file_format "
+                           "jsonl, before issue 19)", settings={"trace_file_format": "jsonl"}),
              Configuration("otlp", "OTLP/gRPC to the real collector", otlp=True),
              Configuration("file-thread", "default, exported by a thread of each Dask process "
                            "instead of an exporter process", settings={"export_process": False}),

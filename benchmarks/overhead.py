@@ -44,6 +44,8 @@ class Measurement:
     worker_export_cpu: float
     sched_peak_rss: int
     worker_peak_rss: int
+    trace_bytes: int = 0
+    """Bytes the run added to the local trace files (0 when exporting over OTLP)."""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -95,6 +97,12 @@ def measure_run(harness: Harness, workload: Workload, round_number: int,
     )
 
 
+def trace_bytes(workdir: Path) -> int:
+    """Bytes of the local trace files under *workdir* (the journals, deleted once exported, apart)."""
+    traces = workdir / "traces"
+    return sum(path.stat().st_size for path in traces.rglob("*.jsonl*")) if traces.is_dir() else 0
+
+
 def run_overhead(kinds: Sequence[str], configurations: Sequence[Configuration],
                  workloads: Sequence[Workload], repeats: int, workdir: Path,
                  idle_window: float,
@@ -109,10 +117,13 @@ def run_overhead(kinds: Sequence[str], configurations: Sequence[Configuration],
                 with running(kind, configuration, where) as harness:
                     warm_up(harness.client)
                     for workload in workloads:
+                        on_disk = trace_bytes(where)
                         measurement = measure_run(harness, workload, round_number, idle_window)
+                        measurement.trace_bytes = trace_bytes(where) - on_disk
                         measurements.append(measurement)
                         progress(f"round {round_number + 1}/{repeats} {kind:9} "
                                  f"{configuration.name:5} {workload.name:8} "
                                  f"wall {measurement.wall:7.2f} s  "
-                                 f"scheduler cpu {measurement.sched_cpu:7.2f} s")
+                                 f"scheduler cpu {measurement.sched_cpu:7.2f} s  "
+                                 f"{measurement.trace_bytes / measurement.tasks:6.0f} B/task on disk")
     return measurements
