@@ -199,11 +199,6 @@ def assert_failing_task_logged(logs: list[LogRecord], spans: list[Span]) -> None
     assert bodies == ["calibration file cal-2026.nc is stale", "Compute Failed"]
 
 
-def collector_env(tmp_path: Path) -> dict[str, str]:
-    """The collector's logs file (``collector-config/local.yaml`` keeps them apart from spans)."""
-    return {"OTEL_DASK_PROV_LOGS_FILE": str(tmp_path / "collector-logs.jsonl.zst")}
-
-
 @pytest.mark.collector
 @pytest.mark.slow
 @pytest.mark.parametrize(("protocol", "exporter"), [
@@ -211,13 +206,13 @@ def collector_env(tmp_path: Path) -> dict[str, str]:
 def test_log_records_reach_the_collectors_file(
         protocol: str, exporter: str, start_collector: Callable[..., Collector],
         tmp_path: Path) -> None:
-    collector = start_collector("local.yaml", collector_env(tmp_path))
+    collector = start_collector("local.yaml")
     endpoint = collector.grpc_endpoint if protocol == "grpc" else collector.http_endpoint
     cluster = DaskProcesses(tmp_path / "dask", n_workers=1, nthreads=2, env=otlp_env(
         endpoint, protocol, DASK_OTEL_DASK_PROV__OTLP_EXPORTER=exporter))
     run_one_failing_task(cluster, tmp_path)
     collector.stop()
-    assert_failing_task_logged(read_log_records([tmp_path / "collector-logs.jsonl.zst"]), collector.spans())
+    assert_failing_task_logged(read_log_records([collector.logs_file]), collector.spans())
     assert not list(cluster.trace_dir.rglob("*.jsonl*")), "spilled instead of delivered"
 
 
@@ -234,7 +229,7 @@ def test_spilled_log_records_are_replayed_to_the_logs_endpoint(
     spilled = read_log_records([spill_dir])
     assert_failing_task_logged(spilled, read_spans([spill_dir]))
 
-    collector = start_collector("local.yaml", collector_env(tmp_path))
+    collector = start_collector("local.yaml")
     replay = subprocess.run(
         [sys.executable, "-m", "otel_dask_prov.cli", "replay", str(spill_dir),
          "--endpoint", collector.grpc_endpoint],
@@ -243,7 +238,7 @@ def test_spilled_log_records_are_replayed_to_the_logs_endpoint(
     assert replay.returncode == 0, replay.stderr
     assert f"and {len(spilled)} log records" in replay.stdout
     collector.stop()
-    assert_failing_task_logged(read_log_records([tmp_path / "collector-logs.jsonl.zst"]), collector.spans())
+    assert_failing_task_logged(read_log_records([collector.logs_file]), collector.spans())
 
 
 # -- the capture logic, in this process ------------------------------------------

@@ -221,6 +221,7 @@ def prepare(workdir: Path, ui_port: int = 16686) -> CollectorAndJaeger:
             "OTEL_DASK_PROV_HEALTH_PORT": str(c_health),
             "OTEL_DASK_PROV_METRICS_PORT": str(c_metrics),
             "OTEL_DASK_PROV_TRACES_FILE": str(traces_file),
+            "OTEL_DASK_PROV_LOGS_FILE": str(traces_file.with_name("logs.jsonl")),
             "OTEL_DASK_PROV_JAEGER_ENDPOINT": f"127.0.0.1:{j_grpc}",
         },
         workdir / "logs" / "collector.log", f"http://127.0.0.1:{c_health}/",

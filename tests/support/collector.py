@@ -385,6 +385,8 @@ class Collector(Service):
         workdir.mkdir(parents=True, exist_ok=True)
         self.grpc_port, self.http_port, self.health_port, self.metrics_port, unused = free_ports(5)
         self.traces_file = workdir / f"{name}-traces.jsonl"
+        self.logs_file = workdir / f"{name}-logs.jsonl"
+        """Where ``local.yaml`` and ``gateway.yaml`` write the tasks' log records."""
         self.health_url = f"http://127.0.0.1:{self.health_port}/"
         defaults = {
             "OTEL_DASK_PROV_COLLECTOR_HOST": "127.0.0.1",
@@ -393,6 +395,7 @@ class Collector(Service):
             "OTEL_DASK_PROV_HEALTH_PORT": str(self.health_port),
             "OTEL_DASK_PROV_METRICS_PORT": str(self.metrics_port),
             "OTEL_DASK_PROV_TRACES_FILE": str(self.traces_file),
+            "OTEL_DASK_PROV_LOGS_FILE": str(self.logs_file),
             "OTEL_DASK_PROV_JAEGER_ENDPOINT": f"127.0.0.1:{unused}",
         }
         super().__init__(runner, config_path(config), workdir, {**defaults, **(env or {})}, mounts)
