@@ -221,11 +221,14 @@ class SpanPipeline:
         if self._spill is not None:
             self._spill.close()
             logger.warning(
-                "otel-dask-prov: %d spans could not be delivered and were written to %s "
-                "(%d dropped past its size bound); deliver them with `otel-prov replay`",
+                "otel-dask-prov: %d spans (and %d task log records) could not be delivered "
+                "and were written to %s (%d and %d dropped past its size bound); deliver them "
+                "with `otel-prov replay`",
                 self._spill.spilled,
+                self._spill.logs_spilled,
                 self._spill.path,
                 self._spill.dropped,
+                self._spill.logs_dropped,
             )
         return self.stats
 
