@@ -26,6 +26,7 @@ from click.testing import CliRunner
 from google.protobuf import json_format
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from otel_dask_prov import attributes as attr
 from otel_dask_prov.cli import cli
 from otel_dask_prov.convert import to_document
 from otel_dask_prov.export.line_encoding import LineEncoding
@@ -146,3 +147,23 @@ def test_damaged_data_in_the_middle_names_the_file_and_byte(name: str, message: 
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert cat.returncode == 2
     assert cat.stderr.strip().splitlines() == [done.stderr.strip().splitlines()[0]]
+
+
+@pytest.mark.parametrize(("trace_file_format", "suffix"), [("jsonl", ".jsonl"), ("jsonl.zst", ".jsonl.zst")])
+def test_the_setting_chooses_what_the_exporter_processes_write(
+        trace_file_format: str, suffix: str, tmp_path: Path) -> None:
+    from distributed import Client, LocalCluster
+
+    import otel_dask_prov
+    from tests.support.traces import read_spans
+    from tests.support.workloads import inc
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                      dashboard_address=":0") as local, Client(local) as client:
+        otel_dask_prov.install(client, output_dir=str(tmp_path), trace_file_format=trace_file_format)
+        assert client.gather(client.map(inc, range(10))) == list(range(1, 11))
+    files = sorted(tmp_path.glob("*.jsonl*"))
+    assert [path.name.endswith(suffix) for path in files] == [True, True]  # scheduler, worker
+    plain = [path.read_bytes().startswith(b"{") for path in files]
+    assert plain == [trace_file_format == "jsonl"] * 2
+    assert sum(span.kind == attr.RECORD_TASK_ATTEMPT for span in read_spans([tmp_path])) == 10

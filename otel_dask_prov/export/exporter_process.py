@@ -49,7 +49,7 @@ logger = logging.getLogger("otel_dask_prov")
 EXPORT_SETTINGS = (
     "endpoint", "protocol", "headers", "certificate", "insecure", "compression", "timeout",
     "otlp_exporter", "output_dir", "spill_dir", "spill_max_bytes", "export_interval",
-    "max_export_batch_size",
+    "max_export_batch_size", "trace_file_format",
 )
 """The settings the exporter process needs, passed on explicitly (the Dask config of
 the Dask process, set in code, is not visible to a new interpreter)."""
