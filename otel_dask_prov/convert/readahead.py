@@ -40,6 +40,7 @@ from typing import IO, Any, NoReturn
 
 import msgspec
 
+from ..export.trace_file_reader import PLAIN, detect_format
 from . import readers
 from .discovery import InputFile, discover, size_on_disk
 from .model import Span
@@ -65,7 +66,22 @@ def worth_it(paths: list[str | os.PathLike[str]]) -> bool:
     """Whether the input is large enough, and the machine wide enough, for a second process."""
     if (os.cpu_count() or 1) < 2:
         return False
-    return sum(size_on_disk(file) for file in discover(paths)) >= PARALLEL_BYTES
+    return sum(_bytes_to_read(file) for file in discover(paths)) >= PARALLEL_BYTES
+
+
+COMPRESSION_RATIO = 10
+"""What a compressed trace file is taken to hold per byte on disk: zstd frames of our
+batches hold about 22 bytes of JSON per byte, the collector's zstd messages about as many."""
+
+
+def _bytes_to_read(file: InputFile) -> int:
+    """About how many bytes of JSON lines *file* holds."""
+    try:
+        with open(file.path, "rb") as raw:
+            compressed = detect_format(raw.read(8)) != PLAIN
+    except OSError:
+        return 0
+    return size_on_disk(file) * (COMPRESSION_RATIO if compressed else 1)
 
 
 def wanted_traces(index: Index, holds: UnitTraces, unit: int) -> dict[str, int]:
