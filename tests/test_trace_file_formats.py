@@ -167,3 +167,29 @@ def test_the_setting_chooses_what_the_exporter_processes_write(
     plain = [path.read_bytes().startswith(b"{") for path in files]
     assert plain == [trace_file_format == "jsonl"] * 2
     assert sum(span.kind == attr.RECORD_TASK_ATTEMPT for span in read_spans([tmp_path])) == 10
+
+
+def test_report_and_export_read_the_local_zstd_files(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    pytest.importorskip("duckdb")
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    (traces / "dask-scheduler-host-1-20261205T000000.jsonl.zst").write_bytes(zstd_frames(BATCHES))
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "dask-scheduler-host-1-20261205T000000.jsonl").write_text("".join(BATCHES))
+    runner = CliRunner()
+    for directory in (traces, plain):
+        report = runner.invoke(cli, ["report", str(directory), "-o", str(tmp_path / f"{directory.name}.html")])
+        assert report.exit_code == 0, report.output
+        export = runner.invoke(cli, ["export", str(directory), "-o", str(tmp_path / f"{directory.name}-dataset")])
+        assert export.exit_code == 0, export.output
+    assert sorted(p.name for p in (tmp_path / "traces-dataset").iterdir()) == sorted(
+        p.name for p in (tmp_path / "plain-dataset").iterdir())
+    import pyarrow.parquet
+
+    attempts = [sum(pyarrow.parquet.ParquetFile(part).metadata.num_rows
+                    for part in (tmp_path / f"{name}-dataset" / "attempts").rglob("*.parquet"))
+                for name in ("traces", "plain")]
+    assert attempts[0] == attempts[1] > 0
+    assert (tmp_path / "traces.html").stat().st_size > 0

@@ -81,8 +81,8 @@ class TraceLines(io.RawIOBase):
         self.kind = kind
         self.truncated = False
         """The data ended inside a frame or message (the writer was stopped mid-write)."""
-        chunks = {GZIP: self._gzip_chunks, ZSTD: self._zstd_chunks,
-                  LENGTH_PREFIXED: self._message_chunks}.get(kind, self._plain_chunks)
+        chunks = {GZIP: self._gzip_chunks, ZSTD: self._framed_chunks,
+                  LENGTH_PREFIXED: self._framed_chunks}.get(kind, self._plain_chunks)
         self._chunks = chunks()
         self._pending = memoryview(b"")
 
@@ -130,29 +130,54 @@ class TraceLines(io.RawIOBase):
                 self.truncated = True
                 return
 
-    def _zstd_chunks(self) -> Iterator[bytes]:
-        frame_start = fed = 0
+    def _framed_chunks(self) -> Iterator[bytes]:
+        frames = Frames(self.raw, self.kind)
+        for _, _, data in frames:
+            yield data
+        self.truncated = frames.truncated
+
+
+class Frames:
+    """The frames of a zstd-frames or length-prefixed file as ``(offset, length, data)``:
+    where each starts in the file, its length there, and its OTLP JSON line(s).
+
+    The converter indexes a frame by its place in the file and reads it back with
+    :func:`decode_frame`. A cut last frame ends the iteration and sets :attr:`truncated`.
+    """
+
+    def __init__(self, raw: IO[bytes], kind: str) -> None:
+        self.raw = raw
+        self.kind = kind
+        self.truncated = False
+
+    def __iter__(self) -> Iterator[tuple[int, int, bytes]]:
+        return self._zstd_frames() if self.kind == ZSTD else self._messages()
+
+    def _zstd_frames(self) -> Iterator[tuple[int, int, bytes]]:
+        offset = fed = 0
+        pieces: list[bytes] = []
         decompressor = zstandard.ZstdDecompressor().decompressobj()
         while data := self.raw.read(_CHUNK):
             while data:
                 fed += len(data)
                 try:
-                    yield decompressor.decompress(data)
+                    pieces.append(decompressor.decompress(data))
                 except zstandard.ZstdError as error:
-                    raise DamagedDataError(frame_start, f"damaged zstd frame ({error})") from None
+                    raise DamagedDataError(offset, f"damaged zstd frame ({error})") from None
                 if not decompressor.eof:
                     break
                 data = decompressor.unused_data
-                frame_start += fed - len(data)
-                fed = 0
+                length = fed - len(data)
+                yield offset, length, b"".join(pieces)
+                offset, fed, pieces = offset + length, 0, []
                 decompressor = zstandard.ZstdDecompressor().decompressobj()
                 if not data.strip(b"\0"):
-                    frame_start += len(data)
+                    offset += len(data)
                     data = b""
         if fed:
             self.truncated = True
 
-    def _message_chunks(self) -> Iterator[bytes]:
+    def _messages(self) -> Iterator[tuple[int, int, bytes]]:
         offset = 0
         while prefix := self.raw.read(4):
             size = int.from_bytes(prefix, "big")
@@ -166,10 +191,22 @@ class TraceLines(io.RawIOBase):
                 self.truncated = True
                 return
             try:
-                yield message_line(body)
+                line = message_line(body)
             except (zstandard.ZstdError, DecodeError, ValueError) as error:
                 raise DamagedDataError(offset, f"damaged message ({error})") from None
+            yield offset, 4 + size, line
             offset += 4 + size
+
+
+def decode_frame(data: bytes, kind: str) -> bytes:
+    """The OTLP JSON line(s) of one frame of a file of format *kind*, as :class:`Frames` found it."""
+    if kind == ZSTD:
+        decompressor = zstandard.ZstdDecompressor().decompressobj()
+        lines = decompressor.decompress(data)
+        if not decompressor.eof:
+            raise ValueError("the zstd frame is incomplete")
+        return lines
+    return message_line(data[4:])
 
 
 def open_trace_lines(path: Path) -> IO[bytes]:
@@ -188,10 +225,7 @@ def open_trace_lines(path: Path) -> IO[bytes]:
 def message_line(body: bytes) -> bytes:
     """One message of a collector file (zstd or not, JSON or protobuf) as one OTLP JSON line."""
     if body.startswith(ZSTD_MAGIC):
-        decompressor = zstandard.ZstdDecompressor().decompressobj()
-        body = decompressor.decompress(body)
-        if not decompressor.eof:
-            raise ValueError("the zstd frame is incomplete")
+        body = decode_frame(body, ZSTD)
     text = body.strip()
     if text[:1] in (b"{", b"["):
         return text + b"\n"
