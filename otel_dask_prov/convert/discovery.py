@@ -31,7 +31,10 @@ class InputFile:
     layout: str = "lines"
     """``lines`` (a JSON value per line) or ``document`` (the whole file is one unit)."""
     store: Path | None = None
-    """Decompressed copy of the useful lines of a compressed or framed file."""
+    """Decompressed copy of the useful lines of a gzip-compressed file."""
+    framed: str = ""
+    """The format of a file read frame by frame in place (zstd frames, length-prefixed
+    messages): its units are frames, decoded again when read back."""
 
 
 def discover(paths: list[str | os.PathLike[str]]) -> list[InputFile]:

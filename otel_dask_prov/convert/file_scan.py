@@ -23,7 +23,15 @@ from typing import IO, BinaryIO
 
 from ..errors import TraceFormatError
 from ..export import otlp_json_decode
-from ..export.trace_file_reader import PLAIN, DamagedDataError, TraceLines, detect_format
+from ..export.trace_file_reader import (
+    LENGTH_PREFIXED,
+    PLAIN,
+    ZSTD,
+    DamagedDataError,
+    Frames,
+    TraceLines,
+    detect_format,
+)
 from . import readers
 from .discovery import InputFile
 from .input_streams import HashingReader, document_values
@@ -69,6 +77,13 @@ class FileScanner:
 
     def _scan_raw(self, number: int, file: InputFile, reader: HashingReader, kind: str) -> None:
         buffered = io.BufferedReader(reader, 1 << 20)
+        if kind in (ZSTD, LENGTH_PREFIXED):
+            self._scan_framed(number, file, buffered, kind)
+            while buffered.read(1 << 20):  # hash the rest
+                pass
+            file.size = reader.count
+            file.sha256 = reader.sha256.hexdigest()
+            return
         lines = TraceLines(buffered, kind) if file.compressed else None
         stream: IO[bytes] = io.BufferedReader(lines, 1 << 20) if lines else buffered
         try:
@@ -149,6 +164,39 @@ class FileScanner:
             if useful and store is not None:
                 store.write(line)
                 stored += len(line)
+
+    def _scan_framed(self, number: int, file: InputFile, buffered: IO[bytes], kind: str) -> None:
+        """Index every frame of a zstd-frames or length-prefixed file where it lies in the
+        file (the second pass decodes it again there); its ordinal is its line in ``otel-prov cat``."""
+        file.framed = kind
+        frames = Frames(buffered, kind)
+        parsed_any = False
+        try:
+            for ordinal, (offset, length, data) in enumerate(frames, start=1):
+                if data.isspace() or not data:
+                    continue
+                try:
+                    requests = readers.scan_requests(data)
+                    parsed_any = True
+                    self._index_unit(number, file, requests, ordinal, offset, length)
+                except readers.InvalidUnitError as error:
+                    if not parsed_any and not file.explicit:
+                        self._warn(f"{file.shown}: skipped, {error}")
+                        return
+                    parsed_any = True
+                    self._invalid(file, ordinal, str(error))
+                except ValueError as error:
+                    self._invalid(file, ordinal, f"malformed JSON: {_json_reason(error)}")
+        except OSError as error:
+            self._unreadable(file, error)
+            return
+        except DamagedDataError as error:
+            if not self.skip_invalid:
+                raise TraceFormatError(file.shown, None, str(error)) from None
+            self._warn(f"{file.shown}: {error}; converted what came before, skipped the rest")
+        if frames.truncated:
+            self._warn(f"{file.shown}: compressed data ends early (was the writer stopped "
+                       "mid-write?); converted what could be read")
 
     def _scan_document(self, number: int, file: InputFile) -> bool:
         """Read *file* as one document (a stream of JSON values); False if it is not one."""

@@ -78,7 +78,7 @@ def merge_parts(files: list[InputFile], parts: list[ScanPart]) -> Index:
             scanned = part.index.files[number]
             files[number].size, files[number].sha256 = scanned.size, scanned.sha256
             files[number].compressed, files[number].layout = scanned.compressed, scanned.layout
-            files[number].store = scanned.store
+            files[number].store, files[number].framed = scanned.store, scanned.framed
     for number in range(len(files)):
         owned = owner.get(number)
         if owned is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from ..export import otlp_json_decode
+from ..export.trace_file_reader import decode_frame
 from . import readers
 from .input_streams import document_values
 from .scan_index import WHOLE_DOCUMENT, Index
@@ -13,7 +14,8 @@ from .scan_index import WHOLE_DOCUMENT, Index
 class UnitReader:
     """Reads units back by number, keeping each file open until :meth:`close`.
 
-    The lines of a compressed file are read from its decompressed copy.
+    The lines of a gzip-compressed file are read from its decompressed copy, the frames
+    of a zstd or length-prefixed file from the file, and decoded again.
     """
 
     def __init__(self, index: Index) -> None:
@@ -32,7 +34,10 @@ class UnitReader:
         if handle is None:
             handle = self._open[number] = open(file.store or file.path, "rb")  # noqa: SIM115 - closed by close()
         handle.seek(offset)
-        return readers.full_requests(handle.read(index.unit_length[unit])) or []
+        data = handle.read(index.unit_length[unit])
+        if file.framed:
+            data = decode_frame(data, file.framed)
+        return readers.full_requests(data) or []
 
     def close(self) -> None:
         """Close the files."""
