@@ -3,11 +3,11 @@
 A file whose lines are each a JSON value (OTLP JSON lines, the normal case,
 also NDJSON of SDK spans or Jaeger responses) is read line by line; any other
 JSON file (a pretty-printed Jaeger download, ``ConsoleSpanExporter`` output) is
-one unit. Compressed and framed files (gzip, zstd frames, the collector's
-length-prefixed messages) are read as the JSON lines they hold
-(:mod:`otel_dask_prov.export.trace_file_reader`). The lines of such a file
-that hold spans the second pass needs are kept, decompressed, in a temporary
-file (:attr:`~.discovery.InputFile.store`).
+one unit. Files of zstd frames (our local default) and of the collector's
+length-prefixed messages are read frame by frame, each frame a unit indexed
+where it lies in the file (:mod:`otel_dask_prov.export.trace_file_reader`).
+The lines of a gzip file that hold spans the second pass needs are kept,
+decompressed, in a temporary file (:attr:`~.discovery.InputFile.store`).
 While it parses, :class:`FileScanner` hashes the file and catalogs the
 resources (processes) that wrote its spans.
 """
