@@ -193,3 +193,10 @@ def test_report_and_export_read_the_local_zstd_files(tmp_path: Path) -> None:
                 for name in ("traces", "plain")]
     assert attempts[0] == attempts[1] > 0
     assert (tmp_path / "traces.html").stat().st_size > 0
+
+
+def test_cat_of_a_missing_file_says_so_in_one_line(tmp_path: Path) -> None:
+    cat = subprocess.run([sys.executable, "-m", "otel_dask_prov.cli", "cat", "missing.jsonl.zst"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert cat.returncode == 2
+    assert cat.stderr == "otel-prov: missing.jsonl.zst: cannot read: No such file or directory\n"

@@ -37,7 +37,7 @@ def cat_file(path: Path, out: IO[bytes]) -> bool:
 
 @click.command("cat")
 @click.argument("files", nargs=-1, required=True,
-                type=click.Path(exists=True, dir_okay=False, path_type=Path))
+                type=click.Path(path_type=Path))
 def cat_command(files: tuple[Path, ...]) -> None:
     """Print trace FILES as OTLP JSON lines, one request a line.
 
