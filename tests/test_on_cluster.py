@@ -24,6 +24,7 @@ from otel_dask_prov.convert.pipeline import run
 from otel_dask_prov.convert.run_summary import RunSummaryWriter
 from otel_dask_prov.convert.scan import scan
 from otel_dask_prov.errors import OptionError
+from otel_dask_prov.export.line_encoding import LineEncoding
 from otel_dask_prov.query import export
 from tests.support.synthetic_traces import START, SyntheticTask, stream_many
 
@@ -171,3 +172,20 @@ def test_what_cannot_run_on_a_cluster_says_so(cluster: str, tmp_path: Path,
                  "--scheduler", "tcp://127.0.0.1:9"]) == 2
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in capsys.readouterr().err
     assert not (tmp_path / "run.json").exists()
+
+
+def test_zstd_trace_files_convert_on_the_cluster_as_in_one_process(
+        cluster: str, many_small_traces: Path, tmp_path: Path) -> None:
+    """The local default's files: zstd frames, read in place by the cluster's workers too."""
+    encoding = LineEncoding("jsonl.zst")
+    compressed = tmp_path / "zstd"
+    compressed.mkdir()
+    for path in sorted(many_small_traces.iterdir()):
+        with path.open(encoding="utf-8") as lines:
+            (compressed / f"{path.stem}.jsonl.zst").write_bytes(
+                b"".join(encoding.encode(line) for line in lines))
+    alone = convert([str(compressed)], tmp_path / "alone.json", parallel=False)
+    parted = convert([str(compressed)], tmp_path / "cluster.json", scheduler=cluster)
+    assert (tmp_path / "cluster.json").read_bytes() == (tmp_path / "alone.json").read_bytes()
+    assert (parted.traces, parted.records) == (alone.traces, alone.records)
+    assert alone.traces >= 3000
