@@ -200,3 +200,17 @@ def test_cat_of_a_missing_file_says_so_in_one_line(tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert cat.returncode == 2
     assert cat.stderr == "otel-prov: missing.jsonl.zst: cannot read: No such file or directory\n"
+
+
+def test_skip_invalid_converts_what_came_before_damaged_data(tmp_path: Path) -> None:
+    first = FORMATS["local jsonl.zst"](BATCHES[:1])
+    rest = bytearray(FORMATS["local jsonl.zst"](BATCHES[1:]))
+    rest[20:36] = bytes(16)
+    (tmp_path / "damaged.bin").write_bytes(first + bytes(rest))
+    (tmp_path / "first.bin").write_bytes(first)
+    done = run_convert("--skip-invalid", "damaged.bin", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert f"damaged.bin: byte {len(first)}: damaged zstd frame" in done.stderr
+    assert "converted what came before, skipped the rest" in done.stderr
+    assert (bundles(to_document([tmp_path / "damaged.bin"], skip_invalid=True))
+            == bundles(to_document([tmp_path / "first.bin"])))
