@@ -16,6 +16,7 @@ import base64
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -214,3 +215,43 @@ def test_skip_invalid_converts_what_came_before_damaged_data(tmp_path: Path) -> 
     assert "converted what came before, skipped the rest" in done.stderr
     assert (bundles(to_document([tmp_path / "damaged.bin"], skip_invalid=True))
             == bundles(to_document([tmp_path / "first.bin"])))
+
+
+WRITER = """
+import sys
+from pathlib import Path
+
+from otel_dask_prov.export import otlp_json, otlp_logs
+from otel_dask_prov.export.jsonl_files import JsonLinesExporter
+from otel_dask_prov.export.line_encoding import LineEncoding
+from tests.support.span_batches import recorded_batches
+
+batches = recorded_batches()
+resource = batches[0][0]
+exporter = JsonLinesExporter(Path(sys.argv[1]), otlp_json.resource_prefix(resource),
+                             otlp_logs.logs_prefix(resource), LineEncoding("jsonl.zst"))
+print("writing", flush=True)
+while True:
+    for _, spans in batches:
+        exporter.export_data(spans)
+"""
+
+
+def test_a_writer_killed_mid_run_leaves_a_file_that_reads_to_its_last_frame(tmp_path: Path) -> None:
+    path = tmp_path / "killed.jsonl.zst"
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE,
+                              cwd=Path(__file__).parent.parent)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"writing\n"
+        while not path.exists() or path.stat().st_size < 2 << 20:
+            assert writer.poll() is None, "the writer stopped by itself"
+            time.sleep(0.01)
+        writer.kill()  # SIGKILL, wherever it is
+    finally:
+        writer.kill()
+        writer.wait()
+    frames = len(otlp_requests(path))
+    assert frames > 100
+    done = run_convert("killed.jsonl.zst", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
