@@ -255,3 +255,29 @@ def test_a_writer_killed_mid_run_leaves_a_file_that_reads_to_its_last_frame(tmp_
     done = run_convert("killed.jsonl.zst", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_spill_bound_counts_bytes_on_disk(tmp_path: Path) -> None:
+    from otel_dask_prov.export import otlp_json, otlp_logs
+    from otel_dask_prov.export.jsonl_files import SpillFile
+    from tests.support.span_batches import recorded_batches
+
+    batches = recorded_batches()
+    resource = batches[0][0]
+    plain_size = sum(len(otlp_json.encode_line(otlp_json.resource_prefix(resource), spans).encode())
+                     for _, spans in batches)
+    spill = SpillFile(tmp_path / "dask-worker.spill.jsonl.zst", otlp_json.resource_prefix(resource),
+                      otlp_logs.logs_prefix(resource), plain_size // 2, LineEncoding("jsonl.zst"))
+    for _, spans in batches:
+        spill.add(spans)
+    spill.close()
+    assert spill.dropped == 0  # half the JSON's size holds all of it compressed
+    assert spill.spilled == sum(len(spans) for _, spans in batches)
+    assert (tmp_path / "dask-worker.spill.jsonl.zst").stat().st_size <= plain_size // 2
+    small = SpillFile(tmp_path / "small.spill.jsonl.zst", otlp_json.resource_prefix(resource),
+                      otlp_logs.logs_prefix(resource), 2000, LineEncoding("jsonl.zst"))
+    for _, spans in batches:
+        small.add(spans)
+    small.close()
+    assert small.dropped > 0
+    assert (tmp_path / "small.spill.jsonl.zst").stat().st_size <= 2000

@@ -44,13 +44,18 @@ class _LineFile:
         self._file: IO[bytes] | None = None
         self._lock = threading.Lock()
 
-    def write(self, line: str) -> None:
+    def write(self, line: str, room: int | None = None) -> int:
+        """Append *line*; the bytes written, or 0 (nothing written) if they would pass *room*."""
         with self._lock:
+            data = self._encoding.encode(line)
+            if room is not None and len(data) > room:
+                return 0
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
                 self._file = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-            self._file.write(self._encoding.encode(line))
+            self._file.write(data)
             self._file.flush()
+            return len(data)
 
     def close(self) -> None:
         with self._lock:
@@ -126,17 +131,14 @@ class SpillFile:
             self.logs_dropped += len(logs)
 
     def _write(self, line: str) -> bool:
-        """Append *line* unless it would pass the bound; whether it was written."""
-        size = len(line.encode("utf-8"))
-        if self._bytes + size > self.max_bytes:
-            return False
+        """Append *line* unless it would pass the bound (in bytes on disk); whether it was written."""
         try:
-            self._file.write(line)
+            size = self._file.write(line, room=self.max_bytes - self._bytes)
         except OSError as error:
             logger.warning("otel-dask-prov: cannot write spill file %s: %s", self.path, error)
             return False
         self._bytes += size
-        return True
+        return size > 0
 
     def close(self) -> None:
         self._file.close()
