@@ -93,9 +93,7 @@ class FileScanner:
             self._unreadable(file, error)
             return
         except DamagedDataError as error:
-            if not self.skip_invalid:
-                raise TraceFormatError(file.shown, None, str(error)) from None
-            self._warn(f"{file.shown}: {error}; converted what came before, skipped the rest")
+            self._damaged(file, error)
         if lines is not None and lines.truncated and not self._cut_line_reported:
             self._warn(f"{file.shown}: compressed data ends early (was the writer stopped "
                        "mid-write?); converted what could be read")
@@ -103,6 +101,13 @@ class FileScanner:
             pass
         file.size = reader.count
         file.sha256 = reader.sha256.hexdigest()
+
+    def _damaged(self, file: InputFile, error: DamagedDataError) -> None:
+        """Damaged compressed data: an error, or with ``skip_invalid`` a warning (what came
+        before it is converted)."""
+        if not self.skip_invalid:
+            raise TraceFormatError(file.shown, None, str(error)) from None
+        self._warn(f"{file.shown}: {error}; converted what came before, skipped the rest")
 
     def _unreadable(self, file: InputFile, error: Exception) -> None:
         reason = getattr(error, "strerror", None) or str(error)
@@ -191,9 +196,7 @@ class FileScanner:
             self._unreadable(file, error)
             return
         except DamagedDataError as error:
-            if not self.skip_invalid:
-                raise TraceFormatError(file.shown, None, str(error)) from None
-            self._warn(f"{file.shown}: {error}; converted what came before, skipped the rest")
+            self._damaged(file, error)
         if frames.truncated:
             self._warn(f"{file.shown}: compressed data ends early (was the writer stopped "
                        "mid-write?); converted what could be read")
